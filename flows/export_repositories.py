@@ -1,0 +1,214 @@
+"""The nightly export as a Prefect flow: authenticate → fetch all pages → transform → write the dated CSV
+→ upsert the snapshot. Each task wraps one plain function of `dockerhub_export`; the flow only sequences
+them and keeps the run log.
+
+No ``from __future__ import annotations`` here: ``flow.serve()`` pickles the flow by value and could no
+longer resolve string annotations in its subprocess (see the project notes on Prefect).
+"""
+
+import logging
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from dockerhub_export import csv_output, hub, store, transform
+from dockerhub_export.auth import HubAuth
+from dockerhub_export.errors import ConfigError, EmptyOrgError, ExportError, HistoryGuardError
+from dockerhub_export.hub import Listing
+from dockerhub_export.settings import Settings, parse_snapshot_date
+
+import pandas as pd
+
+LIBRARY_LOGGER = "dockerhub_export"
+
+
+def _forward_library_logs() -> None:
+    """Send the library's own log lines (pages, retries, waits, totals) to the Prefect run logs."""
+    from prefect.logging.handlers import APILogHandler
+
+    library = logging.getLogger(LIBRARY_LOGGER)
+    library.setLevel(logging.INFO)
+    if not any(isinstance(handler, APILogHandler) for handler in library.handlers):
+        library.addHandler(APILogHandler())
+
+
+# Every task holds the token, a client or a frame: NO_CACHE keeps them out of cache keys and result
+# storage, and a nightly snapshot must never be served from an earlier run's cache.
+
+
+@task(name="authenticate", cache_policy=NO_CACHE)
+def authenticate(settings: Settings) -> HubAuth:
+    return hub.authenticate(settings)
+
+
+@task(name="fetch-all-pages", cache_policy=NO_CACHE)
+def fetch_all_pages(settings: Settings, auth: HubAuth) -> Listing:
+    return hub.fetch_all_pages(settings, auth)
+
+
+@task(name="transform", cache_policy=NO_CACHE)
+def transform_listing(listing: Listing) -> pd.DataFrame:
+    return transform.to_frame(listing.repositories, listing.org)
+
+
+@task(name="check-history", cache_policy=NO_CACHE)
+def check_history(engine: Any, org: str, day: date, frame: pd.DataFrame, allow_drop: bool) -> list[str]:
+    return store.check_history(engine, org, day, frame, allow_drop=allow_drop)
+
+
+@task(name="write-csv", cache_policy=NO_CACHE)
+def write_csv(frame: pd.DataFrame, path: Path, safe: bool) -> Path:
+    return csv_output.write_csv(frame, path, safe=safe)
+
+
+@task(name="upsert-snapshots", cache_policy=NO_CACHE)
+def upsert_snapshots(
+    engine: Any, org: str, day: date, frame: pd.DataFrame, run_id: int, api_count: int | None
+) -> store.SnapshotSummary:
+    return store.upsert_snapshot(engine, org, day, frame, run_id=run_id, api_count=api_count)
+
+
+def _secret(block_name: str | None) -> str | None:
+    if not block_name:
+        return None
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(block_name).get())
+    except ValueError as exc:
+        raise ConfigError(
+            f"cannot load the Secret block {block_name!r} ({exc}): create it in the Prefect UI "
+            "(Blocks > Secret) or as the README shows, or leave the parameter empty"
+        ) from None
+
+
+def _default_snapshot_date() -> date:
+    """The UTC date of the scheduled slot, so a run that starts late still files the right day."""
+    from prefect.runtime import flow_run
+
+    scheduled = flow_run.scheduled_start_time
+    if scheduled is None:
+        return datetime.now(timezone.utc).date()
+    return datetime.fromtimestamp(scheduled.timestamp(), tz=timezone.utc).date()
+
+
+@flow(name="export-repositories", log_prints=False, validate_parameters=True)
+def export_repositories(
+    org: str | None = None,
+    output_dir: str | None = None,
+    snapshot_date: date | None = None,
+    concurrency: int | None = None,
+    allow_empty: bool = False,
+    allow_drop: bool = False,
+    write_snapshots: bool = True,
+    csv_safe: bool = True,
+    token_block: str | None = None,
+    database_url_block: str | None = None,
+) -> dict[str, Any]:
+    """Export every repository of a Docker Hub organization to a dated CSV and a daily snapshot.
+
+    Args:
+        org: Docker Hub organization (namespace). Empty: DOCKERHUB_ORG from the worker's environment.
+        output_dir: Folder for `<org>/repos-<date>.csv` (and the default SQLite snapshots.db). Empty: EXPORT_DIR, else ./exports.
+        snapshot_date: Day the snapshot is filed under (YYYY-MM-DD). Empty: the UTC date of the scheduled run.
+        concurrency: Parallel page requests to Docker Hub (1-16). Empty: DOCKERHUB_CONCURRENCY, else 4.
+        allow_empty: Accept an org with zero visible repositories (normally an error: wrong name or token scope).
+        allow_drop: Accept losing all private repositories or more than half of them since the last snapshot.
+        write_snapshots: Also upsert the day's snapshot into the database (SNAPSHOT_DATABASE_URL, else SQLite under output_dir).
+        csv_safe: Neutralise spreadsheet formulas in text cells (OWASP CSV injection).
+        token_block: Name of a Prefect Secret block holding the Docker Hub token. Empty: DOCKERHUB_TOKEN from the environment.
+        database_url_block: Name of a Prefect Secret block holding the snapshot database URL (use it when the URL has a password).
+    """
+    _forward_library_logs()
+    logger = get_run_logger()
+    started = time.monotonic()
+    settings = Settings.load(
+        org=org,
+        export_dir=output_dir,
+        concurrency=concurrency,
+        csv_safe=csv_safe,
+        token=_secret(token_block),
+        snapshot_database_url=_secret(database_url_block),
+    )
+    org_name = settings.require_org()
+    settings.require_token()
+    day = parse_snapshot_date(snapshot_date) if snapshot_date else _default_snapshot_date()
+    path = csv_output.csv_path(settings.export_dir, org_name, day)
+
+    engine = None
+    run_id: int | None = None
+    if write_snapshots:
+        url = store.database_url(settings)
+        logger.info("snapshots go to %s", store.redact(url))
+        engine = store.open_engine(url)
+        run_id = store.start_run(engine, org=org_name, snapshot_date=day)
+
+    listing: Listing | None = None
+    frame: pd.DataFrame | None = None
+    try:
+        auth = authenticate(settings)
+        listing = fetch_all_pages(settings, auth)
+        frame = transform_listing(listing)
+        if frame.empty and not allow_empty:
+            raise EmptyOrgError(
+                f"no repositories visible for org {org_name!r}: check the name and the token's repository "
+                "permissions (pass --allow-empty / allow_empty to accept an empty org)"
+            )
+        warnings = list(listing.warnings)
+        if engine is not None:
+            warnings += check_history(engine, org_name, day, frame, allow_drop)
+        written = write_csv(frame, path, settings.csv_safe)
+        summary = None
+        if engine is not None and run_id is not None:
+            summary = upsert_snapshots(engine, org_name, day, frame, run_id, listing.api_count)
+    except BaseException as exc:
+        if engine is not None and run_id is not None:
+            status = "refused" if isinstance(exc, HistoryGuardError) else "failed"
+            store.finish_run(
+                engine, run_id, status=status, error=_one_line(exc), **_counts(listing, frame)
+            )
+        raise
+
+    result = {
+        "org": org_name,
+        "snapshot_date": day.isoformat(),
+        "csv_path": str(written),
+        "repositories": int(len(frame)),
+        "private": int(frame["is_private"].fillna(False).sum()),
+        "api_count": listing.api_count,
+        "warnings": warnings,
+        "snapshot": None if summary is None else {"added": summary.added, "removed": summary.vanished},
+        "seconds": round(time.monotonic() - started, 2),
+        "retries": listing.stats.retries,
+        "rate_limited": listing.stats.rate_limited,
+        "waited_seconds": round(listing.stats.waited_seconds, 1),
+    }
+    if engine is not None and run_id is not None:
+        store.finish_run(
+            engine, run_id, status="success", csv_path=str(written), warnings=warnings,
+            **_counts(listing, frame),
+        )
+        engine.dispose()
+    logger.info(
+        "exported %d repositories of %s (%d private) to %s",
+        result["repositories"], org_name, result["private"], written,
+    )
+    return result
+
+
+def _counts(listing: Listing | None, frame: pd.DataFrame | None) -> dict[str, int | None]:
+    return {
+        "repositories": None if frame is None else int(len(frame)),
+        "private": None if frame is None else int(frame["is_private"].fillna(False).sum()),
+        "api_count": None if listing is None else listing.api_count,
+    }
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, ExportError):
+        return str(exc)
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]

@@ -1,0 +1,104 @@
+"""The dated CSV: ``<export_dir>/<org>/repos-<YYYY-MM-DD>.csv``, written atomically.
+
+The six columns of the reference doc hold the doc's values (``is_private`` true/false, a null count
+written as 0); text cells that a spreadsheet would run as a formula are neutralised (OWASP CSV
+injection) unless ``safe=False``. The file appears complete or not at all: it is written to a temporary
+file in the same folder, synced, then renamed over the final path.
+"""
+
+import csv
+import logging
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import OutputError
+from .transform import COLUMNS, KINDS
+
+log = logging.getLogger(__name__)
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_path(export_dir: Path, org: str, snapshot_date: date) -> Path:
+    return Path(export_dir) / org / f"repos-{snapshot_date.isoformat()}.csv"
+
+
+def neutralise(value: str) -> str:
+    """Prefix a cell that a spreadsheet would evaluate with a quote, so it is shown as text."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def csv_frame(frame: pd.DataFrame, *, safe: bool = True) -> pd.DataFrame:
+    """The frame as the CSV spells it: every cell a string, nothing left to pandas' defaults."""
+    out: dict[str, pd.Series] = {}
+    for name in COLUMNS:
+        column = frame[name]
+        kind = KINDS[name]
+        if kind == "bool":
+            out[name] = column.map({True: "true", False: "false"}).astype("string").fillna("")
+        elif kind == "int":
+            if name in ("pull_count", "star_count"):
+                column = column.fillna(0)  # the reference doc's `(.pull_count//0)`
+            out[name] = column.astype("string").fillna("")
+        else:
+            text = column.astype("string").fillna("")
+            out[name] = text.map(neutralise) if safe else text
+    return pd.DataFrame(out, columns=list(COLUMNS))
+
+
+def write_csv(frame: pd.DataFrame, path: Path, *, safe: bool = True) -> Path:
+    """Write ``frame`` to ``path`` atomically; an earlier good file is replaced only by a complete one."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {path.parent}: {exc.strerror}; check --output-dir / EXPORT_DIR") from None
+    _remove_stale_temporaries(path)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            csv_frame(frame, safe=safe).to_csv(
+                handle, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL
+            )
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+        _sync_dir(path.parent)
+    except BaseException as exc:  # includes KeyboardInterrupt: never leave the temporary behind
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+    log.info("wrote %d repositories to %s", len(frame), path)
+    return path
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporaries of a run that was killed (SIGKILL cannot be caught) are cleared by the next one."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _sync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,498 @@
+"""Docker Hub client: every repository of a namespace, fetched concurrently and checked.
+
+Page 1 gives ``count``; the other pages are fetched by number, at most ``concurrency`` requests in
+flight. A 429 pauses every request (one shared pause, honouring ``Retry-After`` / ``X-RateLimit-Reset``)
+and halves the concurrency, which successes then restore; 5xx, timeouts and dropped connections are
+retried with exponential backoff and jitter; other 4xx are not retried. Errors leave this module as
+`ExportError` subclasses with one-line messages.
+"""
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from . import __version__
+from .auth import Credentials, HubAuth, _detail, same_origin
+from .errors import (
+    AuthError,
+    ExportError,
+    ForeignHostError,
+    HubError,
+    HubUnavailable,
+    TransientHubError,
+)
+from .settings import MAX_PAGE_SIZE, Settings, validate_org
+
+log = logging.getLogger(__name__)
+# Page-by-page progress goes to its own logger, silent unless someone listens (the CLI's progress bar):
+# it must not flood the run logs with one line per page.
+progress_log = logging.getLogger("dockerhub_export.progress")
+progress_log.propagate = False
+progress_log.addHandler(logging.NullHandler())
+
+PageCallback = Callable[[int, int | None], None]
+"""Called after each page with (pages done, pages expected or None when unknown)."""
+
+MAX_RATE_LIMIT_WAITS = 30  # 429s per request before giving up: slow is fine, endless is not
+MAX_PAUSE = 900.0  # never sleep longer than 15 minutes on one Retry-After
+DEFAULT_PAUSE = 5.0  # a 429 without any hint
+
+
+@dataclass
+class FetchStats:
+    requests: int = 0
+    pages: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    waited_seconds: float = 0.0
+    duplicates: int = 0
+    max_in_flight: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Listing:
+    """What the Hub returned for one namespace, after de-duplication."""
+
+    org: str
+    repositories: list[dict[str, Any]]
+    api_count: int | None
+    stats: FetchStats = field(default_factory=FetchStats)
+    warnings: list[str] = field(default_factory=list)
+
+
+def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP date), ``X-Retry-After`` or
+    ``X-RateLimit-Reset`` (both epoch seconds), whichever the Hub sent."""
+    now = time.time() if now is None else now
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    for name in ("X-Retry-After", "X-RateLimit-Reset"):
+        value = headers.get(name)
+        if value:
+            try:
+                stamp = float(value)
+            except ValueError:
+                continue
+            # Older docs call X-Retry-After an epoch; accept a small number as seconds too.
+            return max(0.0, stamp - now) if stamp > 1e9 else max(0.0, stamp)
+    return None
+
+
+class AdaptiveLimiter:
+    """At most ``limit`` requests in flight; a 429 pauses everybody and halves the limit.
+
+    After ``limit`` successes in a row the limit grows by one again, up to ``maximum``: the client
+    backs off together instead of every request hammering the Hub on its own schedule.
+    """
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+        self.limit = maximum
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._resume_at = 0.0
+        self._successes = 0
+        self._cond = asyncio.Condition()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator["_Slot"]:
+        loop = asyncio.get_running_loop()
+        async with self._cond:
+            while True:
+                wait = self._resume_at - loop.time()
+                if wait > 0:
+                    try:
+                        await asyncio.wait_for(self._cond.wait(), wait)
+                    except TimeoutError:
+                        pass
+                elif self.in_flight < self.limit:
+                    break
+                else:
+                    await self._cond.wait()
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        slot = _Slot()
+        try:
+            yield slot
+        finally:
+            async with self._cond:
+                self.in_flight -= 1
+                if slot.pause is not None:
+                    self._resume_at = max(self._resume_at, loop.time() + slot.pause)
+                    if self.limit > 1:
+                        log.info("rate limited: concurrency %d -> %d", self.limit, max(1, self.limit // 2))
+                    self.limit = max(1, self.limit // 2)
+                    self._successes = 0
+                elif slot.ok:
+                    self._successes += 1
+                    if self.limit < self.maximum and self._successes >= self.limit:
+                        self.limit += 1
+                        self._successes = 0
+                self._cond.notify_all()
+
+
+@dataclass
+class _Slot:
+    pause: float | None = None
+    ok: bool = False
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, (TransientHubError, httpx.TransportError))
+
+
+class HubClient:
+    """An async Docker Hub API client for one run; use as ``async with HubClient(...) as hub``."""
+
+    def __init__(
+        self,
+        api_url: str,
+        auth: HubAuth,
+        *,
+        concurrency: int = 4,
+        timeout: float = 30.0,
+        max_attempts: int = 6,
+        backoff: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.auth = auth
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.stats = FetchStats()
+        self._origin = httpx.URL(self.api_url)
+        self._limiter = AdaptiveLimiter(concurrency)
+        self._http = httpx.AsyncClient(
+            auth=auth,
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0), pool=None),
+            limits=httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2),
+            headers={"User-Agent": f"dockerhub-export/{__version__}", "Accept": "application/json"},
+            follow_redirects=False,  # a redirect could carry the token elsewhere: see _send
+        )
+
+    async def __aenter__(self) -> "HubClient":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._http.aclose()
+
+    async def login(self) -> None:
+        """Exchange the token for a JWT now, so bad credentials fail before any listing."""
+        await self._call(lambda: self.auth.ensure_login(self._http), what="login")
+
+    # -- listing -------------------------------------------------------------------------------
+
+    async def list_repositories(self, org: str, *, on_page: PageCallback | None = None) -> Listing:
+        """Every repository of ``org`` visible to the token, in the Hub's ``ordering=name`` order."""
+        validate_org(org)
+        started = time.monotonic()
+        url = f"{self.api_url}/v2/namespaces/{quote(org, safe='')}/repositories"
+        listing = Listing(org=org, repositories=[], api_count=None)
+        first = await self._page(url, 1, org)
+        if first is None:
+            raise HubError(f"{url} answered 404: check DOCKERHUB_API_URL ({self.api_url})")
+        count = first.get("count")
+        if isinstance(count, int) and count >= 0:
+            listing.api_count = count
+            pages = await self._numbered_pages(url, org, first, count, on_page)
+        else:
+            log.info("the Hub gave no count: following next links one page at a time")
+            pages = await self._linked_pages(first, org, on_page)
+        self._collect(listing, pages)
+        self.stats.seconds = time.monotonic() - started
+        self.stats.max_in_flight = self._limiter.max_in_flight
+        listing.stats = self.stats
+        return listing
+
+    async def _numbered_pages(
+        self, url: str, org: str, first: dict[str, Any], count: int, on_page: PageCallback | None
+    ) -> list[dict[str, Any]]:
+        total = max(1, math.ceil(count / MAX_PAGE_SIZE))
+        pages: list[dict[str, Any] | None] = [first] + [None] * (total - 1)
+        done = 1
+        if on_page:
+            on_page(done, total)
+
+        async def fetch(number: int) -> None:
+            nonlocal done
+            pages[number - 1] = await self._page(url, number, org)
+            done += 1
+            if on_page:
+                on_page(done, total)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for number in range(2, total + 1):
+                    group.create_task(fetch(number))
+        except ExceptionGroup as group_error:
+            raise _first_error(group_error) from None
+        # Repositories created during the run can push the listing past the count seen on page 1.
+        result = [page for page in pages if page is not None]
+        number = total
+        while result and result[-1].get("next") and len(result[-1].get("results") or ()) >= MAX_PAGE_SIZE:
+            number += 1
+            extra = await self._page(url, number, org)
+            if extra is None:
+                break
+            result.append(extra)
+            done += 1
+            if on_page:
+                on_page(done, None)
+        return result
+
+    async def _linked_pages(
+        self, first: dict[str, Any], org: str, on_page: PageCallback | None
+    ) -> list[dict[str, Any]]:
+        pages = [first]
+        seen: set[str] = set()
+        while isinstance(link := pages[-1].get("next"), str) and link:
+            next_url = httpx.URL(link)
+            if not same_origin(next_url, self._origin):
+                raise ForeignHostError(
+                    f"the Hub's next link points at {next_url.host}, not {self._origin.host}: refusing to "
+                    "send the token there; check DOCKERHUB_API_URL or the server in front of it"
+                )
+            if link in seen:
+                raise HubError(f"the Hub's pagination loops back to {next_url.copy_with(query=None)}: try again later")
+            seen.add(link)
+            page = await self._get_json(str(next_url), None, what=f"{org} page {len(pages) + 1}")
+            if page is None:
+                break
+            pages.append(page)
+            if on_page:
+                on_page(len(pages), None)
+        return pages
+
+    def _collect(self, listing: Listing, pages: list[dict[str, Any]]) -> None:
+        seen: set[str] = set()
+        for page in pages:
+            results = page.get("results")
+            if not isinstance(results, list):
+                raise HubError(f"the Hub answered a page of {listing.org} without a results list: try again later")
+            for item in results:
+                name = item.get("name") if isinstance(item, dict) else None
+                if not isinstance(name, str) or not name:
+                    listing.warnings.append("skipped a repository entry without a name")
+                    continue
+                if name in seen:
+                    self.stats.duplicates += 1
+                    continue
+                seen.add(name)
+                listing.repositories.append(item)
+        self.stats.pages = len(pages)
+        if self.stats.duplicates:
+            log.info("dropped %d duplicate entries (pages shifted during the run)", self.stats.duplicates)
+        if listing.api_count is not None and listing.api_count != len(listing.repositories):
+            listing.warnings.append(
+                f"the Hub reported {listing.api_count} repositories but {len(listing.repositories)} were "
+                "listed: repositories were probably created or deleted during the run"
+            )
+
+    # -- requests ------------------------------------------------------------------------------
+
+    async def _page(self, url: str, number: int, org: str) -> dict[str, Any] | None:
+        params = {"page": number, "page_size": MAX_PAGE_SIZE, "ordering": "name"}
+        page = await self._get_json(url, params, what=f"{org} page {number}")
+        if page is None and number > 1:
+            log.info("page %d of %s no longer exists (the listing shrank during the run)", number, org)
+        return page
+
+    async def _get_json(self, url: str, params: dict[str, Any] | None, *, what: str) -> dict[str, Any] | None:
+        return await self._call(lambda: self._send(url, params, what), what=what)
+
+    async def _call(self, attempt: Callable[[], Any], *, what: str) -> Any:
+        """Run ``attempt`` with retries: backoff for 5xx and transport errors, shared pauses for 429."""
+        errors = 0
+        limited = 0
+
+        def stop(state: RetryCallState) -> bool:
+            nonlocal errors, limited
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, TransientHubError) and exc.status == 429:
+                limited += 1
+            else:
+                errors += 1
+            return errors >= self.max_attempts or limited >= MAX_RATE_LIMIT_WAITS
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, TransientHubError) and exc.status == 429:
+                return 0.0  # the limiter holds every request until the Hub's pause is over
+            # Full jitter: spread retries of concurrent requests instead of synchronising them.
+            return random.uniform(0, min(30.0, self.backoff * 2 ** max(0, errors - 1)))
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats.retries += 1
+            exc = state.outcome.exception() if state.outcome else None
+            log.info("retrying %s after %s", what, _describe(exc))
+
+        try:
+            async for try_ in AsyncRetrying(
+                retry=retry_if_exception_type((TransientHubError, httpx.TransportError)),
+                stop=stop,
+                wait=wait,
+                before_sleep=before_sleep,
+                reraise=True,
+            ):
+                with try_:
+                    return await attempt()
+        except (TransientHubError, httpx.TransportError) as exc:
+            tries = f"{errors} attempts" if errors >= self.max_attempts else f"{limited} rate-limit pauses"
+            raise HubUnavailable(
+                f"Docker Hub kept failing for {what} after {tries} (last: {_describe(exc)}): try again "
+                "later or lower --concurrency"
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(self, url: str, params: dict[str, Any] | None, what: str) -> dict[str, Any] | None:
+        async with self._limiter.slot() as slot:
+            self.stats.requests += 1
+            response = await self._http.get(url, params=params)
+            status = response.status_code
+            if status == 429:
+                pause = min(MAX_PAUSE, retry_after(response.headers) or DEFAULT_PAUSE)
+                slot.pause = pause
+                self.stats.rate_limited += 1
+                self.stats.waited_seconds += pause
+                log.info("rate limited on %s: pausing all requests for %.1f s", what, pause)
+                raise TransientHubError("429 Too Many Requests", status=429, retry_after=pause)
+            if status >= 500:
+                raise TransientHubError(f"{status} {_detail(response)}", status=status)
+            if 300 <= status < 400:
+                target = response.headers.get("Location", "?")
+                raise ForeignHostError(
+                    f"the Hub redirected {what} to {target}: set DOCKERHUB_API_URL to the final address "
+                    "(redirects are not followed, so the token cannot leak)"
+                )
+            if status == 401:
+                raise AuthError(
+                    f"Docker Hub refused the token for {what} even after a fresh login (401: "
+                    f"{_detail(response)}): check DOCKERHUB_TOKEN"
+                )
+            if status == 403:
+                raise AuthError(
+                    f"the token may not list {what.split(' page ')[0]} (403: {_detail(response)}): an "
+                    "organization access token needs the 'Repository list' permission (scope-repository-list)"
+                )
+            if status == 404:
+                return None
+            if status >= 400:
+                raise HubError(f"Docker Hub answered {status} for {what}: {_detail(response)}")
+            try:
+                body = response.json()
+            except ValueError:
+                raise TransientHubError(f"{status} with a body that is not JSON", status=status) from None
+            if not isinstance(body, dict):
+                raise HubError(f"Docker Hub answered {what} with unexpected JSON: check DOCKERHUB_API_URL")
+            slot.ok = True
+            return body
+
+
+def _describe(exc: BaseException | None) -> str:
+    if isinstance(exc, TransientHubError):
+        return str(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return "a timeout"
+    if isinstance(exc, httpx.TransportError):
+        return f"a network error ({type(exc).__name__})"
+    return repr(exc)
+
+
+def _first_error(group: BaseExceptionGroup) -> BaseException:
+    """The most useful error of a failed TaskGroup: an `ExportError` when there is one."""
+    flat: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            flat.append(exc)
+
+    walk(group)
+    return next((exc for exc in flat if isinstance(exc, ExportError)), flat[0])
+
+
+# -- plain entry points (used by the flow's tasks and by tests) ----------------------------------
+
+
+def hub_auth(settings: Settings) -> HubAuth:
+    """The auth object for these settings: token and identifier checked, nothing sent yet."""
+    token = settings.require_token()
+    return HubAuth(settings.api_url, Credentials(identifier=settings.identifier, secret=token))
+
+
+def authenticate(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> HubAuth:
+    """Log in to the Hub with the configured token; returns the auth to reuse for the listing."""
+    settings.require_org()
+    auth = hub_auth(settings)
+
+    async def run() -> None:
+        async with _client(settings, auth, transport) as hub:
+            await hub.login()
+
+    asyncio.run(run())
+    return auth
+
+
+def fetch_all_pages(
+    settings: Settings,
+    auth: HubAuth,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_page: PageCallback | None = None,
+) -> Listing:
+    """Every repository of ``settings.org``; logs its warnings and totals."""
+    org = settings.require_org()
+    report = on_page or _log_progress
+
+    async def run() -> Listing:
+        async with _client(settings, auth, transport) as hub:
+            return await hub.list_repositories(org, on_page=report)
+
+    listing = asyncio.run(run())
+    for warning in listing.warnings:
+        log.warning(warning)
+    stats = listing.stats
+    log.info(
+        "fetched %d repositories of %s in %d pages (%d requests, %d retries, %d rate-limit pauses, %.1f s)",
+        len(listing.repositories), org, stats.pages, stats.requests, stats.retries, stats.rate_limited,
+        stats.seconds,
+    )
+    return listing
+
+
+def _log_progress(done: int, total: int | None) -> None:
+    progress_log.info("page %d of %s", done, total or "?", extra={"pages_done": done, "pages_total": total})
+
+
+def _client(settings: Settings, auth: HubAuth, transport: httpx.AsyncBaseTransport | None) -> HubClient:
+    return HubClient(
+        settings.api_url,
+        auth,
+        concurrency=settings.concurrency,
+        timeout=settings.timeout,
+        max_attempts=settings.max_attempts,
+        transport=transport,
+    )

@@ -1,0 +1,146 @@
+"""The one settings object: environment, ``.env`` and command-line overrides, validated once.
+
+Built at the edge (CLI or flow) and passed down; nothing below reads ``os.environ``.
+"""
+
+import re
+from datetime import date, datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+# Docker Hub namespaces follow the registry's path-component grammar (lowercase alphanumerics with
+# single separators); checking it before any request keeps "../x", spaces and slashes out of URLs.
+_NAMESPACE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
+MAX_PAGE_SIZE = 100
+MAX_CONCURRENCY = 16  # the Hub's abuse limit is "thousands per minute"; 16 in flight stays far below
+
+
+def validate_org(org: str) -> str:
+    """Return ``org`` if it is a valid Docker Hub namespace, else raise `ConfigError`."""
+    if not (2 <= len(org) <= 255) or not _NAMESPACE.fullmatch(org):
+        shown = org if len(org) <= 60 and org.isprintable() else repr(org[:60])
+        raise ConfigError(
+            f"invalid organization name {shown!r}: use the Docker Hub namespace as it appears in "
+            "hub.docker.com/u/<org> (lowercase letters, digits, and single '.', '_' or '-' between them)"
+        )
+    return org
+
+
+def parse_snapshot_date(value: str | date | None) -> date:
+    """The snapshot date: ``value`` (YYYY-MM-DD) or today in UTC."""
+    if value is None:
+        return datetime.now(timezone.utc).date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"invalid snapshot date {value!r}: use YYYY-MM-DD, e.g. 2026-01-31") from None
+
+
+# How the user spells each setting, for error messages.
+_WHERE = {
+    "org": "--org / DOCKERHUB_ORG",
+    "token": "DOCKERHUB_TOKEN",
+    "username": "DOCKERHUB_USERNAME",
+    "api_url": "DOCKERHUB_API_URL",
+    "export_dir": "--output-dir / EXPORT_DIR",
+    "snapshot_database_url": "--database-url / SNAPSHOT_DATABASE_URL",
+    "concurrency": "--concurrency / DOCKERHUB_CONCURRENCY",
+    "timeout": "DOCKERHUB_TIMEOUT",
+    "max_attempts": "DOCKERHUB_MAX_ATTEMPTS",
+    "csv_safe": "DOCKERHUB_CSV_SAFE",
+}
+
+
+class Settings(BaseSettings):
+    """Configuration of dockerhub-export; every field maps to an environment variable (see .env.example)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    org: str | None = Field(None, validation_alias=AliasChoices("org", "DOCKERHUB_ORG"))
+    token: SecretStr | None = Field(None, validation_alias=AliasChoices("token", "DOCKERHUB_TOKEN"))
+    username: str | None = Field(None, validation_alias=AliasChoices("username", "DOCKERHUB_USERNAME"))
+    api_url: str = Field(
+        "https://hub.docker.com", validation_alias=AliasChoices("api_url", "DOCKERHUB_API_URL")
+    )
+    export_dir: Path = Field(Path("exports"), validation_alias=AliasChoices("export_dir", "EXPORT_DIR"))
+    snapshot_database_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("snapshot_database_url", "SNAPSHOT_DATABASE_URL")
+    )
+    concurrency: int = Field(
+        4, ge=1, le=MAX_CONCURRENCY, validation_alias=AliasChoices("concurrency", "DOCKERHUB_CONCURRENCY")
+    )
+    timeout: float = Field(30.0, gt=0, validation_alias=AliasChoices("timeout", "DOCKERHUB_TIMEOUT"))
+    max_attempts: int = Field(
+        6, ge=1, le=20, validation_alias=AliasChoices("max_attempts", "DOCKERHUB_MAX_ATTEMPTS")
+    )
+    csv_safe: bool = Field(True, validation_alias=AliasChoices("csv_safe", "DOCKERHUB_CSV_SAFE"))
+
+    @field_validator("org")
+    @classmethod
+    def _org(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            return validate_org(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("token", "snapshot_database_url")
+    @classmethod
+    def _empty_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"DOCKERHUB_API_URL must be an http(s) URL, got {value!r}")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("DOCKERHUB_API_URL must not carry credentials, a query or a fragment")
+        return value.strip().rstrip("/")
+
+    @classmethod
+    def load(cls, _env_file: str | Path | None = ".env", **overrides: object) -> "Settings":
+        """Environment and ``.env``, then the non-None ``overrides``; errors become one `ConfigError` line."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        try:
+            return cls(_env_file=_env_file, **given)  # type: ignore[arg-type, call-arg]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field_name = str(first["loc"][0]) if first["loc"] else ""
+            where = _WHERE.get(field_name, field_name or "settings")
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise ConfigError(f"{where}: {message}") from None
+
+    def require_org(self) -> str:
+        if not self.org:
+            raise ConfigError("no organization given: pass --org ORG or set DOCKERHUB_ORG")
+        return self.org
+
+    def require_token(self) -> SecretStr:
+        if self.token is None:
+            raise ConfigError(
+                "DOCKERHUB_TOKEN is not set: create an organization access token (Admin Console > "
+                "Access tokens) or a personal access token, and put it in the environment or .env"
+            )
+        return self.token
+
+    @property
+    def identifier(self) -> str:
+        """Who logs in: the username for a PAT, else the org (an OAT's identifier is its org)."""
+        return self.username or self.require_org()

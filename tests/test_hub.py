@@ -1,0 +1,170 @@
+"""The Hub client against the fake Hub over real HTTP: pagination, limits, retries, safety."""
+
+import time
+
+import httpx
+import pytest
+
+from conftest import ORG, PAT, PUBLIC_TOKEN, REPO_COUNT
+from dockerhub_export import hub as hubmod
+from dockerhub_export.errors import ConfigError, ForeignHostError, HubError, HubUnavailable
+from dockerhub_export.hub import retry_after
+from fakehub import FakeHub, Faults, make_repos
+
+
+def _fetch(settings):  # type: ignore[no-untyped-def]
+    return hubmod.fetch_all_pages(settings, hubmod.authenticate(settings))
+
+
+def _list_requests(server: FakeHub) -> list:
+    return [r for r in server.requests if r.method == "GET"]
+
+
+def test_fetches_every_page_once_with_the_spec_parameters(hub, settings_for) -> None:
+    listing = _fetch(settings_for(hub))
+    assert [r["name"] for r in listing.repositories] == sorted(r["name"] for r in hub.repos[ORG])
+    assert listing.api_count == REPO_COUNT and listing.warnings == []
+    requests = _list_requests(hub)
+    assert sorted(int(r.query["page"][0]) for r in requests) == [1, 2, 3]
+    assert all(r.query["page_size"] == ["100"] and r.query["ordering"] == ["name"] for r in requests)
+    assert all(r.path == f"/v2/namespaces/{ORG}/repositories" for r in requests)
+
+
+def test_never_more_requests_in_flight_than_the_concurrency(settings_for) -> None:
+    server = FakeHub(repos={ORG: make_repos(ORG, 3000)}, credentials={"t": (ORG, "all")},
+                     faults=Faults(latency=0.03))
+    with server:
+        listing = _fetch(settings_for(server, token="t", concurrency=3))
+    assert len(listing.repositories) == 3000
+    assert server.max_in_flight == 3 and listing.stats.max_in_flight == 3
+
+
+def test_pages_are_fetched_concurrently(settings_for) -> None:
+    server = FakeHub(repos={ORG: make_repos(ORG, 2000)}, credentials={"t": (ORG, "all")},
+                     faults=Faults(latency=0.1))
+    with server:
+        started = time.monotonic()
+        _fetch(settings_for(server, token="t", concurrency=8))
+        elapsed = time.monotonic() - started
+    # 20 pages at 100 ms: sequential would take >= 2 s; 1 + ceil(19/8) = 4 round trips is the limit.
+    assert elapsed < 1.5
+
+
+def test_plain_text_429_pauses_everyone_and_the_result_is_complete(hub, settings_for) -> None:
+    hub.faults.rate_limit_every = 2
+    hub.faults.retry_after = 0.3
+    listing = _fetch(settings_for(hub, concurrency=4))
+    assert len(listing.repositories) == REPO_COUNT
+    assert listing.stats.rate_limited >= 1 and listing.stats.waited_seconds >= 0.3
+    limited = [r for r in _list_requests(hub)]
+    assert len(limited) == listing.stats.requests
+
+
+def test_429_with_x_ratelimit_reset_epoch_is_honoured(hub, settings_for) -> None:
+    hub.faults.rate_limit_every = 3
+    hub.faults.rate_limit_header = "X-RateLimit-Reset"
+    hub.faults.retry_after = 0.1
+    listing = _fetch(settings_for(hub))
+    assert len(listing.repositories) == REPO_COUNT and listing.stats.rate_limited >= 1
+
+
+def test_503_and_dropped_connections_are_retried(hub, settings_for) -> None:
+    hub.faults.fail_503_every = 2
+    hub.faults.drop_every = 3
+    listing = _fetch(settings_for(hub, max_attempts=6))
+    assert len(listing.repositories) == REPO_COUNT
+    assert listing.stats.retries >= 2
+
+
+def test_persistent_503_gives_up_with_a_clear_error(hub, settings_for) -> None:
+    hub.faults.fail_pages = {2: [503] * 10}
+    with pytest.raises(HubUnavailable) as info:
+        _fetch(settings_for(hub, max_attempts=3))
+    assert "page 2" in str(info.value) and "after 3 attempts" in str(info.value)
+    assert sum(1 for r in _list_requests(hub) if r.query["page"] == ["2"]) == 3
+
+
+def test_other_4xx_are_not_retried(hub, settings_for) -> None:
+    hub.faults.fail_pages = {2: [400, 400, 400]}
+    with pytest.raises(HubError, match="400"):
+        _fetch(settings_for(hub))
+    assert sum(1 for r in _list_requests(hub) if r.query["page"] == ["2"]) == 1
+
+
+def test_unknown_org_is_an_empty_listing(hub, settings_for) -> None:
+    listing = _fetch(settings_for(hub, org="nosuchorg", token=PAT, username="alice"))
+    assert listing.repositories == [] and listing.api_count == 0
+
+
+def test_token_without_list_scope_sees_public_repositories_only(hub, settings_for) -> None:
+    listing = _fetch(settings_for(hub, token=PUBLIC_TOKEN))
+    assert listing.repositories and not any(r["is_private"] for r in listing.repositories)
+
+
+def test_next_link_to_another_host_is_refused_and_the_token_never_reaches_it(hub, trap, settings_for) -> None:
+    hub.faults.omit_count = True  # forces the client onto the next links
+    hub.faults.next_link_base = trap.url.replace("127.0.0.1", "localhost")
+    with pytest.raises(ForeignHostError, match="refusing to send the token"):
+        _fetch(settings_for(hub))
+    assert trap.requests == []
+
+
+def test_next_links_on_the_same_host_are_followed_when_there_is_no_count(hub, settings_for) -> None:
+    hub.faults.omit_count = True
+    listing = _fetch(settings_for(hub))
+    assert len(listing.repositories) == REPO_COUNT and listing.api_count is None
+
+
+def test_duplicates_across_shifting_pages_are_dropped_and_the_count_checked(hub, settings_for) -> None:
+    settings = settings_for(hub, concurrency=1)
+    auth = hubmod.authenticate(settings)
+    seen = []
+
+    def on_page(done: int, total: int | None) -> None:
+        seen.append(done)
+        if done == 1:  # a repository created mid-run shifts page 2 by one entry
+            hub.repos[ORG].insert(0, dict(hub.repos[ORG][0], name="0-new-repo"))
+
+    async def run():  # type: ignore[no-untyped-def]
+        async with hubmod._client(settings, auth, None) as client:  # noqa: SLF001
+            return await client.list_repositories(ORG, on_page=on_page)
+
+    import asyncio
+
+    listing = asyncio.run(run())
+    names = [r["name"] for r in listing.repositories]
+    assert len(names) == len(set(names)) == REPO_COUNT
+    assert listing.stats.duplicates == 1
+
+
+def test_malformed_org_is_refused_before_any_request(hub, settings_for) -> None:
+    with pytest.raises(ConfigError):
+        settings_for(hub, org="../x")
+    assert hub.requests == []
+
+
+def test_redirects_are_not_followed(settings_for) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/auth/token":
+            return httpx.Response(200, json={"access_token": "a.b.c"})
+        return httpx.Response(302, headers={"Location": "https://elsewhere.example/x"})
+
+    settings = settings_for(FakeHub(), api_url="http://hub.test")
+    auth = hubmod.hub_auth(settings)
+    with pytest.raises(ForeignHostError, match="redirected"):
+        hubmod.fetch_all_pages(settings, auth, transport=httpx.MockTransport(handler))
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "7"}, 7.0),
+        ({"Retry-After": "0.5"}, 0.5),
+        ({"X-RateLimit-Reset": "1000000030"}, 30.0),
+        ({"X-Retry-After": "1000000012"}, 12.0),
+        ({"Retry-After": "Sun, 09 Sep 2001 01:47:00 GMT"}, 20.0),
+        ({}, None),
+    ],
+)
+def test_retry_after_reads_every_header_the_hub_has_used(headers: dict, expected: float | None) -> None:
+    assert retry_after(httpx.Headers(headers), now=1_000_000_000.0) == expected
