@@ -150,6 +150,9 @@ def _prepare_prefect_environment(debug: bool) -> None:
         "PREFECT_LOGGING_HANDLERS_DEBUG_LEVEL": "100",
         "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+        # Without PREFECT_API_URL Prefect starts a temporary server; on a fresh PREFECT_HOME its
+        # migrations alone can outlast the default 20 s on a small machine.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         # Offline machines: telemetry would only fail and log about it.
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",

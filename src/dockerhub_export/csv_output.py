@@ -1,12 +1,14 @@
 """The dated CSV: ``<export_dir>/<org>/repos-<YYYY-MM-DD>.csv``, written atomically.
 
 The six columns of the reference doc hold the doc's values (``is_private`` true/false, a null count
-written as 0); text cells that a spreadsheet would run as a formula are neutralised (OWASP CSV
-injection) unless ``safe=False``. The file appears complete or not at all: it is written to a temporary
-file in the same folder, synced, then renamed over the final path.
+written as 0) in the doc's own spelling: like jq's ``@csv``, every string is quoted, numbers and
+booleans are bare, null is empty. So each line starts with exactly the bytes the reference script
+writes, and a bare carriage return inside a description cannot split a row (Python's csv writer would
+leave it unquoted with "\n" line endings). Text cells that a spreadsheet would run as a formula are
+neutralised (OWASP CSV injection) unless ``safe=False``. The file appears complete or not at all: it is
+written to a temporary file in the same folder, synced, then renamed over the final path.
 """
 
-import csv
 import logging
 import os
 import tempfile
@@ -32,22 +34,37 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
-def csv_frame(frame: pd.DataFrame, *, safe: bool = True) -> pd.DataFrame:
-    """The frame as the CSV spells it: every cell a string, nothing left to pandas' defaults."""
-    out: dict[str, pd.Series] = {}
+def _quoted(text: pd.Series) -> pd.Series:
+    """jq's @csv for strings: wrapped in double quotes, inner quotes doubled; null stays empty."""
+    return ('"' + text.str.replace('"', '""', regex=False) + '"').fillna("")
+
+
+def csv_cells(frame: pd.DataFrame, *, safe: bool = True) -> list[pd.Series]:
+    """One series of ready-to-join cells per column, in `COLUMNS` order."""
+    cells: list[pd.Series] = []
     for name in COLUMNS:
         column = frame[name]
         kind = KINDS[name]
         if kind == "bool":
-            out[name] = column.map({True: "true", False: "false"}).astype("string").fillna("")
+            cells.append(column.map({True: "true", False: "false"}).astype("string").fillna(""))
         elif kind == "int":
             if name in ("pull_count", "star_count"):
                 column = column.fillna(0)  # the reference doc's `(.pull_count//0)`
-            out[name] = column.astype("string").fillna("")
+            cells.append(column.astype("string").fillna(""))
         else:
-            text = column.astype("string").fillna("")
-            out[name] = text.map(neutralise) if safe else text
-    return pd.DataFrame(out, columns=list(COLUMNS))
+            text = column.astype("string")
+            cells.append(_quoted(text.map(neutralise, na_action="ignore") if safe else text))
+    return cells
+
+
+def csv_text(frame: pd.DataFrame, *, safe: bool = True) -> str:
+    """The whole CSV document: a quoted header line, then one line per repository, "\n"-terminated."""
+    header = ",".join(f'"{name}"' for name in COLUMNS)
+    if frame.empty:
+        return header + "\n"
+    cells = csv_cells(frame, safe=safe)
+    lines = cells[0].str.cat(others=cells[1:], sep=",")
+    return header + "\n" + "\n".join(lines.tolist()) + "\n"
 
 
 def write_csv(frame: pd.DataFrame, path: Path, *, safe: bool = True) -> Path:
@@ -62,9 +79,7 @@ def write_csv(frame: pd.DataFrame, path: Path, *, safe: bool = True) -> Path:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            csv_frame(frame, safe=safe).to_csv(
-                handle, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL
-            )
+            handle.write(csv_text(frame, safe=safe))
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())

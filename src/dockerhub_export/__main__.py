@@ -1,0 +1,5 @@
+"""``python -m dockerhub_export`` is the same as the ``dockerhub-export`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,769 @@
+"""A Docker-Hub-compatible HTTP server for tests, benchmarks and manual use.
+
+It serves the three routes the exporter needs, over real HTTP/1.1 on loopback, so
+httpx connection pooling, timeouts and transport errors behave as in production:
+
+- ``POST /v2/auth/token``  (``AuthCreateAccessToken``) -> ``{"access_token": JWT}``
+- ``POST /v2/users/login`` (``PostUsersLogin``, deprecated) -> ``{"token": JWT}``
+- ``GET /v2/namespaces/{namespace}/repositories`` (``listNamespaceRepositories``)
+
+Behaviour follows Docker's OpenAPI spec and the findings in
+``/work/shared/notes/dockerhub-api.md``; ``Faults`` injects latency, 429/503s,
+dropped connections, expiring tokens and 2FA answers. Stdlib only, so it imports
+fast in any venv and also runs as a script::
+
+    python tests/fakehub.py --org acme --repos 1000 --token secret-oat --port 8080
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import gc
+import hashlib
+import hmac
+import json
+import math
+import os
+import random
+import re
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+__all__ = ["FakeHub", "Faults", "RecordedRequest", "make_repos"]
+
+ORDERINGS = ("name", "-name", "last_updated", "-last_updated", "pull_count", "-pull_count")
+TWO_FA_DETAIL = "Require secondary authentication on MFA enabled account"  # what hub-tool matches on
+BAD_CREDENTIALS = "Incorrect authentication credentials"
+# Namespaces bigger than this get their filtered/sorted views cached (see FakeHub.invalidate_cache).
+_CACHE_MIN_REPOS = 2000
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject. Mutable at runtime: tests flip fields between calls."""
+
+    latency: float = 0.0  # seconds slept before answering every request
+    rate_limit_every: int = 0  # every Nth list request answers 429
+    retry_after: float = 1.0  # seconds announced on those 429s
+    rate_limit_header: str = "Retry-After"  # or "X-RateLimit-Reset", "X-Retry-After" (epoch), "none"
+    fail_503_every: int = 0  # every Nth list request answers 503
+    drop_every: int = 0  # every Nth list request: close the socket, send nothing
+    # page -> statuses answered for that page, one consumed per request (0 = drop the connection)
+    fail_pages: dict[int, list[int]] = field(default_factory=dict)
+    auth_token_route: bool = True  # False: /v2/auth/token is 404, clients must fall back to users/login
+    login_rate_limited: bool = False  # both login routes answer 429
+    require_2fa: bool = False  # valid credentials still get the "second factor required" 401
+    # Seconds until the server rejects a JWT (real Hub: 10 minutes). From 60 s up, iat/exp are whole
+    # seconds like the real Hub's; below, they are fractional so sub-second test lifetimes are exact.
+    jwt_lifetime: float = 600.0
+    jwt_has_exp: bool = True  # False: no exp claim, the client only learns via 401
+    next_link_base: str | None = None  # next/previous links point here instead of at this server
+    omit_count: bool = False  # list responses carry no "count" key
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str  # URL path without the query string
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    started: float  # time.monotonic() when the request line was parsed
+    ended: float  # time.monotonic() just before the response was written (or the socket dropped)
+    status: int = 0  # status answered; 0 when the connection was dropped
+
+
+class _Reply(NamedTuple):
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+_DROP = None  # a handler returning this closes the socket without a response
+
+
+def _json(status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> _Reply:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return _Reply(status, body, "application/json", headers)
+
+
+def _error(status: int, detail: str, **extra: Any) -> _Reply:
+    # The spec's `error` schema: {errinfo, detail, message}.
+    return _json(status, {"detail": detail, "errinfo": {}, "message": detail, **extra})
+
+
+def _text(status: int, text: str, headers: tuple[tuple[str, str], ...] = ()) -> _Reply:
+    # The Hub's abuse limiter and load balancers answer plain text, not JSON.
+    return _Reply(status, text.encode(), "text/plain; charset=utf-8", headers)
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _b64url_decode(data: str) -> bytes:
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def _seconds(value: float) -> str:
+    # "1", "0.2", "60": fractional values stay fractional so fast tests can use them.
+    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def _ts_key(value: str) -> str:
+    # Hub timestamps have 0-9 fractional digits, so plain string order is wrong
+    # ("...:58Z" > "...:58.5Z"); pad the fraction to 9 digits before comparing.
+    if len(value) > 20 and value[19] == ".":
+        return value[:19] + value[20:].rstrip("Z").ljust(9, "0")
+    return value[:19] + "000000000"
+
+
+def _sort_key(ordering: str) -> Callable[[dict[str, Any]], Any]:
+    field_name = ordering.lstrip("-")
+    if field_name == "name":
+        return lambda r: r.get("name") or ""
+    if field_name == "last_updated":
+        # (is None, value): ascending puts nulls last, descending first, like PostgreSQL.
+        return lambda r: (r.get("last_updated") is None, _ts_key(r.get("last_updated") or ""))
+    return lambda r: (r.get("pull_count") is None, r.get("pull_count") or 0)
+
+
+class _View(NamedTuple):
+    source: list[dict[str, Any]]  # held so its id() cannot be reused while cached
+    length: int
+    items: list[dict[str, Any]]
+
+
+_LIST_ROUTE = re.compile(r"^/v2/namespaces/([^/]+)/repositories/?$")
+_AUTH_ROUTES = ("/v2/auth/token", "/v2/auth/token/")
+_LOGIN_ROUTES = ("/v2/users/login", "/v2/users/login/")
+
+
+@dataclass(eq=False, repr=False)  # identity semantics; the default repr would dump every repository
+class FakeHub:
+    """The fake Hub. ``with FakeHub(repos, credentials) as hub: httpx.get(hub.url + ...)``.
+
+    ``credentials`` maps a secret to ``(identifier, scope)``: scope ``"all"`` sees private
+    repositories (in every namespace), ``"public"`` silently sees public ones only, like
+    an OAT without ``scope-repository-list``.
+    """
+
+    repos: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
+    faults: Faults = field(default_factory=Faults)
+    host: str = "127.0.0.1"
+    port: int = 0
+    requests: list[RecordedRequest] = field(default_factory=list, init=False)
+    max_in_flight: int = field(default=0, init=False)
+    list_requests_seen: int = field(default=0, init=False)  # the shared fault counter
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._secret = os.urandom(32)
+        self._token_deadlines: dict[str, float] = {}  # jti -> time.time() deadline (server-side expiry)
+        self._views: dict[tuple[str, bool, str, str], _View] = {}
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        if self._server is None:
+            self._server = _Server((self.host, self.port), self)
+            self.port = int(self._server.server_address[1])
+            # A short poll interval keeps stop() fast; idle polling costs nothing measurable.
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True,
+                name=f"fakehub:{self.port}",
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()  # keep-alive handlers would otherwise keep serving
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{ns}: {len(items)}" for ns, items in self.repos.items())
+        return f"FakeHub({self.url}, repos={{{sizes}}}, requests={len(self.requests)}, faults={self.faults})"
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.list_requests_seen = 0
+            self.max_in_flight = 0
+
+    def invalidate_cache(self) -> None:
+        """Forget cached views; only needed after editing, in place and without changing its
+        length, a namespace list longer than 2,000 repositories (replacing or resizing is detected)."""
+        self._views.clear()
+
+    def issue_token(self, identifier: str, scope: str) -> str:
+        """Mint a JWT as the login routes do (handy for tests that skip logging in)."""
+        now = time.time()
+        lifetime = self.faults.jwt_lifetime
+        deadline = now + lifetime  # enforced server-side, with or without an exp claim
+        if lifetime >= 60:
+            # Whole seconds like real JWTs; exp <= deadline, so a client trusting it renews safely early.
+            iat: float = int(now)
+            exp: float = int(deadline)
+        else:
+            # Short test lifetimes need sub-second precision (RFC 7519 NumericDate may be fractional).
+            iat, exp = round(now, 3), round(deadline, 3)
+            deadline = exp
+        jti = _b64url(os.urandom(12)).decode()
+        claims: dict[str, Any] = {"sub": identifier, "iat": iat, "jti": jti, "scope": scope}
+        if self.faults.jwt_has_exp:
+            claims["exp"] = exp
+        with self._lock:
+            self._token_deadlines[jti] = deadline
+        header = _b64url(b'{"alg":"HS256","typ":"JWT"}')
+        payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = header + b"." + payload
+        signature = _b64url(hmac.new(self._secret, signing_input, hashlib.sha256).digest())
+        return (signing_input + b"." + signature).decode()
+
+    # -- request handling (HTTP-agnostic; _Handler does the I/O) ------------------------------
+
+    def _handle(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+                body: bytes) -> _Reply | None:
+        match = _LIST_ROUTE.match(path)
+        if match:
+            if method != "GET":
+                return _json(405, {"detail": f'Method "{method}" not allowed.'})
+            return self._list(match.group(1), query, headers)
+        if path in _AUTH_ROUTES or path in _LOGIN_ROUTES:
+            if method != "POST":
+                return _json(405, {"detail": f'Method "{method}" not allowed.'})
+            return self._login(path in _AUTH_ROUTES, body)
+        return _error(404, "Not found")
+
+    def _login(self, new_route: bool, body: bytes) -> _Reply:
+        faults = self.faults
+        if new_route and not faults.auth_token_route:
+            return _error(404, "Not found")
+        if faults.login_rate_limited:
+            return _text(429, "Too Many Requests", (("Retry-After", "60"),))
+        id_key, secret_key = ("identifier", "secret") if new_route else ("username", "password")
+        try:
+            data = json.loads(body)
+            identifier, secret = data[id_key], data[secret_key]
+            if not isinstance(identifier, str) or not isinstance(secret, str):
+                raise TypeError
+        except (ValueError, TypeError, KeyError):
+            return _error(400, f"Body must be a JSON object with string fields {id_key!r} and {secret_key!r}")
+        known = self.credentials.get(secret)
+        # Hub account and org names are case-insensitive.
+        if known is None or known[0].lower() != identifier.lower():
+            if new_route:
+                return _error(401, BAD_CREDENTIALS)
+            return _json(401, {"detail": BAD_CREDENTIALS, "login_2fa_token": None})
+        if faults.require_2fa:
+            if new_route:
+                return _error(401, "Two-factor authentication (2FA) is enabled on this account: "
+                              "use a personal access token", login_2fa_token="abc")
+            return _json(401, {"detail": TWO_FA_DETAIL, "login_2fa_token": "abc"})
+        token = self.issue_token(known[0], known[1])
+        return _json(200, {"access_token": token} if new_route else {"token": token})
+
+    def _authorize(self, authorization: str) -> tuple[dict[str, Any] | None, _Reply | None]:
+        """(claims, None) for a valid JWT, else (None, 401 reply)."""
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() not in ("bearer", "jwt"):  # "JWT <token>" is the pre-2019 spelling
+            return None, _error(401, "Authentication credentials were not provided.")
+        try:
+            header, payload, signature = token.strip().split(".")
+            expected = hmac.new(self._secret, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(_b64url_decode(signature), expected):
+                raise ValueError("bad signature")
+            claims: dict[str, Any] = json.loads(_b64url_decode(payload))
+            deadline = self._token_deadlines[claims["jti"]]
+        except (ValueError, KeyError, TypeError):
+            return None, _error(401, "Invalid token")
+        if time.time() >= deadline:
+            return None, _error(401, "token expired")
+        return claims, None
+
+    def _list_fault(self, query: dict[str, list[str]]) -> tuple[bool, _Reply | None]:
+        """(True, reply or _DROP) when a fault hits this list request, else (False, None)."""
+        faults = self.faults
+        try:
+            page = int(query.get("page", ["1"])[-1] or 1)
+        except ValueError:
+            page = 0
+        with self._lock:
+            self.list_requests_seen += 1
+            n = self.list_requests_seen
+            pending = faults.fail_pages.get(page)
+            status = pending.pop(0) if pending else None
+        if status is None:  # fail_pages takes precedence over the periodic faults
+            if faults.drop_every > 0 and n % faults.drop_every == 0:
+                status = 0
+            elif faults.fail_503_every > 0 and n % faults.fail_503_every == 0:
+                status = 503
+            elif faults.rate_limit_every > 0 and n % faults.rate_limit_every == 0:
+                status = 429
+            else:
+                return False, None
+        if status == 0:
+            return True, _DROP
+        if status == 429:
+            return True, self._rate_limited()
+        if status >= 500:
+            return True, _text(status, HTTPStatus(status).phrase)
+        return True, _error(status, HTTPStatus(status).phrase)
+
+    def _rate_limited(self) -> _Reply:
+        faults = self.faults
+        header = faults.rate_limit_header
+        if header.lower() == "retry-after":
+            headers: tuple[tuple[str, str], ...] = (("Retry-After", _seconds(faults.retry_after)),)
+        elif header.lower() == "none":
+            headers = ()
+        else:  # X-RateLimit-Reset / X-Retry-After carry a unix timestamp
+            reset = str(int(time.time() + faults.retry_after) + 1)
+            headers = ((header, reset),)
+            if header.lower() == "x-ratelimit-reset":
+                headers += (("X-RateLimit-Limit", "180"), ("X-RateLimit-Remaining", "0"))
+        return _text(429, "Too Many Requests", headers)
+
+    def _list(self, namespace: str, query: dict[str, list[str]], headers: dict[str, str]) -> _Reply | None:
+        faulted, fault_reply = self._list_fault(query)
+        if faulted:
+            return fault_reply
+
+        sees_private = False
+        authorization = headers.get("authorization")
+        if authorization is not None:
+            claims, denied = self._authorize(authorization)
+            if denied is not None:
+                return denied
+            sees_private = claims is not None and claims.get("scope") == "all"
+
+        def param(name: str) -> str:
+            values = query.get(name)
+            return values[-1] if values else ""
+
+        try:
+            page_size = int(param("page_size") or 10)
+            page = int(param("page") or 1)
+        except ValueError:
+            return _error(400, "page and page_size must be integers")
+        if not 1 <= page_size <= 100:
+            return _error(400, "page_size must be between 1 and 100")
+        if page < 1:
+            return _error(400, "page must be 1 or greater")
+        ordering = param("ordering")
+        if ordering and ordering not in ORDERINGS:
+            return _json(400, {
+                "fields": {"ordering": ["Invalid ordering value. Must be one of: " + ", ".join(ORDERINGS)]},
+                "text": "Invalid ordering value",
+            })
+        name_filter = param("name")
+
+        items = self._view(unquote(namespace), sees_private, ordering, name_filter)
+        total = len(items)
+        last_page = max(1, math.ceil(total / page_size))
+        if page > last_page:  # only reachable for page > 1
+            return _error(404, "Page not found")
+
+        base = (self.faults.next_link_base or self.url).rstrip("/")
+        extra = [(k, v) for k, v in (("ordering", ordering), ("name", name_filter)) if v]
+
+        def link(p: int) -> str:
+            qs = urlencode([("page", p), ("page_size", page_size), *extra])
+            return f"{base}/v2/namespaces/{namespace}/repositories?{qs}"
+
+        payload: dict[str, Any] = {
+            "count": total,
+            "next": link(page + 1) if page < last_page else None,
+            "previous": link(page - 1) if page > 1 else None,
+            "results": items[(page - 1) * page_size: page * page_size],
+        }
+        if self.faults.omit_count:
+            del payload["count"]
+        return _json(200, payload)
+
+    def _view(
+        self, namespace: str, sees_private: bool, ordering: str, name_filter: str
+    ) -> list[dict[str, Any]]:
+        """The namespace's repositories as this caller sees them, filtered and ordered."""
+        source = self.repos.get(namespace)
+        if source is None:
+            source = self.repos.get(namespace.lower(), [])
+        if sees_private and not ordering and not name_filter:
+            return source  # no copy: edits between pages show up immediately
+        key = (namespace, sees_private, ordering, name_filter)
+        cached = self._views.get(key)
+        if cached is not None and cached.source is source and cached.length == len(source):
+            return cached.items
+        needle = name_filter.lower()
+        items = [r for r in source
+                 if (sees_private or not r.get("is_private")) and needle in (r.get("name") or "").lower()]
+        if ordering:
+            items.sort(key=_sort_key(ordering), reverse=ordering.startswith("-"))
+        if len(source) > _CACHE_MIN_REPOS:
+            if len(self._views) > 64:  # arbitrary name filters must not grow it forever
+                self._views.clear()
+            self._views[key] = _View(source, len(source), items)
+        return items
+
+    # -- bookkeeping used by _Handler ---------------------------------------------------------
+
+    def _enter_list(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _leave_list(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # many clients may connect at once
+
+    def __init__(self, address: tuple[str, int], hub: FakeHub) -> None:
+        self.hub = hub
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a DNS lookup that can stall for seconds.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]  # type: ignore[assignment]
+
+    def track(self, connection: socket.socket, active: bool) -> None:
+        with self._connections_lock:
+            (self._connections.add if active else self._connections.discard)(connection)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # client went away or the hub was stopped mid-request: not our bug
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so httpx can pool connections
+    disable_nagle_algorithm = True
+    timeout = 120  # idle keep-alive connections release their thread eventually
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # silence the per-request stderr line
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        hub = self.server.hub
+        started = time.monotonic()
+        split = urlsplit(self.path)
+        query = parse_qs(split.query, keep_blank_values=True)
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self.close_connection = True
+            self._write(_error(411, "Length Required"))
+            return
+        try:
+            length = int(headers.get("content-length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._write(_error(400, "Invalid Content-Length"))
+            return
+        body = self.rfile.read(length) if length else b""
+
+        is_list = self.command == "GET" and _LIST_ROUTE.match(split.path) is not None
+        if is_list:
+            hub._enter_list()
+        try:
+            if hub.faults.latency > 0:
+                time.sleep(hub.faults.latency)
+            reply = hub._handle(self.command, split.path, query, headers, body)
+        except Exception:  # noqa: BLE001 - a bug here must still answer, or the client would hang
+            traceback.print_exc()
+            reply = _text(500, "Internal Server Error")
+        # Bookkeeping before writing, so a client that saw the reply also sees it here.
+        if is_list:
+            hub._leave_list()
+        hub._record(RecordedRequest(
+            method=self.command, path=split.path, query=query, headers=headers, body=body,
+            started=started, ended=time.monotonic(), status=0 if reply is None else reply.status,
+        ))
+        if reply is None:
+            self.close_connection = True  # nothing written: the client sees a bare disconnect
+            return
+        self._write(reply)
+
+    def _write(self, reply: _Reply) -> None:
+        # One write for head and body: no Nagle/delayed-ACK stalls, no half-sent responses.
+        lines = [
+            f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}",
+            f"Content-Type: {reply.content_type}",
+            f"Content-Length: {len(reply.body)}",
+        ]
+        lines += [f"{name}: {value}" for name, value in reply.headers]
+        if self.close_connection:
+            lines.append("Connection: close")
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body)
+
+
+# -- synthetic data ------------------------------------------------------------------------------
+
+_CATEGORIES = (
+    ("API management", "api-management"), ("Data science", "data-science"),
+    ("Databases & storage", "databases-and-storage"), ("Developer tools", "developer-tools"),
+    ("Integration & delivery", "integration-and-delivery"),
+    ("Languages & frameworks", "languages-and-frameworks"),
+    ("Machine learning & AI", "machine-learning-and-ai"), ("Message queues", "message-queues"),
+    ("Monitoring & observability", "monitoring-and-observability"), ("Networking", "networking"),
+    ("Operating systems", "operating-systems"), ("Security", "security"), ("Web servers", "web-servers"),
+)
+_MEDIA = (
+    (["application/vnd.docker.container.image.v1+json"], ["image"]),
+    (["application/vnd.oci.image.config.v1+json", "application/vnd.oci.image.index.v1+json"], ["image"]),
+    (["application/vnd.docker.container.image.v1+json", "application/vnd.in-toto+json",
+      "application/vnd.oci.image.index.v1+json"], ["image", "unrecognized"]),
+)
+_WORDS = ("api", "worker", "billing", "search", "gateway", "cache", "ingest", "auth", "frontend", "reports")
+# Values that break naive CSV writers or spreadsheets. One per tricky slot (see make_repos).
+_TRICKY_DESCRIPTIONS: tuple[str | None, ...] = (
+    "Build tools, CI helpers, and more", 'The "official" image', "line one\nline two",
+    "line one\r\nline two", "données 日本語 🐳", "=SUM(A1)", "+1", "-x", "@cmd", "\tTab", None, "",
+)
+# Positions inside every aligned block of 50 repositories that carry tricky values.
+_TRICKY_SLOTS = (3, 7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47)
+_EPOCH_2015, _EPOCH_2025_06, _EPOCH_2025_10 = 1420070400, 1751328000, 1759276800
+
+
+_DAYS: dict[int, str] = {}  # day number -> "YYYY-MM-DD"; strftime is the slow part of make_repos
+
+
+def _timestamp(rnd: Callable[[], float], epoch: int, digits: int | None) -> str:
+    """Hub style: RFC 3339 UTC with "Z". digits=None: microseconds with trailing zeros trimmed."""
+    day, second = divmod(epoch, 86400)
+    date = _DAYS.get(day) or _DAYS.setdefault(day, time.strftime("%Y-%m-%d", time.gmtime(day * 86400)))
+    stamp = f"{date}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+    if digits is None:
+        fraction = f"{int(rnd() * 1_000_000):06d}".rstrip("0")
+    elif digits == 0:
+        fraction = ""
+    else:  # exactly `digits` digits: the last one is non-zero so trimming cannot shorten it
+        fraction = f"{int(rnd() * 10 ** (digits - 1)) * 10 + 1 + int(rnd() * 9):0{digits}d}"
+    return f"{stamp}.{fraction}Z" if fraction else f"{stamp}Z"
+
+
+def make_repos(namespace: str, n: int, *, seed: int = 0, private_every: int = 3,
+               tricky: bool = True) -> list[dict[str, Any]]:
+    """``n`` deterministic ``repository_list_entry`` dicts with unique, valid names.
+
+    Repository ``i`` is private when ``i % private_every == private_every - 1`` (0 = none).
+    With ``tricky``, indices 3, 7, ..., 47 of every aligned block of 50 carry awkward values
+    (so all of them appear once ``n >= 50``): nulls in each nullable field, timestamps with
+    0/3/5/9 fractional digits, CSV/spreadsheet-hostile descriptions, ``affiliation`` null,
+    empty media/content type and category lists, and an all-digit name.
+    """
+    # str seeds hash with SHA-512: stable across runs and PYTHONHASHSEED; only rng.random()
+    # is used (fast, and its sequence is stable across Python versions).
+    rnd = random.Random(f"{namespace}/{seed}").random
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # allocating 100k dicts triggers many useless full collections
+    try:
+        return [_make_repo(namespace, i, rnd, private_every, tricky) for i in range(n)]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _make_repo(namespace: str, i: int, rnd: Callable[[], float], private_every: int,
+               tricky: bool) -> dict[str, Any]:
+    if tricky and i % 50 == 49:
+        name = f"{i:06d}"  # looks like a number to spreadsheets
+    elif i % 10 == 4:
+        name = f"svc.{i:06d}_api-v2"
+    elif i % 10 == 7:
+        name = f"x{i:06d}.web_ui"
+    else:
+        name = f"repo-{i:06d}"
+    registered = int(_EPOCH_2015 + rnd() * (_EPOCH_2025_06 - 86400 - _EPOCH_2015))
+    updated = int(registered + rnd() * (_EPOCH_2025_06 - registered))
+    modified = int(updated + rnd() * (_EPOCH_2025_10 - updated))
+    default_digits = None if tricky else 6
+    media, content = _MEDIA[int(rnd() * len(_MEDIA))]
+    n_categories = (0, 0, 1, 2)[int(rnd() * 4)]
+    first_category = int(rnd() * len(_CATEGORIES))
+    categories = [_CATEGORIES[(first_category + 5 * k) % len(_CATEGORIES)] for k in range(n_categories)]
+    repo: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "repository_type": "image",
+        "status": 1,
+        "status_description": "active",
+        "description": f"{_WORDS[i % len(_WORDS)]} service for {_WORDS[(i // 10) % len(_WORDS)]}",
+        "is_private": private_every > 0 and i % private_every == private_every - 1,
+        "star_count": int(10 ** (rnd() * 3)) - 1,
+        "pull_count": int(10 ** (rnd() * 8)),
+        "last_updated": _timestamp(rnd, updated, default_digits),
+        "last_modified": _timestamp(rnd, modified, default_digits),
+        "date_registered": _timestamp(rnd, registered, default_digits),
+        "affiliation": "",
+        "media_types": list(media),
+        "content_types": list(content),
+        "categories": [{"name": c[0], "slug": c[1]} for c in categories],
+        "storage_size": int(10 ** (5 + rnd() * 6)),
+    }
+    if i % 97 == 50:  # the occasional plugin repository
+        repo.update(repository_type="plugin", media_types=["application/vnd.docker.plugin.v1+json"],
+                    content_types=["plugin"])
+    if tricky and i % 50 in _TRICKY_SLOTS:
+        _make_tricky(repo, _TRICKY_SLOTS.index(i % 50), rnd, updated, modified, registered)
+    return repo
+
+
+def _make_tricky(repo: dict[str, Any], slot: int, rnd: Callable[[], float], updated: int, modified: int,
+                 registered: int) -> None:
+    repo["description"] = _TRICKY_DESCRIPTIONS[slot]
+    nulls = {0: ("last_updated",), 1: ("last_modified",), 2: ("repository_type",), 3: ("storage_size",),
+             4: ("pull_count",), 5: ("star_count",),
+             6: ("last_updated", "last_modified", "repository_type")}  # 6: created, never pushed
+    if slot == 6:
+        repo.update(status=0, status_description="inactive", pull_count=0, storage_size=0,
+                    media_types=[], content_types=[])
+    lu_digits = {7: 0, 8: 3, 9: 5, 10: 9, 11: 6}
+    if slot in lu_digits:
+        repo["last_updated"] = _timestamp(rnd, updated, lu_digits[slot])
+    lm_digits = {2: 9, 3: 3, 4: 0, 5: 5}
+    if slot in lm_digits:
+        repo["last_modified"] = _timestamp(rnd, modified, lm_digits[slot])
+    if slot == 11:
+        repo["date_registered"] = _timestamp(rnd, registered, 0)
+    for key in nulls.get(slot, ()):
+        repo[key] = None
+    if slot in (1, 8):
+        repo["affiliation"] = None  # older responses
+    if slot in (9, 11):
+        repo["media_types"], repo["content_types"] = [], []
+    if slot in (10, 11):
+        repo["categories"] = []
+
+
+# -- manual use -----------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve a fake Docker Hub API on loopback.")
+    parser.add_argument("--org", default="acme")
+    parser.add_argument("--repos", type=int, default=1000, help="number of repositories to generate")
+    parser.add_argument("--token", default="secret-oat", help="sees private repos (login as --org)")
+    parser.add_argument("--public-token", help="secret that silently sees public repos only")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--rate-limit-every", type=int, default=0)
+    parser.add_argument("--retry-after", type=float, default=1.0)
+    parser.add_argument("--fail-503-every", type=int, default=0)
+    parser.add_argument("--drop-every", type=int, default=0)
+    parser.add_argument("--jwt-lifetime", type=float, default=600.0)
+    args = parser.parse_args(argv)
+
+    credentials = {args.token: (args.org, "all")}
+    if args.public_token:
+        credentials[args.public_token] = (args.org, "public")
+    faults = Faults(
+        latency=args.latency, rate_limit_every=args.rate_limit_every, retry_after=args.retry_after,
+        fail_503_every=args.fail_503_every, drop_every=args.drop_every, jwt_lifetime=args.jwt_lifetime,
+    )
+    hub = FakeHub({args.org: make_repos(args.org, args.repos, seed=args.seed)}, credentials, faults,
+                  host=args.host, port=args.port)
+    # Ctrl-C must work even when started in the background (which inherits SIGINT ignored),
+    # and SIGTERM should stop as cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with hub:
+        tokens = f"token: {args.token}"
+        if args.public_token:
+            tokens += f", public token: {args.public_token}"
+        print(f"fake hub on {hub.url} (org {args.org}, {args.repos} repositories, {tokens})", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The dated CSV: the reference doc's values, byte-stable, spreadsheet-safe, atomic."""
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import ORG, TOKEN
+from dockerhub_export import hub as hubmod
+from dockerhub_export.csv_output import csv_path, neutralise, write_csv
+from dockerhub_export.errors import OutputError
+from dockerhub_export.transform import DOC_COLUMNS, to_frame
+
+REFERENCE_SCRIPT = Path(__file__).parent / "reference" / "export.sh"
+
+
+def _export(settings) -> Path:  # type: ignore[no-untyped-def]
+    listing = hubmod.fetch_all_pages(settings, hubmod.authenticate(settings))
+    frame = to_frame(listing.repositories, listing.org)
+    return write_csv(frame, csv_path(settings.export_dir, ORG, date(2026, 11, 27)))
+
+
+def _rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_path_is_org_folder_and_dated_name(tmp_path: Path) -> None:
+    assert csv_path(tmp_path, "acme", date(2026, 1, 31)) == tmp_path / "acme" / "repos-2026-01-31.csv"
+
+
+@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("jq")), reason="needs curl and jq (apt-get install curl jq)")
+def test_six_doc_columns_equal_the_reference_scripts_output(hub, settings_for, tmp_path: Path) -> None:
+    """Run the doc's own curl + jq script against the same server and compare value for value."""
+    ours = _export(settings_for(hub, csv_safe=False))
+    workdir = tmp_path / "reference"
+    workdir.mkdir()
+    env = dict(os.environ, HUB=hub.url, ORG=ORG, OAT=TOKEN)
+    subprocess.run(["bash", str(REFERENCE_SCRIPT)], cwd=workdir, env=env, check=True, timeout=120)
+    theirs = _rows((workdir / "repos.csv").read_text())
+    mine = _rows(ours.read_text())
+    assert theirs[0] == list(DOC_COLUMNS) == mine[0][:6]
+    assert len(theirs) == len(mine) == len(hub.repos[ORG]) + 1
+    by_name = {row[1]: row for row in theirs[1:]}
+    for row in mine[1:]:
+        assert row[:6] == by_name[row[1]], row[1]
+    # Same spelling too: each of our lines begins with the very bytes of the script's line.
+    their_lines = {line.split(",")[1]: line for line in (workdir / "repos.csv").read_text().splitlines()}
+    for line in ours.read_text().splitlines():
+        key = line.split(",")[1] if line.count(",") >= 5 else None
+        if key in their_lines:
+            assert line.startswith(their_lines[key] + ","), key
+
+
+def test_doc_semantics_null_counts_are_zero_and_booleans_lowercase(tmp_path: Path) -> None:
+    frame = to_frame([{"name": "a", "is_private": True, "pull_count": None, "star_count": None},
+                      {"name": "b", "is_private": False, "pull_count": 3, "star_count": 1}], "acme")
+    rows = _rows(write_csv(frame, tmp_path / "x.csv").read_text())
+    assert rows[1][:6] == ["acme", "a", "true", "", "0", "0"]
+    assert rows[2][:6] == ["acme", "b", "false", "", "3", "1"]
+    assert (tmp_path / "x.csv").read_text().splitlines()[1].startswith('"acme","a",true,,0,0,')
+
+
+def test_tricky_descriptions_survive_a_round_trip(tmp_path: Path) -> None:
+    text = 'commas, "quotes",\nnewlines\r\nand unicode: données 日本語 🐳'
+    frame = to_frame([{"name": "a", "description": text}], "acme")
+    path = write_csv(frame, tmp_path / "x.csv")
+    assert pd.read_csv(path, dtype=str, keep_default_na=False).loc[0, "description"] == text
+
+
+@pytest.mark.parametrize("cell", ["=SUM(A1)", "+1", "-x", "@cmd", "\tTab", "\rCR"])
+def test_formula_prefixes_are_neutralised_by_default_and_kept_on_request(cell: str, tmp_path: Path) -> None:
+    frame = to_frame([{"name": "a", "description": cell}], "acme")
+    safe = pd.read_csv(write_csv(frame, tmp_path / "s.csv"), dtype=str, keep_default_na=False)
+    raw = pd.read_csv(write_csv(frame, tmp_path / "r.csv", safe=False), dtype=str, keep_default_na=False)
+    assert safe.loc[0, "description"] == "'" + cell
+    assert raw.loc[0, "description"] == cell
+    assert neutralise("plain") == "plain"
+
+
+def test_same_data_gives_the_same_bytes(hub, settings_for, tmp_path: Path) -> None:
+    first = _export(settings_for(hub)).read_bytes()
+    second = _export(settings_for(hub, concurrency=1)).read_bytes()
+    assert first == second
+
+
+def test_failed_write_keeps_the_earlier_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "acme" / "repos-2026-01-01.csv"
+    good = to_frame([{"name": "good"}], "acme")
+    write_csv(good, path)
+    before = path.read_bytes()
+
+    bad = to_frame([{"name": "bad"}], "acme")
+    bad["name"] = bad["name"].astype(object)
+    bad.loc[0, "name"] = _Unprintable()
+    with pytest.raises(RuntimeError):  # fails while the text is being built, after the temp file exists
+        write_csv(bad, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("disk full, say")
+
+
+def test_unwritable_folder_is_an_output_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="cannot create"):
+        write_csv(to_frame([{"name": "a"}], "acme"), blocker / "acme" / "x.csv")
+
+
+def test_stale_temporaries_of_a_killed_run_are_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "repos-2026-01-01.csv"
+    stale = tmp_path / ".repos-2026-01-01.csv.abc123.tmp"
+    stale.write_text("half")
+    write_csv(to_frame([{"name": "a"}], "acme"), path)
+    assert not stale.exists() and path.exists()

@@ -1,0 +1,72 @@
+"""Transform: API records (or CSV strings) to the typed frame every output shares."""
+
+import pandas as pd
+
+from dockerhub_export.transform import COLUMNS, DOC_COLUMNS, format_timestamp, to_frame
+
+
+def test_doc_columns_come_first_in_the_reference_order() -> None:
+    assert DOC_COLUMNS == ("namespace", "name", "is_private", "last_updated", "pull_count", "star_count")
+    assert COLUMNS[:6] == DOC_COLUMNS and len(COLUMNS) == len(set(COLUMNS))
+
+
+def test_hub_timestamps_with_0_to_9_fraction_digits_are_kept_exactly() -> None:
+    stamps = [
+        "2024-01-16T20:54:52Z",
+        "2021-12-20T17:19:58.88296Z",
+        "2023-06-20T10:44:45.459826Z",
+        "2025-03-05T07:52:00.613197154Z",
+        "2020-01-01T00:00:00.5Z",
+    ]
+    frame = to_frame([{"name": f"r{i}", "last_updated": s} for i, s in enumerate(stamps)], "acme")
+    assert list(frame["last_updated"]) == stamps
+
+
+def test_other_timestamp_spellings_are_normalised_to_utc_z() -> None:
+    frame = to_frame(
+        [
+            {"name": "a", "last_updated": "2021-12-20T19:19:58.123+02:00"},
+            {"name": "b", "last_updated": "2021-12-20T17:19:58.000000+00:00"},
+        ],
+        "acme",
+    )
+    assert list(frame["last_updated"]) == ["2021-12-20T17:19:58.123Z", "2021-12-20T17:19:58Z"]
+
+
+def test_nulls_stay_unknown_in_the_frame() -> None:
+    frame = to_frame([{"name": "a", "pull_count": None, "star_count": None, "is_private": None,
+                       "last_updated": None, "description": None, "storage_size": None}], "acme")
+    row = frame.iloc[0]
+    for column in ("pull_count", "star_count", "is_private", "last_updated", "description", "storage_size"):
+        assert pd.isna(row[column]), column
+
+
+def test_unreadable_values_are_reported_and_left_empty() -> None:
+    reported = []
+    frame = to_frame([{"name": "a", "pull_count": "many", "last_updated": "yesterday"}], "acme",
+                     on_invalid=lambda row, col, value: reported.append((row, col, value)))
+    assert sorted(reported) == [(0, "last_updated", "yesterday"), (0, "pull_count", "many")]
+    assert pd.isna(frame.loc[0, "pull_count"]) and pd.isna(frame.loc[0, "last_updated"])
+
+
+def test_csv_strings_read_like_api_values() -> None:
+    api = to_frame([{"name": "a", "is_private": True, "pull_count": 12, "star_count": 0}], "acme")
+    csv = to_frame([{"name": "a", "is_private": "true", "pull_count": "12", "star_count": "0"}], "acme")
+    pd.testing.assert_frame_equal(api, csv)
+
+
+def test_lists_are_joined_and_categories_use_their_slugs() -> None:
+    frame = to_frame([{"name": "a", "content_types": ["image", "plugin"], "media_types": [],
+                       "categories": [{"name": "Languages & frameworks", "slug": "languages-and-frameworks"}]}])
+    assert frame.loc[0, "content_types"] == "image;plugin"
+    assert frame.loc[0, "media_types"] == ""
+    assert frame.loc[0, "categories"] == "languages-and-frameworks"
+
+
+def test_missing_namespace_is_filled_with_the_org() -> None:
+    assert to_frame([{"name": "a"}], "acme").loc[0, "namespace"] == "acme"
+
+
+def test_format_timestamp_trims_trailing_zeros_like_the_hub() -> None:
+    assert format_timestamp(pd.Timestamp("2021-12-20T17:19:58.882960Z")) == "2021-12-20T17:19:58.88296Z"
+    assert format_timestamp(pd.Timestamp("2021-12-20T17:19:58Z")) == "2021-12-20T17:19:58Z"
