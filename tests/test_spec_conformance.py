@@ -1,0 +1,32 @@
+"""Every request the export makes is valid under Docker's official Hub API spec."""
+
+import httpx
+import pytest
+
+from dockerhub_export import hub as hubmod
+from specmock import SpecMock
+
+
+@pytest.fixture
+def spec_hub():  # type: ignore[no-untyped-def]
+    with SpecMock() as mock:
+        yield mock
+
+
+def test_login_and_listing_requests_are_all_valid_under_the_spec(spec_hub: SpecMock, settings_for) -> None:
+    settings = settings_for(spec_hub, concurrency=2)  # type: ignore[arg-type]
+    listing = hubmod.fetch_all_pages(settings, hubmod.authenticate(settings))
+    assert spec_hub.violations == []
+    operations = [operation for operation, _ in spec_hub.calls]
+    assert operations[0] == "AuthCreateAccessToken"
+    # The spec's example says count 287 in pages of 2: we ask for ceil(287 / 100) pages of 100.
+    assert operations.count("listNamespaceRepositories") == 3
+    assert [r["name"] for r in listing.repositories] == ["highland_builder", "whalesay"]
+    assert any("reported 287 repositories" in warning for warning in listing.warnings)
+
+
+def test_the_mock_does_catch_requests_outside_the_spec(spec_hub: SpecMock) -> None:
+    httpx.get(f"{spec_hub.url}/v2/namespaces/acme/repositories", params={"page_size": 101})
+    httpx.post(f"{spec_hub.url}/v2/auth/token", json={"identifier": "acme"})
+    httpx.get(f"{spec_hub.url}/v2/repositories/acme/")
+    assert len(spec_hub.violations) == 3, spec_hub.violations
