@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from . import __version__
@@ -61,7 +62,7 @@ class FetchStats:
     seconds: float = 0.0
 
 
-@dataclass
+@dataclass(repr=False)
 class Listing:
     """What the Hub returned for one namespace, after de-duplication."""
 
@@ -70,6 +71,11 @@ class Listing:
     api_count: int | None
     stats: FetchStats = field(default_factory=FetchStats)
     warnings: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio.run formats the repr of its finished task (and so of this result)
+        # when it restores the SIGINT handler; a full repr of 100,000 repositories costs seconds.
+        return f"Listing(org={self.org!r}, repositories=<{len(self.repositories)}>, api_count={self.api_count})"
 
 
 def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
@@ -234,17 +240,22 @@ class HubClient:
         if on_page:
             on_page(done, total)
 
-        async def fetch(number: int) -> None:
+        # A pool of `concurrency` workers drawing page numbers from one iterator: only that many
+        # coroutines ever wait on the limiter (one task per page would wake hundreds on every release).
+        numbers = iter(range(2, total + 1))
+
+        async def worker() -> None:
             nonlocal done
-            pages[number - 1] = await self._page(url, number, org)
-            done += 1
-            if on_page:
-                on_page(done, total)
+            for number in numbers:
+                pages[number - 1] = await self._page(url, number, org)
+                done += 1
+                if on_page:
+                    on_page(done, total)
 
         try:
             async with asyncio.TaskGroup() as group:
-                for number in range(2, total + 1):
-                    group.create_task(fetch(number))
+                for _ in range(min(self.concurrency, total - 1)):
+                    group.create_task(worker())
         except ExceptionGroup as group_error:
             raise _first_error(group_error) from None
         # Repositories created during the run can push the listing past the count seen on page 1.
@@ -400,8 +411,8 @@ class HubClient:
             if status >= 400:
                 raise HubError(f"Docker Hub answered {status} for {what}: {_detail(response)}")
             try:
-                body = response.json()
-            except ValueError:
+                body = orjson.loads(response.content)  # ~4x faster than json on 100-repository pages
+            except orjson.JSONDecodeError:
                 raise TransientHubError(f"{status} with a body that is not JSON", status=status) from None
             if not isinstance(body, dict):
                 raise HubError(f"Docker Hub answered {what} with unexpected JSON: check DOCKERHUB_API_URL")
