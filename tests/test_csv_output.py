@@ -122,3 +122,18 @@ def test_stale_temporaries_of_a_killed_run_are_cleared(tmp_path: Path) -> None:
     stale.write_text("half")
     write_csv(to_frame([{"name": "a"}], "acme"), path)
     assert not stale.exists() and path.exists()
+
+
+def test_rate_limits_503s_drops_and_token_expiry_leave_the_csv_identical(settings_for, tmp_path: Path) -> None:
+    from fakehub import FakeHub, Faults, make_repos
+
+    repos = make_repos(ORG, 1200, seed=3)
+    with FakeHub(repos={ORG: repos}, credentials={TOKEN: (ORG, "all")}) as calm:
+        clean = _export(settings_for(calm, export_dir=tmp_path / "calm")).read_bytes()
+    faults = Faults(rate_limit_every=3, retry_after=0.2, fail_503_every=4, drop_every=7,
+                    jwt_lifetime=0.5, jwt_has_exp=False, latency=0.05)
+    with FakeHub(repos={ORG: repos}, credentials={TOKEN: (ORG, "all")}, faults=faults) as stormy:
+        rough = _export(settings_for(stormy, export_dir=tmp_path / "stormy", max_attempts=8)).read_bytes()
+        statuses = {r.status for r in stormy.requests}
+    assert {429, 503, 401, 0} <= statuses  # every fault really happened
+    assert rough == clean
