@@ -48,6 +48,7 @@ PageCallback = Callable[[int, int | None], None]
 MAX_RATE_LIMIT_WAITS = 30  # 429s per request before giving up: slow is fine, endless is not
 MAX_PAUSE = 900.0  # never sleep longer than 15 minutes on one Retry-After
 DEFAULT_PAUSE = 5.0  # a 429 without any hint
+MAX_PAGES = 100_000  # 10 million repositories: a larger count is a broken server, not an org
 
 
 @dataclass
@@ -235,6 +236,8 @@ class HubClient:
         self, url: str, org: str, first: dict[str, Any], count: int, on_page: PageCallback | None
     ) -> list[dict[str, Any]]:
         total = max(1, math.ceil(count / MAX_PAGE_SIZE))
+        if total > MAX_PAGES:
+            raise HubError(f"the Hub claims {count} repositories for {org}: check DOCKERHUB_API_URL")
         pages: list[dict[str, Any] | None] = [first] + [None] * (total - 1)
         done = 1
         if on_page:
