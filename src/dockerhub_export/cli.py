@@ -146,8 +146,8 @@ def _prepare_prefect_environment(debug: bool) -> None:
     quiet = {
         # The terminal tells the run's own story (our handler below); Prefect's console output,
         # the temporary server's logs and its shutdown noise stay out of it.
-        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "100",
-        "PREFECT_LOGGING_HANDLERS_DEBUG_LEVEL": "100",
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+        "PREFECT_LOGGING_HANDLERS_DEBUG_LEVEL": "CRITICAL",
         "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
         # Without PREFECT_API_URL Prefect starts a temporary server; on a fresh PREFECT_HOME its

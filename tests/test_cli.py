@@ -1,0 +1,94 @@
+"""The command line as a user meets it: real processes, one-line errors, no tracebacks, no stray files."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ORG, PAT, REPO_COUNT, TOKEN
+
+EXE = [sys.executable, "-m", "dockerhub_export"]
+
+
+def _cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 180):  # type: ignore[no-untyped-def]
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKERHUB_", "PREFECT_API_URL"))}
+    base.update(env or {})
+    return subprocess.run(EXE + args, cwd=cwd, env=base, capture_output=True, text=True, timeout=timeout)
+
+
+def _assert_one_line_error(result, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0], lines[0]
+
+
+def test_help_lists_the_commands_quickly(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = _cli(["--help"], tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "history", "trends", "backfill", "db"):
+        assert command in result.stdout
+    assert time.monotonic() - started < 10  # generous: the real budget lives in bench/
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "fragment"),
+    [
+        (["run", "--org", ORG], {}, "DOCKERHUB_TOKEN is not set"),
+        (["run", "--org", "../x"], {"DOCKERHUB_TOKEN": "t"}, "invalid organization name"),
+        (["run", "--org", "my org"], {"DOCKERHUB_TOKEN": "t"}, "invalid organization name"),
+        (["run"], {"DOCKERHUB_TOKEN": "t"}, "no organization given"),
+        (["run", "--org", ORG, "--snapshot-date", "27/11/2026"], {"DOCKERHUB_TOKEN": "t"}, "YYYY-MM-DD"),
+        (["run", "--org", ORG, "--concurrency", "0"], {"DOCKERHUB_TOKEN": "t"}, "--concurrency"),
+    ],
+)
+def test_bad_input_is_one_line_before_anything_starts(args, env, fragment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = _cli(args + ["--output-dir", str(tmp_path / "out")], tmp_path, env)
+    _assert_one_line_error(result, fragment)
+    assert not (tmp_path / "out").exists()
+    assert "t" not in result.stderr.split("error:")[0]
+
+
+@pytest.mark.prefect
+class TestRunAgainstPrefectServer:
+    @pytest.fixture(autouse=True)
+    def _env(self, hub, prefect_api_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        self.hub = hub
+        self.out = tmp_path / "out"
+        self.env = {"PREFECT_API_URL": prefect_api_url, "DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": TOKEN}
+        self.cwd = tmp_path
+
+    def run(self, *args: str, **env: str):  # type: ignore[no-untyped-def]
+        return _cli(["run", "--output-dir", str(self.out), *args], self.cwd, {**self.env, **env})
+
+    def test_success_prints_only_the_csv_path_and_tells_its_story_on_stderr(self) -> None:
+        result = self.run("--org", ORG, "--snapshot-date", "2026-11-27")
+        assert result.returncode == 0, result.stderr
+        path = self.out / ORG / "repos-2026-11-27.csv"
+        assert result.stdout.strip() == str(path)
+        assert path.read_text().count("\n") >= REPO_COUNT + 1
+        assert f"fetched {REPO_COUNT} repositories" in result.stderr
+        assert "Traceback" not in result.stderr and "| INFO" not in result.stderr  # no Prefect console noise
+        everything = b"".join(p.read_bytes() for p in self.out.rglob("*") if p.is_file())
+        assert TOKEN.encode() not in everything and TOKEN not in result.stderr + result.stdout
+
+    def test_wrong_token_is_one_line_and_no_csv(self) -> None:
+        result = self.run("--org", ORG, DOCKERHUB_TOKEN="wrong-token")
+        _assert_one_line_error(result, "rejected the credentials")
+        assert not list(self.out.rglob("*.csv"))
+        assert "wrong-token" not in result.stderr
+
+    def test_unknown_org_is_one_line_and_no_csv(self) -> None:
+        result = self.run("--org", "nosuchorg", DOCKERHUB_TOKEN=PAT, DOCKERHUB_USERNAME="alice")
+        _assert_one_line_error(result, "no repositories visible for org 'nosuchorg'")
+        assert not list(self.out.rglob("*.csv"))
+
+    def test_unreachable_prefect_server_is_one_line(self) -> None:
+        result = self.run("--org", ORG, PREFECT_API_URL="http://127.0.0.1:9/api")
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert "error:" in result.stderr

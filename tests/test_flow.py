@@ -1,0 +1,124 @@
+"""The export flow under a real Prefect server (prefect_test_harness): states, outputs, secrets."""
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from conftest import ORG, REPO_COUNT, TOKEN
+
+pytestmark = pytest.mark.prefect
+
+DAY = date(2026, 11, 27)
+
+
+@pytest.fixture
+def flow_env(hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_api_url: str):  # type: ignore[no-untyped-def]
+    """The flow reads the token and the API URL from the environment, like a worker would."""
+    monkeypatch.setenv("DOCKERHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("DOCKERHUB_API_URL", hub.url)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return tmp_path / "exports"
+
+
+def _run(**parameters):  # type: ignore[no-untyped-def]
+    from flows.export_repositories import export_repositories
+
+    return export_repositories(return_state=True, **parameters)
+
+
+def _flow_run(state):  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id)
+
+
+def _logs(state) -> str:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+        )
+    return "\n".join(log.message for log in logs)
+
+
+def test_flow_writes_the_dated_csv_and_the_snapshot(flow_env: Path) -> None:
+    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY)
+    assert state.is_completed(), state.message
+    result = state.result()
+    csv = flow_env / ORG / "repos-2026-11-27.csv"
+    assert result["csv_path"] == str(csv) and result["repositories"] == REPO_COUNT
+    assert len(csv.read_text().splitlines()) >= REPO_COUNT + 1
+    with sqlite3.connect(flow_env / "snapshots.db") as db:
+        tables = {name for (name,) in db.execute("select name from sqlite_master where type='table'")}
+        assert tables  # the store created its schema
+    from dockerhub_export import reports, store
+
+    engine = store.open_engine(f"sqlite:///{flow_env / 'snapshots.db'}")
+    assert reports.latest_snapshot_date(engine, ORG) == DAY
+    logs = _logs(state)
+    assert "fetched 250 repositories" in logs  # the library's own log lines reach the run logs
+
+
+def test_token_is_never_a_parameter_nor_logged(flow_env: Path) -> None:
+    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, write_snapshots=False)
+    assert state.is_completed(), state.message
+    run = _flow_run(state)
+    assert TOKEN not in repr(run.parameters) and TOKEN not in _logs(state)
+    assert not any(TOKEN.encode() in p.read_bytes() for p in flow_env.rglob("*") if p.is_file())
+
+
+def test_wrong_token_fails_the_run_with_the_reason_and_logs_it(flow_env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DOCKERHUB_TOKEN", "wrong-token")
+    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY)
+    assert state.is_failed()
+    assert "rejected the credentials" in (state.message or "")
+    assert not (flow_env / ORG / "repos-2026-11-27.csv").exists()
+    from dockerhub_export import store
+
+    engine = store.open_engine(f"sqlite:///{flow_env / 'snapshots.db'}")
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        statuses = [row[0] for row in connection.execute(text("select status from export_runs"))]
+    assert statuses == ["failed"]
+
+
+def test_empty_org_fails_unless_allowed(flow_env: Path, hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    hub.repos[ORG] = []
+    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, write_snapshots=False)
+    assert state.is_failed() and "no repositories visible" in (state.message or "")
+    assert not (flow_env / ORG).exists() or not any((flow_env / ORG).iterdir())
+    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, write_snapshots=False, allow_empty=True)
+    assert state.is_completed()
+    assert (flow_env / ORG / "repos-2026-11-27.csv").read_text().count("\n") == 1
+
+
+def _artifacts(state) -> dict:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+    return {artifact.key: artifact for artifact in artifacts}
+
+
+def test_every_run_publishes_its_summary(flow_env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, write_snapshots=False)
+    assert state.is_completed(), state.message
+    artifacts = _artifacts(state)
+    assert "snapshots are off" in artifacts[f"dockerhub-export-{ORG}-summary"].data
+    assert artifacts[f"dockerhub-export-{ORG}-top-movers"].type == "table"
+
+    monkeypatch.delenv("DOCKERHUB_TOKEN")
+    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY)
+    assert state.is_failed() and "DOCKERHUB_TOKEN is not set" in (state.message or "")
+    summary = _artifacts(state)[f"dockerhub-export-{ORG}-summary"]
+    assert "**failed**" in summary.data and "DOCKERHUB_TOKEN is not set" in summary.data
