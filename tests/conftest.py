@@ -12,7 +12,7 @@ import pytest
 
 from fakehub import FakeHub, Faults, make_repos
 
-pytest_plugins = ["dbs"] if (Path(__file__).parent / "dbs.py").exists() else []  # TODO: unconditional
+pytest_plugins = ["dbs"]
 
 ORG = "acme"
 TOKEN = "dckr_oat_acme-all-7a3f"  # sees private repositories
@@ -23,6 +23,8 @@ REPO_COUNT = 250
 # Library code never reads the environment, but the CLI and the flow do: keep a developer's own
 # Docker Hub or Prefect configuration out of the tests.
 for _key in list(os.environ):
+    if _key.startswith("DOCKERHUB_EXPORT_TEST_"):  # the test databases (see tests/dbs.py)
+        continue
     if _key.startswith("DOCKERHUB_") or _key in ("EXPORT_DIR", "SNAPSHOT_DATABASE_URL"):
         del os.environ[_key]
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -1,0 +1,421 @@
+"""Commands over the snapshot store: ``db upgrade|current``, ``history``, ``trends``, ``backfill``.
+
+`register` adds them to the main Typer app. Each command parses its options, builds `Settings`, calls one
+library function and formats the result. Importing this module stays cheap (no pandas, SQLAlchemy or
+Prefect): the library is imported inside the commands, and the query commands never load pandas at all.
+Machine-readable output (csv, json) goes to stdout alone; headers, notes and progress go to stderr.
+"""
+
+import csv
+import enum
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from .errors import ConfigError, StoreError
+
+# Same as csv_output.FORMULA_PREFIXES (importing csv_output would load pandas); test_queries_cli checks.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+TABLE_ROWS = 25  # trends --format table without --top: the largest movers; csv and json list all
+
+OrgOption = Annotated[
+    Optional[str], typer.Option("--org", help="Docker Hub organization (namespace). Default: DOCKERHUB_ORG.")
+]
+OutputDirOption = Annotated[
+    Optional[Path],
+    typer.Option("--output-dir", help="Folder holding snapshots.db (the default database). Default: EXPORT_DIR or ./exports."),
+]
+DatabaseUrlOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL of the snapshot database. Default: SNAPSHOT_DATABASE_URL, else SQLite under the output dir.",
+    ),
+]
+SinceOption = Annotated[Optional[str], typer.Option("--since", help="First day, YYYY-MM-DD (inclusive).")]
+UntilOption = Annotated[Optional[str], typer.Option("--until", help="Last day, YYYY-MM-DD (inclusive).")]
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", case_sensitive=False, help="table (for people), csv or json (to stdout).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``db upgrade``, ``db current``, ``history``, ``trends`` and ``backfill`` to ``app``."""
+    db = typer.Typer(help="Manage the snapshot database's schema.", no_args_is_help=True)
+    db.command("upgrade")(db_upgrade)
+    db.command("current")(db_current)
+    app.add_typer(db, name="db")
+    app.command("history")(history)
+    app.command("trends")(trends)
+    app.command("backfill")(backfill)
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _settings(org: Optional[str], output_dir: Optional[Path], database_url: Optional[str]) -> Any:
+    from .settings import Settings
+
+    return Settings.load(org=org, export_dir=output_dir, snapshot_database_url=database_url)
+
+
+def _date(value: Optional[str], option: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"invalid {option} {value!r}: use YYYY-MM-DD, e.g. 2026-01-31") from None
+
+
+def _open_existing(settings: Any) -> Any:
+    """The engine of an existing snapshot database (upgraded if older); never creates one."""
+    from . import store
+
+    return store.open_engine(store.database_url(settings), create=False)
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _cell(value: Any) -> Any:
+    """A value as JSON shows it: days and timestamps as ISO text, the rest as is."""
+    if isinstance(value, datetime):
+        from .reports import format_timestamp
+
+        return format_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _csv_cell(value: Any, *, text: bool = False) -> str:
+    value = _cell(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    value = str(value)
+    if text and value.startswith(FORMULA_PREFIXES):
+        return "'" + value  # a spreadsheet would run it as a formula (OWASP CSV injection), as csv_output
+    return value
+
+
+def _write_csv(header: list[str], rows: list[list[str]]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+def _write_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def _number(value: Optional[int]) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def _signed(value: Optional[int]) -> str:
+    return "—" if value is None else f"{value:+,}"
+
+
+# --------------------------------------------------------------------------------------------------
+# db
+
+
+def db_upgrade(output_dir: OutputDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+    """Create or upgrade the snapshot database's schema to this version (runs also start with it)."""
+    from . import store
+
+    url = store.database_url(_settings(None, output_dir, database_url))
+    try:
+        before, _head = store.current_revision(url)
+    except StoreError:
+        before = None  # no database yet (or unreachable: upgrade_database says which)
+    after = store.upgrade_database(url)
+    shown = store.redact(url)
+    if before == after:
+        typer.echo(f"{shown} is at revision {after}, the newest")
+    else:
+        typer.echo(f"{shown} upgraded from {before or 'an empty database'} to revision {after}")
+
+
+def db_current(output_dir: OutputDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+    """Show the snapshot database's schema revision and whether it is the newest."""
+    from . import store
+
+    url = store.database_url(_settings(None, output_dir, database_url))
+    current, head = store.current_revision(url)
+    shown = store.redact(url)
+    if current is None:
+        typer.echo(f"{shown} has no schema yet: run `dockerhub-export db upgrade`")
+    elif current == head:
+        typer.echo(f"{shown} is at revision {current}, the newest")
+    else:
+        typer.echo(f"{shown} is at revision {current}; the newest is {head}: run `dockerhub-export db upgrade`")
+
+
+# --------------------------------------------------------------------------------------------------
+# history
+
+
+def history(
+    repo: Annotated[str, typer.Option("--repo", help="Repository name within the organization.")],
+    org: OrgOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    output_format: FormatOption = Format.table,
+    output_dir: OutputDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """One repository's stored snapshots, one row per day: pulls, stars, visibility, last push, ..."""
+    from . import reports, store
+
+    settings = _settings(org, output_dir, database_url)
+    org_name = settings.require_org()
+    first, last = _date(since, "--since"), _date(until, "--until")
+    engine = _open_existing(settings)
+    try:
+        rows = reports.history(engine, org_name, repo, since=first, until=last)
+        if not rows:
+            span = reports.repository_span(engine, org_name, repo)
+            if span[0] is None:
+                raise ConfigError(
+                    f"no snapshots of {org_name}/{repo} in {store.redact(engine.url)}: check --repo and --org "
+                    "(names are case-sensitive)"
+                )
+            raise ConfigError(
+                f"no snapshots of {org_name}/{repo} {reports.window_text(first, last)}: "
+                f"it has snapshots from {span[0].isoformat()} to {span[1].isoformat()}"
+            )
+    finally:
+        engine.dispose()
+    columns = list(reports.HISTORY_COLUMNS)
+    if output_format is Format.json:
+        _write_json([{name: _cell(row[name]) for name in columns} for row in rows])
+    elif output_format is Format.csv:
+        text = {"repository_type", "status_description", "description", "affiliation", "media_types",
+                "content_types", "categories"}  # fmt: skip
+        _write_csv(columns, [[_csv_cell(row[name], text=name in text) for name in columns] for row in rows])
+    else:
+        _history_table(org_name, repo, rows)
+
+
+def _history_table(org: str, repo: str, rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{org}/{repo}: {len(rows)} snapshots", title_justify="left")
+    for heading in ("date", "pulls", "Δ pulls", "stars", "private", "last updated"):
+        table.add_column(heading, justify="right" if heading in ("pulls", "Δ pulls", "stars") else "left")
+    previous: Optional[int] = None
+    for row in rows:
+        pulls = row["pull_count"]
+        delta = pulls - previous if pulls is not None and previous is not None else None
+        shown_delta = _signed(delta) if delta is None or delta >= 0 else f"[red]{delta:+,}[/red]"
+        private = "—" if row["is_private"] is None else ("yes" if row["is_private"] else "no")
+        table.add_row(
+            row["snapshot_date"].isoformat(),
+            _number(pulls),
+            shown_delta,
+            _number(row["star_count"]),
+            private,
+            _cell(row["last_updated"]) or "—",
+        )
+        previous = pulls if pulls is not None else previous
+    Console().print(table)
+
+
+# --------------------------------------------------------------------------------------------------
+# trends
+
+TREND_COLUMNS = [
+    "name", "pulls_start", "pulls_end", "pulls_delta", "stars_start", "stars_end", "stars_delta", "is_private",
+]  # fmt: skip
+
+
+def trends(
+    org: OrgOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    days: Annotated[
+        Optional[int],
+        typer.Option("--days", min=1, help="Window length in days: from --since, else up to the latest snapshot."),
+    ] = None,
+    top: Annotated[
+        Optional[int], typer.Option("--top", min=1, help="Keep the N largest pull growths. Default: all (table: 25).")
+    ] = None,
+    output_format: FormatOption = Format.table,
+    plot: Annotated[
+        Optional[Path], typer.Option("--plot", help="Also write a PNG of the top movers' pulls over time.")
+    ] = None,
+    output_dir: OutputDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Growth between the first and last snapshot in a window: pulls, stars, added, removed, anomalies.
+
+    The window's ends are the nearest snapshot days inside it; the days used are stated (stderr for
+    table and csv, "from"/"to" in json).
+    """
+    from . import reports
+
+    settings = _settings(org, output_dir, database_url)
+    org_name = settings.require_org()
+    first, last = _date(since, "--since"), _date(until, "--until")
+    if last is not None and days is not None:
+        raise ConfigError("--until and --days exclude each other: give the window's end or its length")
+    engine = _open_existing(settings)
+    try:
+        report = reports.trends(engine, org_name, since=first, until=last, days=days, top=top)
+        if plot is not None:
+            reports.plot_trends(engine, report, plot, top=min(top or 10, 10))
+    finally:
+        engine.dispose()
+    if output_format is Format.json:
+        _write_json(report.to_json_dict())
+    else:
+        _err(_trend_header(report))
+        if output_format is Format.csv:
+            _trends_csv(report)
+        else:
+            _trends_table(report, top)
+    if plot is not None:
+        _err(f"wrote {plot}")
+
+
+def _trend_header(report: Any) -> str:
+    """``acme: trends from 2025-01-01 to 2025-01-31 (nearest snapshots for 2024-12-25 to 2025-02-02); ...``"""
+    used = f"{report.from_date.isoformat()} to {report.to_date.isoformat()}"
+    since, until = report.requested_since, report.requested_until
+    moved = (since is not None and since != report.from_date) or (until is not None and until != report.to_date)
+    note = ""
+    if moved:
+        asked = f"{since.isoformat() if since else 'the first snapshot'} to {until.isoformat() if until else 'the latest'}"
+        note = f" (nearest snapshots for {asked})"
+    return f"{report.org}: trends from {used}{note}; {report.total} repositories"
+
+
+def _changes(report: Any) -> dict[str, list[str]]:
+    changes: dict[str, list[str]] = {}
+    for name in report.added:
+        changes.setdefault(name, []).append("added")
+    for name in report.removed:
+        changes.setdefault(name, []).append("removed")
+    for item in report.visibility_changed:
+        changes.setdefault(item["name"], []).append(f"{item['from']}->{item['to']}")
+    for item in report.anomalies:
+        changes.setdefault(item["name"], []).append(item["kind"])
+    return changes
+
+
+def _trends_csv(report: Any) -> None:
+    changes = _changes(report)
+    _write_csv(
+        [*TREND_COLUMNS, "change"],
+        [[_csv_cell(row[name]) for name in TREND_COLUMNS] + [";".join(changes.get(row["name"], []))]
+         for row in report.repositories],
+    )  # fmt: skip
+
+
+def _trends_table(report: Any, top: Optional[int]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    rows = report.repositories if top is not None else report.repositories[:TABLE_ROWS]
+    changes = _changes(report)
+    table = Table(title=f"{report.org}: {report.from_date} → {report.to_date}, by pull growth", title_justify="left")
+    for heading in ("repository", "pulls", "Δ pulls", "stars", "Δ stars", "private", "change"):
+        table.add_column(heading, justify="right" if heading in ("pulls", "Δ pulls", "stars", "Δ stars") else "left")
+    for row in rows:
+        private = "—" if row["is_private"] is None else ("yes" if row["is_private"] else "no")
+        table.add_row(
+            row["name"],
+            _number(row["pulls_end"] if row["pulls_end"] is not None else row["pulls_start"]),
+            _signed(row["pulls_delta"]),
+            _number(row["stars_end"] if row["stars_end"] is not None else row["stars_start"]),
+            _signed(row["stars_delta"]),
+            private,
+            ", ".join(changes.get(row["name"], [])),
+        )
+    console.print(table)
+    hidden = len(report.repositories) - len(rows)
+    if hidden > 0:
+        _err(f"… {hidden} more repositories: use --top N, or --format csv / json for all")
+    for title, names in (("added", report.added), ("removed", report.removed)):
+        if names:
+            shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+            console.print(f"{title} ({len(names)}): {shown}", markup=False, highlight=False)
+    for item in report.visibility_changed:
+        console.print(f"visibility: {item['name']} {item['from']} → {item['to']}", markup=False, highlight=False)
+    for item in report.anomalies:
+        console.print(f"anomaly: {item['name']}: {item['detail']}", markup=False, highlight=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# backfill
+
+
+def backfill(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder of repos-YYYY-MM-DD.csv files (this tool's or the reference script's).")
+    ],
+    org: OrgOption = None,
+    output_dir: OutputDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Import earlier CSV exports as the snapshots of their days; malformed files are named and skipped."""
+    from . import backfill as backfill_module
+    from . import store
+
+    settings = _settings(org, output_dir, database_url)
+    org_name = settings.require_org()
+    url = store.database_url(settings)
+    engine = store.open_engine(url)
+    progress, task = _progress()
+    try:
+
+        def advance(name: str, done: int, total: int) -> None:
+            if progress is not None:
+                progress.update(task, completed=done, total=total, description=name or "done")
+
+        result = backfill_module.backfill(
+            engine, org_name, directory, progress=advance, workers=backfill_module.default_workers()
+        )
+    finally:
+        if progress is not None:
+            progress.stop()
+        engine.dispose()
+    typer.echo(f"imported {result.files} files ({result.rows:,} rows) of {org_name} into {store.redact(url)}")
+    if result.skipped:
+        _err(f"ignored {len(result.skipped)} CSV files not named repos-YYYY-MM-DD.csv: {', '.join(result.skipped)}")
+
+
+def _progress() -> tuple[Any, Any]:
+    """A progress bar on an interactive stderr, else nothing."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    )  # fmt: skip
+    task = progress.add_task("checking files", total=None)
+    progress.start()
+    return progress, task

@@ -1,0 +1,472 @@
+"""Queries over the stored snapshots: one repository's history, trends between two days, a plot.
+
+Everything is computed in SQL on primary-key ranges, never by loading the table: a year of daily
+snapshots of a 10,000-repository org is 3.65 M rows. `history` walks the small per-day ``snapshots``
+table and seeks (namespace, day, name) once per day; `trends` joins exactly two days, each one
+primary-key range; the window's ends come from the ``snapshots`` table too.
+
+Trend semantics:
+
+* The window's ends are the nearest snapshot days inside the requested window (the earliest on or after
+  ``since``, the latest on or before ``until``); `TrendReport` states both the requested and the used days.
+* ``pulls_delta`` is growth: ``pulls_end - pulls_start``. Docker Hub pull counts only grow, so a count
+  that went down (a repository deleted and re-created, a Hub glitch) is reported as an anomaly and its
+  ``pulls_delta`` is null rather than a negative "growth" that would sort and sum wrongly. An unknown
+  count at either end also gives a null delta (and an anomaly). Stars may legitimately fall: ``stars_delta``
+  can be negative.
+* Repositories present at only one end are listed with nulls on the other side (and in ``added`` /
+  ``removed``); their deltas are null. Rows are sorted by ``pulls_delta`` descending, nulls last, then name.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from .errors import ConfigError, OutputError, StoreError
+from .store import reading, redact, repository_snapshots, snapshots
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "TrendReport",
+    "format_timestamp",
+    "history",
+    "latest_snapshot_date",
+    "plot_trends",
+    "snapshot_dates",
+    "top_movers",
+    "trends",
+]
+
+# The history columns in the order shown: the reference doc's values first.
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "snapshot_date",
+    "pull_count",
+    "star_count",
+    "is_private",
+    "last_updated",
+    "repository_type",
+    "status",
+    "status_description",
+    "description",
+    "date_registered",
+    "last_modified",
+    "storage_size",
+    "affiliation",
+    "media_types",
+    "content_types",
+    "categories",
+)
+TIMESTAMP_COLUMNS = frozenset({"last_updated", "date_registered", "last_modified"})
+
+
+def format_timestamp(value: datetime | None) -> str | None:
+    """``2021-12-20T17:19:58.88296Z`` (the Hub's own style, as in the CSV) or None."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    fraction = f"{value.microsecond:06d}".rstrip("0")
+    return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+# --------------------------------------------------------------------------------------------------
+# Days
+
+
+def snapshot_dates(
+    engine: sa.Engine, org: str, *, since: date | None = None, until: date | None = None
+) -> list[date]:
+    """The org's snapshot days, ascending, optionally within [since, until]."""
+    query = sa.select(snapshots.c.snapshot_date).where(snapshots.c.namespace == org)
+    if since is not None:
+        query = query.where(snapshots.c.snapshot_date >= since)
+    if until is not None:
+        query = query.where(snapshots.c.snapshot_date <= until)
+    with reading(engine, f"list the {org} snapshots") as connection:
+        return list(connection.execute(query.order_by(snapshots.c.snapshot_date)).scalars())
+
+
+def latest_snapshot_date(engine: sa.Engine, org: str) -> date | None:
+    """The org's newest snapshot day, or None."""
+    with reading(engine, f"find the latest {org} snapshot") as connection:
+        return connection.execute(
+            sa.select(sa.func.max(snapshots.c.snapshot_date)).where(snapshots.c.namespace == org)
+        ).scalar()
+
+
+def _span(engine: sa.Engine, org: str) -> tuple[date | None, date | None]:
+    with reading(engine, f"list the {org} snapshots") as connection:
+        row = connection.execute(
+            sa.select(sa.func.min(snapshots.c.snapshot_date), sa.func.max(snapshots.c.snapshot_date)).where(
+                snapshots.c.namespace == org
+            )
+        ).one()
+    return row[0], row[1]
+
+
+def _no_snapshots(engine: sa.Engine, org: str) -> StoreError:
+    return StoreError(
+        f"no snapshots of {org} in {redact(engine.url)}: run `dockerhub-export run --org {org}` "
+        "or `dockerhub-export backfill` first"
+    )
+
+
+def window_text(since: date | None, until: date | None) -> str:
+    if since and until:
+        return f"between {since.isoformat()} and {until.isoformat()}"
+    if since:
+        return f"on or after {since.isoformat()}"
+    if until:
+        return f"on or before {until.isoformat()}"
+    return "at all"
+
+
+# --------------------------------------------------------------------------------------------------
+# History
+
+
+def history(
+    engine: sa.Engine, org: str, repo: str, *, since: date | None = None, until: date | None = None
+) -> list[dict[str, Any]]:
+    """One dict per snapshot of ``org/repo``, by date: `HISTORY_COLUMNS` (timestamps aware UTC datetimes).
+
+    An empty list when the repository has no snapshot in the window.
+    """
+    _check_window(since, until)
+    rs = repository_snapshots
+    query = _by_day(org, [repo], since, until, *(rs.c[name] for name in HISTORY_COLUMNS))
+    with reading(engine, f"read the history of {org}/{repo}") as connection:
+        rows = connection.execute(query.order_by(snapshots.c.snapshot_date)).mappings().all()
+    out = []
+    for row in rows:
+        record = dict(row)
+        for name in TIMESTAMP_COLUMNS:
+            record[name] = _utc(record[name])
+        out.append(record)
+    return out
+
+
+def _by_day(org: str, names: list[str], since: date | None, until: date | None, *columns: Any) -> sa.Select:
+    """Rows of ``names`` on each snapshot day: the days from `snapshots`, then one key seek per day and name."""
+    rs, days = repository_snapshots, snapshots
+    query = (
+        sa.select(*columns)
+        .select_from(
+            days.join(
+                rs,
+                sa.and_(
+                    rs.c.namespace == days.c.namespace,
+                    rs.c.snapshot_date == days.c.snapshot_date,
+                    rs.c.name.in_(names) if len(names) > 1 else rs.c.name == names[0],
+                ),
+            )
+        )
+        .where(days.c.namespace == org)
+    )
+    if since is not None:
+        query = query.where(days.c.snapshot_date >= since)
+    if until is not None:
+        query = query.where(days.c.snapshot_date <= until)
+    return query
+
+
+def repository_span(engine: sa.Engine, org: str, repo: str) -> tuple[date | None, date | None]:
+    """First and last snapshot day of one repository (for "it has snapshots from ... to ..." hints)."""
+    query = _by_day(org, [repo], None, None, sa.func.min(snapshots.c.snapshot_date), sa.func.max(snapshots.c.snapshot_date))
+    with reading(engine, f"read the history of {org}/{repo}") as connection:
+        row = connection.execute(query).one()
+    return row[0], row[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Trends
+
+
+@dataclass
+class TrendReport:
+    """Change between two snapshot days of one org; see the module docstring for the semantics."""
+
+    org: str
+    from_date: date
+    to_date: date
+    requested_since: date | None
+    requested_until: date | None
+    repositories: list[dict[str, Any]] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    visibility_changed: list[dict[str, str]] = field(default_factory=list)
+    anomalies: list[dict[str, str]] = field(default_factory=list)
+    total: int = 0  # repositories compared, before ``top`` kept the largest movers
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "org": self.org,
+            "from": self.from_date.isoformat(),
+            "to": self.to_date.isoformat(),
+            "repositories": [dict(row) for row in self.repositories],
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "visibility_changed": [dict(item) for item in self.visibility_changed],
+            "anomalies": [dict(item) for item in self.anomalies],
+        }
+
+
+def _check_window(since: date | None, until: date | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise ConfigError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+
+
+def _resolve_window(
+    engine: sa.Engine, org: str, since: date | None, until: date | None, days: int | None
+) -> tuple[date | None, date | None, date, date]:
+    """(requested since, requested until, first used day, last used day)."""
+    if days is not None:
+        if until is not None:
+            raise ConfigError("--until and --days exclude each other: give the window's end or its length")
+        if days < 1:
+            raise ConfigError(f"--days must be at least 1, got {days}")
+    _check_window(since, until)
+    first, last = _span(engine, org)
+    if first is None or last is None:
+        raise _no_snapshots(engine, org)
+    if days is not None:
+        # From --since: N days on. Alone: the N days up to the latest snapshot (not today), so that a
+        # nightly job that stopped a while ago still compares a full window; the report names the days.
+        if since is not None:
+            until = since + timedelta(days=days)
+        else:
+            until = last
+            since = last - timedelta(days=days)
+    in_window = snapshot_dates(engine, org, since=since, until=until)
+    if not in_window:
+        raise ConfigError(
+            f"no snapshots of {org} {window_text(since, until)}: they span "
+            f"{first.isoformat()} to {last.isoformat()}"
+        )
+    return since, until, in_window[0], in_window[-1]
+
+
+def _compare_rows(engine: sa.Engine, org: str, start: date, end: date) -> list[dict[str, Any]]:
+    """Every repository present on ``start`` or ``end``, both sides side by side, deltas computed in SQL."""
+    rs = repository_snapshots
+    s, e, e2 = rs.alias("s"), rs.alias("e"), rs.alias("e2")
+
+    def pulls_delta(pulls_start: Any, pulls_end: Any) -> Any:
+        # Growth only: a fall or an unknown side gives NULL (the CASE has no ELSE).
+        return sa.case((pulls_end >= pulls_start, pulls_end - pulls_start)).label("pulls_delta")
+
+    present_at_end = (
+        sa.select(
+            e.c.name,
+            s.c.name.label("start_name"),
+            e.c.name.label("end_name"),
+            s.c.pull_count.label("pulls_start"),
+            e.c.pull_count.label("pulls_end"),
+            pulls_delta(s.c.pull_count, e.c.pull_count),
+            s.c.star_count.label("stars_start"),
+            e.c.star_count.label("stars_end"),
+            (e.c.star_count - s.c.star_count).label("stars_delta"),
+            s.c.is_private.label("private_start"),
+            e.c.is_private.label("private_end"),
+        )
+        .select_from(
+            e.outerjoin(
+                s, sa.and_(s.c.namespace == e.c.namespace, s.c.snapshot_date == start, s.c.name == e.c.name)
+            )
+        )
+        .where(e.c.namespace == org, e.c.snapshot_date == end)
+    )
+    gone_by_end = sa.select(
+        s.c.name,
+        s.c.name.label("start_name"),
+        sa.null().label("end_name"),  # the union's column types come from the first select
+        s.c.pull_count.label("pulls_start"),
+        sa.null().label("pulls_end"),
+        sa.null().label("pulls_delta"),
+        s.c.star_count.label("stars_start"),
+        sa.null().label("stars_end"),
+        sa.null().label("stars_delta"),
+        s.c.is_private.label("private_start"),
+        sa.null().label("private_end"),
+    ).where(
+        s.c.namespace == org,
+        s.c.snapshot_date == start,
+        ~sa.exists().where(e2.c.namespace == org, e2.c.snapshot_date == end, e2.c.name == s.c.name),
+    )
+    both = sa.union_all(present_at_end, gone_by_end).subquery("both_days")
+    query = sa.select(both).order_by(
+        sa.case((both.c.pulls_delta.is_(None), 1), else_=0), both.c.pulls_delta.desc(), both.c.name
+    )
+    with reading(engine, f"compare the {org} snapshots of {start} and {end}") as connection:
+        rows = [dict(row) for row in connection.execute(query).mappings()]
+    for row in rows:  # MySQL returns the NULL-cast booleans of the union as integers
+        for key in ("private_start", "private_end"):
+            if row[key] is not None:
+                row[key] = bool(row[key])
+    return rows
+
+
+def _visibility(private: bool | None) -> str:
+    return "private" if private else "public"
+
+
+def _build(
+    org: str, start: date, end: date, rows: list[dict[str, Any]], since: date | None, until: date | None
+) -> TrendReport:
+    report = TrendReport(org=org, from_date=start, to_date=end, requested_since=since, requested_until=until)
+    for row in rows:
+        name = row["name"]
+        at_start, at_end = row["start_name"] is not None, row["end_name"] is not None
+        if start != end and at_end and not at_start:
+            report.added.append(name)
+        elif start != end and at_start and not at_end:
+            report.removed.append(name)
+        elif at_start and at_end:
+            before, after = row["private_start"], row["private_end"]
+            if before is not None and after is not None and before != after:
+                report.visibility_changed.append(
+                    {"name": name, "from": _visibility(before), "to": _visibility(after)}
+                )
+            pulls_start, pulls_end = row["pulls_start"], row["pulls_end"]
+            if pulls_start is not None and pulls_end is not None and pulls_end < pulls_start:
+                report.anomalies.append(
+                    {
+                        "name": name,
+                        "kind": "pulls_decreased",
+                        "detail": f"pull count fell from {pulls_start} on {start} to {pulls_end} on {end}",
+                    }
+                )
+            elif pulls_start is None or pulls_end is None:
+                unknown = " and ".join(
+                    day.isoformat() for day, value in ((start, pulls_start), (end, pulls_end)) if value is None
+                )
+                report.anomalies.append(
+                    {"name": name, "kind": "pulls_unknown", "detail": f"pull count unknown on {unknown}"}
+                )
+        report.repositories.append(
+            {
+                "name": name,
+                "pulls_start": row["pulls_start"],
+                "pulls_end": row["pulls_end"],
+                "pulls_delta": row["pulls_delta"],
+                "stars_start": row["stars_start"],
+                "stars_end": row["stars_end"],
+                "stars_delta": row["stars_delta"],
+                "is_private": row["private_end"] if at_end else row["private_start"],
+            }
+        )
+    report.added.sort()
+    report.removed.sort()
+    report.visibility_changed.sort(key=lambda item: item["name"])
+    report.anomalies.sort(key=lambda item: (item["name"], item["kind"]))
+    report.total = len(report.repositories)
+    return report
+
+
+def trends(
+    engine: sa.Engine,
+    org: str,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    days: int | None = None,
+    top: int | None = None,
+) -> TrendReport:
+    """Growth of every repository between the first and last snapshot day in the window.
+
+    ``days`` is the window's length: from ``since`` if given, else ending at the latest snapshot
+    (``until`` and ``days`` together are a `ConfigError`). ``top`` keeps the ``top`` largest movers in
+    ``repositories``; added, removed, visibility changes and anomalies always cover every repository.
+    """
+    if top is not None and top < 1:
+        raise ConfigError(f"--top must be at least 1, got {top}")
+    since, until, start, end = _resolve_window(engine, org, since, until, days)
+    report = _build(org, start, end, _compare_rows(engine, org, start, end), since, until)
+    if top is not None:
+        report.repositories = report.repositories[:top]
+    return report
+
+
+def top_movers(engine: sa.Engine, org: str, snapshot_date: date, n: int = 10) -> list[dict[str, Any]]:
+    """The ``n`` largest pull growths from the previous snapshot (before ``snapshot_date``) to it.
+
+    Rows as in `TrendReport.repositories`; only repositories with a known growth. [] without a
+    previous snapshot.
+    """
+    query = (
+        sa.select(snapshots.c.snapshot_date)
+        .where(snapshots.c.namespace == org, snapshots.c.snapshot_date < snapshot_date)
+        .order_by(snapshots.c.snapshot_date.desc())
+        .limit(1)
+    )
+    with reading(engine, f"find the {org} snapshot before {snapshot_date}") as connection:
+        previous = connection.execute(query).scalar()
+    if previous is None:
+        return []
+    report = _build(org, previous, snapshot_date, _compare_rows(engine, org, previous, snapshot_date), None, None)
+    return [row for row in report.repositories if row["pulls_delta"] is not None][:n]
+
+
+# --------------------------------------------------------------------------------------------------
+# Plot
+
+
+def plot_trends(engine: sa.Engine, report: TrendReport, path: Path, *, top: int = 10) -> Path:
+    """A PNG of pulls gained over the window, one line per top mover of ``report``; returns ``path``.
+
+    Uses matplotlib's Agg canvas directly (no pyplot, no global backend switch), so it works headless
+    and inside a host application.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import StrMethodFormatter
+
+    names = [row["name"] for row in report.repositories if row["pulls_delta"] is not None][:top]
+    rs = repository_snapshots
+    series: dict[str, tuple[list[date], list[int]]] = {name: ([], []) for name in names}
+    if names:
+        query = (
+            _by_day(report.org, names, report.from_date, report.to_date, rs.c.name, rs.c.snapshot_date, rs.c.pull_count)
+            .where(rs.c.pull_count.is_not(None))
+            .order_by(rs.c.name, rs.c.snapshot_date)
+        )
+        with reading(engine, f"read the {report.org} pull counts") as connection:
+            for name, day, pulls in connection.execute(query):
+                series[name][0].append(day)
+                series[name][1].append(pulls)
+    figure = Figure(figsize=(10, 6), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for name in names:
+        # Pulls gained since the window's first day: absolute counts of 10^8 would flatten any growth.
+        days, pulls = series[name]
+        gained = [value - pulls[0] for value in pulls]
+        axes.plot(days, gained, marker="." if len(days) < 60 else None, label=name)
+    if names:
+        axes.legend(loc="upper left", fontsize="small")
+    else:
+        axes.text(0.5, 0.5, "no pull growth to show", ha="center", va="center", transform=axes.transAxes)
+    axes.set_title(f"{report.org}: pulls gained since {report.from_date} by the top movers (to {report.to_date})")
+    axes.set_ylabel("pulls gained")
+    axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.grid(True, alpha=0.3)
+    figure.autofmt_xdate()
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, format="png", dpi=100)
+    except OSError as exc:
+        raise OutputError(f"cannot write the plot {path}: {exc.strerror or exc}") from None
+    log.info("wrote the trend plot to %s", path)
+    return path

@@ -1,0 +1,238 @@
+"""queries_cli: `db`, `history`, `trends` and `backfill` through Typer, as a user runs them."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import typer
+from typer.testing import CliRunner
+
+from dbs import ORG, frame, repo
+from dockerhub_export import csv_output, queries_cli, reports, store
+from dockerhub_export.errors import ConfigError, StoreError
+from test_reports import EXPECTED_TRENDS, seed
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+    @app.callback()
+    def _root() -> None:
+        """Test app: the commands as the main CLI registers them."""
+
+    queries_cli.register(app)
+    return app
+
+
+@pytest.fixture
+def seeded(sqlite_url: str) -> str:
+    engine = store.open_engine(sqlite_url)
+    seed(engine)
+    engine.dispose()
+    return sqlite_url
+
+
+def invoke(app: typer.Typer, *args: str) -> object:
+    return CliRunner().invoke(app, list(args))
+
+
+# --------------------------------------------------------------------------------------------------
+# history
+
+
+def test_history_json_equals_the_stored_snapshots(app: typer.Typer, engine: sa.Engine, db_url: str) -> None:
+    seed(engine)
+    result = invoke(app, "history", "--org", ORG, "--repo", "web", "--format", "json", "--database-url", db_url)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(row["snapshot_date"], row["pull_count"], row["star_count"], row["is_private"]) for row in rows] == [
+        ("2025-01-01", 100, 5, False), ("2025-01-02", 150, 6, False), ("2025-01-05", 400, 4, False),
+    ]  # fmt: skip
+    assert [row["last_updated"] for row in rows] == ["2024-12-31T23:00:00Z", "2025-01-02T08:30:00.5Z", None]
+    assert list(rows[0]) == list(reports.HISTORY_COLUMNS)
+
+
+def test_history_csv_and_window(app: typer.Typer, seeded: str) -> None:
+    result = invoke(
+        app, "history", "--org", ORG, "--repo", "web", "--since", "2025-01-02", "--format", "csv",
+        "--database-url", seeded,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(row["snapshot_date"], row["pull_count"], row["is_private"]) for row in rows] == [
+        ("2025-01-02", "150", "false"), ("2025-01-05", "400", "false"),
+    ]  # fmt: skip
+    assert rows[0]["last_updated"] == "2025-01-02T08:30:00.5Z" and rows[1]["star_count"] == "4"
+
+
+def test_history_table_for_people(app: typer.Typer, seeded: str) -> None:
+    result = invoke(app, "history", "--org", ORG, "--repo", "web", "--database-url", seeded)
+    assert result.exit_code == 0, result.output
+    assert "acme/web: 3 snapshots" in result.stdout
+    assert "2025-01-05" in result.stdout and "+250" in result.stdout  # growth between snapshots
+
+
+def test_history_of_an_unknown_repository_or_empty_window_says_so(app: typer.Typer, seeded: str) -> None:
+    result = invoke(app, "history", "--org", ORG, "--repo", "nope", "--database-url", seeded)
+    assert isinstance(result.exception, ConfigError) and "no snapshots of acme/nope" in str(result.exception)
+    result = invoke(app, "history", "--org", ORG, "--repo", "gone", "--since", "2025-01-03", "--database-url", seeded)
+    assert "it has snapshots from 2025-01-01 to 2025-01-02" in str(result.exception)
+
+
+def test_csv_output_neutralises_formula_cells(app: typer.Typer, sqlite_url: str) -> None:
+    engine = store.open_engine(sqlite_url)
+    store.upsert_snapshot(engine, ORG, date(2025, 1, 1), frame(repo("web", description="=cmd|' /C calc'!A0")))
+    engine.dispose()
+    result = invoke(app, "history", "--org", ORG, "--repo", "web", "--format", "csv", "--database-url", sqlite_url)
+    assert next(csv.DictReader(io.StringIO(result.stdout)))["description"] == "'=cmd|' /C calc'!A0"
+    assert queries_cli.FORMULA_PREFIXES == csv_output.FORMULA_PREFIXES
+
+
+# --------------------------------------------------------------------------------------------------
+# trends
+
+
+def test_trends_json_is_pure_json_equal_to_the_report(app: typer.Typer, engine: sa.Engine, db_url: str) -> None:
+    seed(engine)
+    result = invoke(app, "trends", "--org", ORG, "--format", "json", "--database-url", db_url)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == EXPECTED_TRENDS
+    assert result.stderr == ""
+
+
+def test_trends_csv_lists_every_repository_and_states_the_days_on_stderr(app: typer.Typer, seeded: str) -> None:
+    result = invoke(
+        app, "trends", "--org", ORG, "--since", "2024-12-20", "--until", "2025-01-04", "--format", "csv",
+        "--database-url", seeded,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(
+        "acme: trends from 2025-01-01 to 2025-01-02 (nearest snapshots for 2024-12-20 to 2025-01-04); 6 repositories"
+    )
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["name"] for row in rows] == ["web", "api", "db", "flip", "gone", "mystery"]
+    assert rows[0]["pulls_delta"] == "50" and rows[-1]["pulls_delta"] == "" and rows[-1]["change"] == "pulls_unknown"
+
+    whole = list(csv.DictReader(io.StringIO(invoke(app, "trends", "--org", ORG, "--format", "csv", "--database-url", seeded).stdout)))
+    changes = {row["name"]: row["change"] for row in whole}
+    assert changes == {
+        "web": "", "api": "", "flip": "private->public", "db": "pulls_decreased", "gone": "removed",
+        "mystery": "pulls_unknown", "new": "added",
+    }  # fmt: skip
+
+
+def test_trends_top_keeps_the_largest_movers(app: typer.Typer, seeded: str) -> None:
+    result = invoke(app, "trends", "--org", ORG, "--top", "2", "--format", "json", "--database-url", seeded)
+    report = json.loads(result.stdout)
+    assert [row["name"] for row in report["repositories"]] == ["web", "api"] and report["removed"] == ["gone"]
+
+
+def test_trends_table_sorted_by_growth_with_changes(app: typer.Typer, seeded: str) -> None:
+    result = invoke(app, "trends", "--org", ORG, "--days", "3", "--database-url", seeded)
+    assert result.exit_code == 0, result.output
+    assert "acme: trends from 2025-01-02 to 2025-01-05" in result.stderr
+    out = result.stdout
+    assert out.index("web") < out.index("api") < out.index("flip") < out.index("db")
+    assert "added (1): new" in out and "visibility: flip private → public" in out and "anomaly: db" in out
+
+
+def test_trends_plot_option_writes_a_png(app: typer.Typer, seeded: str, tmp_path: Path) -> None:
+    target = tmp_path / "trends.png"
+    result = invoke(app, "trends", "--org", ORG, "--format", "json", "--plot", str(target), "--database-url", seeded)
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(b"\x89PNG") and target.stat().st_size > 10_000
+    json.loads(result.stdout)  # still pure JSON on stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--until", "2025-01-05", "--days", "3"], "--until and --days exclude each other"),
+        (["--since", "2025-13-01"], "invalid --since '2025-13-01': use YYYY-MM-DD"),
+        (["--since", "2025-01-05", "--until", "2025-01-01"], "is after --until"),
+        (["--since", "2030-01-01"], "no snapshots of acme on or after 2030-01-01"),
+    ],
+)
+def test_trends_bad_input_is_one_config_error(app: typer.Typer, seeded: str, args: list[str], message: str) -> None:
+    result = invoke(app, "trends", "--org", ORG, *args, "--database-url", seeded)
+    assert result.exit_code == 1 and isinstance(result.exception, ConfigError)
+    assert message in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_queries_never_create_a_missing_database(app: typer.Typer, tmp_path: Path) -> None:
+    for command in (["history", "--org", ORG, "--repo", "web"], ["trends", "--org", ORG], ["db", "current"]):
+        result = invoke(app, *command, "--output-dir", str(tmp_path / "out"))
+        assert isinstance(result.exception, StoreError), result.output
+        assert "no snapshots yet at sqlite:///" in str(result.exception) and "run `dockerhub-export run` first" in str(result.exception)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_org_is_a_config_error(app: typer.Typer, seeded: str) -> None:
+    result = invoke(app, "trends", "--database-url", seeded)
+    assert isinstance(result.exception, ConfigError) and "--org" in str(result.exception)
+
+
+# --------------------------------------------------------------------------------------------------
+# db, backfill
+
+
+def test_db_upgrade_then_current(app: typer.Typer, db_url: str) -> None:
+    result = invoke(app, "db", "upgrade", "--database-url", db_url)
+    assert result.exit_code == 0, result.output
+    assert "upgraded from an empty database to revision 0002" in result.stdout
+    assert "is at revision 0002, the newest" in invoke(app, "db", "upgrade", "--database-url", db_url).stdout
+    assert "is at revision 0002, the newest" in invoke(app, "db", "current", "--database-url", db_url).stdout
+
+
+def test_db_commands_never_show_the_password(app: typer.Typer) -> None:
+    result = invoke(app, "db", "upgrade", "--database-url", "postgresql+psycopg://me:s3cret@127.0.0.1:1/x")
+    assert isinstance(result.exception, StoreError)
+    assert "s3cret" not in str(result.exception) and "me:***@" in str(result.exception)
+
+
+def test_backfill_command_imports_a_folder(app: typer.Typer, tmp_path: Path) -> None:
+    exports = tmp_path / "exports" / ORG
+    exports.mkdir(parents=True)
+    csv_output.write_csv(frame(repo("web", pulls=1)), exports / "repos-2025-01-01.csv")
+    csv_output.write_csv(frame(repo("web", pulls=9)), exports / "repos-2025-01-02.csv")
+    (exports / "repos.csv").write_text("x\n")
+    result = invoke(app, "backfill", str(exports), "--org", ORG, "--output-dir", str(tmp_path / "exports"))
+    assert result.exit_code == 0, result.output
+    assert "imported 2 files (2 rows) of acme into sqlite:///" in result.stdout
+    assert "ignored 1 CSV files not named repos-YYYY-MM-DD.csv: repos.csv" in result.stderr
+    history = invoke(app, "history", "--org", ORG, "--repo", "web", "--format", "json",
+                     "--output-dir", str(tmp_path / "exports"))  # fmt: skip
+    assert [row["pull_count"] for row in json.loads(history.stdout)] == [1, 9]
+
+
+def test_module_import_stays_light() -> None:
+    code = (
+        "import sys, dockerhub_export.queries_cli; "
+        "print([m for m in ('pandas', 'sqlalchemy', 'prefect', 'matplotlib') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_query_commands_load_neither_prefect_nor_pandas(seeded: str) -> None:
+    code = (
+        "import sys, typer\n"
+        "from dockerhub_export.queries_cli import register\n"
+        "app = typer.Typer()\n"
+        "register(app)\n"
+        "for args in (['history', '--repo', 'web'], ['trends', '--format', 'json']):\n"
+        "    try:\n"
+        f"        app(args + ['--org', 'acme', '--database-url', {seeded!r}])\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code in (0, None), exit.code\n"
+        "print('LOADED', [m for m in ('pandas', 'prefect', 'matplotlib', 'alembic') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "LOADED []"
