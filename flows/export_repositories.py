@@ -231,6 +231,8 @@ def export_repositories(
             )
         if isinstance(exc, Exception):
             _publish_failure(org_name, day, _one_line(exc), time.monotonic() - started)
+        if engine is not None:
+            engine.dispose()  # no pooled connection outlives a failed run either
         raise
 
     result = {

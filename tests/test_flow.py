@@ -35,15 +35,26 @@ def _flow_run(state):  # type: ignore[no-untyped-def]
         return client.read_flow_run(state.state_details.flow_run_id)
 
 
-def _logs(state) -> str:  # type: ignore[no-untyped-def]
+def _logs(state, expect: str = "") -> str:  # type: ignore[no-untyped-def]
+    """The run's logs as the server has them. Prefect ships logs in batches: flush, then poll a little."""
+    import time
+
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
 
-    with get_client(sync_client=True) as client:
-        logs = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
-        )
-    return "\n".join(log.message for log in logs)
+    APILogHandler().flush()  # blocks until the queued logs reached the server
+    text = ""
+    for _ in range(50):
+        with get_client(sync_client=True) as client:
+            logs = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            )
+        text = "\n".join(log.message for log in logs)
+        if expect in text and text:
+            break
+        time.sleep(0.1)
+    return text
 
 
 def test_flow_writes_the_dated_csv_and_the_snapshot(flow_env: Path) -> None:
@@ -60,7 +71,7 @@ def test_flow_writes_the_dated_csv_and_the_snapshot(flow_env: Path) -> None:
 
     engine = store.open_engine(f"sqlite:///{flow_env / 'snapshots.db'}")
     assert reports.latest_snapshot_date(engine, ORG) == DAY
-    logs = _logs(state)
+    logs = _logs(state, expect="fetched 250 repositories")
     assert "fetched 250 repositories" in logs  # the library's own log lines reach the run logs
 
 

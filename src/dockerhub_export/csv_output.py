@@ -14,11 +14,11 @@ import os
 import tempfile
 from datetime import date
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import OutputError
-from .transform import COLUMNS, KINDS
+if TYPE_CHECKING:  # pandas (and transform, which needs it) load only when a CSV is written:
+    import pandas as pd  # the query commands import FORMULA_PREFIXES from here and stay fast
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,15 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
-def _quoted(text: pd.Series) -> pd.Series:
+def _quoted(text: "pd.Series") -> "pd.Series":
     """jq's @csv for strings: wrapped in double quotes, inner quotes doubled; null stays empty."""
     return ('"' + text.str.replace('"', '""', regex=False) + '"').fillna("")
 
 
-def csv_cells(frame: pd.DataFrame, *, safe: bool = True) -> list[pd.Series]:
+def csv_cells(frame: "pd.DataFrame", *, safe: bool = True) -> "list[pd.Series]":
     """One series of ready-to-join cells per column, in `COLUMNS` order."""
+    from .transform import COLUMNS, KINDS
+
     cells: list[pd.Series] = []
     for name in COLUMNS:
         column = frame[name]
@@ -57,8 +59,10 @@ def csv_cells(frame: pd.DataFrame, *, safe: bool = True) -> list[pd.Series]:
     return cells
 
 
-def csv_text(frame: pd.DataFrame, *, safe: bool = True) -> str:
+def csv_text(frame: "pd.DataFrame", *, safe: bool = True) -> str:
     """The whole CSV document: a quoted header line, then one line per repository, "\n"-terminated."""
+    from .transform import COLUMNS
+
     header = ",".join(f'"{name}"' for name in COLUMNS)
     if frame.empty:
         return header + "\n"
@@ -67,7 +71,7 @@ def csv_text(frame: pd.DataFrame, *, safe: bool = True) -> str:
     return header + "\n" + "\n".join(lines.tolist()) + "\n"
 
 
-def write_csv(frame: pd.DataFrame, path: Path, *, safe: bool = True) -> Path:
+def write_csv(frame: "pd.DataFrame", path: Path, *, safe: bool = True) -> Path:
     """Write ``frame`` to ``path`` atomically; an earlier good file is replaced only by a complete one."""
     path = Path(path)
     try:

@@ -16,10 +16,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .csv_output import FORMULA_PREFIXES  # light: csv_output loads pandas only to write
 from .errors import ConfigError, StoreError
-
-# Same as csv_output.FORMULA_PREFIXES (importing csv_output would load pandas); test_queries_cli checks.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TABLE_ROWS = 25  # trends --format table without --top: the largest movers; csv and json list all
 
 OrgOption = Annotated[

@@ -401,8 +401,8 @@ def trends(
 def top_movers(engine: sa.Engine, org: str, snapshot_date: date, n: int = 10) -> list[dict[str, Any]]:
     """The ``n`` largest pull growths from the previous snapshot (before ``snapshot_date``) to it.
 
-    Rows as in `TrendReport.repositories`; only repositories with a known growth. [] without a
-    previous snapshot.
+    Rows as in `TrendReport.repositories`; only repositories that gained pulls (a quiet day lists
+    nobody rather than ten repositories at +0). [] without a previous snapshot.
     """
     query = (
         sa.select(snapshots.c.snapshot_date)
@@ -415,7 +415,7 @@ def top_movers(engine: sa.Engine, org: str, snapshot_date: date, n: int = 10) ->
     if previous is None:
         return []
     report = _build(org, previous, snapshot_date, _compare_rows(engine, org, previous, snapshot_date), None, None)
-    return [row for row in report.repositories if row["pulls_delta"] is not None][:n]
+    return [row for row in report.repositories if (row["pulls_delta"] or 0) > 0][:n]
 
 
 # --------------------------------------------------------------------------------------------------
