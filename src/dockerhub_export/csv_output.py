@@ -14,6 +14,7 @@ import os
 import tempfile
 from datetime import date
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .errors import OutputError
@@ -59,16 +60,17 @@ def csv_cells(frame: "pd.DataFrame", *, safe: bool = True) -> "list[pd.Series]":
     return cells
 
 
-def csv_text(frame: "pd.DataFrame", *, safe: bool = True) -> str:
-    """The whole CSV document: a quoted header line, then one line per repository, "\n"-terminated."""
+CHUNK_ROWS = 10_000  # rows formatted at a time: bounds the memory of the text, not just of the frame
+
+
+def csv_chunks(frame: "pd.DataFrame", *, safe: bool = True) -> "Iterator[str]":
+    """The CSV document in pieces: a quoted header line, then the rows, "\n"-terminated."""
     from .transform import COLUMNS
 
-    header = ",".join(f'"{name}"' for name in COLUMNS)
-    if frame.empty:
-        return header + "\n"
-    cells = csv_cells(frame, safe=safe)
-    lines = cells[0].str.cat(others=cells[1:], sep=",")
-    return header + "\n" + "\n".join(lines.tolist()) + "\n"
+    yield ",".join(f'"{name}"' for name in COLUMNS) + "\n"
+    for start in range(0, len(frame), CHUNK_ROWS):
+        cells = csv_cells(frame.iloc[start : start + CHUNK_ROWS], safe=safe)
+        yield "\n".join(cells[0].str.cat(others=cells[1:], sep=",").tolist()) + "\n"
 
 
 def write_csv(frame: "pd.DataFrame", path: Path, *, safe: bool = True) -> Path:
@@ -83,7 +85,8 @@ def write_csv(frame: "pd.DataFrame", path: Path, *, safe: bool = True) -> Path:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(csv_text(frame, safe=safe))
+            for chunk in csv_chunks(frame, safe=safe):
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())

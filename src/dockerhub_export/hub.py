@@ -8,6 +8,7 @@ retried with exponential backoff and jitter; other 4xx are not retried. Errors l
 """
 
 import asyncio
+import gc
 import logging
 import math
 import random
@@ -485,7 +486,15 @@ def fetch_all_pages(
         async with _client(settings, auth, transport) as hub:
             return await hub.list_repositories(org, on_page=report)
 
-    listing = asyncio.run(run())
+    # The listing is acyclic JSON that reference counting frees; the cyclic collector would only walk
+    # all of it again and again mid-fetch (up to 0.3 s per pass at 100,000 repositories, no request sent).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        listing = asyncio.run(run())
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     for warning in listing.warnings:
         log.warning(warning)
     stats = listing.stats
