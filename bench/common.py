@@ -1,0 +1,295 @@
+"""Shared helpers of the benchmarks: the Hub process, a Prefect server, timed subprocesses, tables.
+
+Every bench runs the project and its baseline side by side in one process run (interleaved when
+repeated) and reports ratios, because the machine is shared and noisy: absolute seconds drift from
+run to run, ratios measured a few seconds apart much less.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+TESTS = ROOT / "tests"
+RESULTS = BENCH / "results"  # git-ignored: raw JSON of each run
+PY = sys.executable
+BIN = Path(PY).parent
+CLI = str(BIN / "dockerhub-export") if (BIN / "dockerhub-export").exists() else "dockerhub-export"
+PREFECT = str(BIN / "prefect") if (BIN / "prefect").exists() else "prefect"
+ORG = "acme"
+TOKEN = "bench-oat-acme"
+REFERENCE_SCRIPT = TESTS / "reference" / "export.sh"
+
+for _path in (str(ROOT / "src"), str(ROOT), str(TESTS)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+
+# -- formatting ------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    load = os.getloadavg()
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M')} | {os.cpu_count()} cores | python {platform.python_version()} | "
+        f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(str(h)), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)] if cells else [
+        len(h) for h in headers
+    ]
+    lines = [f"\n## {title}", ""]
+    lines.append("| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths)) + " |")
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells:
+        lines.append("| " + " | ".join(value.ljust(w) for value, w in zip(row, widths)) + " |")
+    text = "\n".join(lines)
+    print(text, flush=True)
+    return text
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "-"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def save(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps({"machine": machine(), **data}, indent=2, default=str))
+    return path
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def limit_span(pages: int, concurrency: int, latency: float) -> float:
+    """The physical floor of a fetch of ``pages`` pages: page 1 alone, then ⌈(P−1)/c⌉ rounds."""
+    return (1 + math.ceil((pages - 1) / concurrency)) * latency
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the Hub process ---------------------------------------------------------------------------------
+
+
+class HubProcess:
+    """`bench/hubserver.py` in a child process; ``with HubProcess(repos=..., latency=...) as hub``."""
+
+    def __init__(self, repos: int, latency: float = 0.0, seed: int = 0) -> None:
+        self.repos, self.latency, self.seed = repos, latency, seed
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> HubProcess:
+        self.proc = subprocess.Popen(
+            [PY, str(BENCH / "hubserver.py"), "--org", ORG, "--token", TOKEN, "--repos", str(self.repos),
+             "--latency", str(self.latency), "--seed", str(self.seed)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the bench hub did not start")
+        self.url = json.loads(line)["url"]
+        return self
+
+    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def stats(self) -> dict[str, Any]:
+        return self.call("stats")
+
+    def reset(self) -> None:
+        self.call("reset")
+
+    def faults(self, **fields: Any) -> None:
+        self.call("faults", **fields)
+
+    def quota(self, per_window: int, window: float = 1.0) -> None:
+        self.call("quota", per_window=per_window, window=window)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(Exception):
+            self.call("quit")
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def span(stats: dict[str, Any]) -> float:
+    """Server-side span of the listing: first list request received → last one answered."""
+    rows = stats["list_requests"]
+    return max(r[2] for r in rows) - min(r[1] for r in rows) if rows else float("nan")
+
+
+# -- environment for the CLI ----------------------------------------------------------------------------
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The bench's environment without the user's Docker Hub, export or Prefect settings."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DOCKERHUB_", "PREFECT_")) and key not in ("EXPORT_DIR", "SNAPSHOT_DATABASE_URL")
+    }
+    env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONDONTWRITEBYTECODE="0")
+    env.update(extra)
+    return env
+
+
+def hub_env(hub_url: str, **extra: str) -> dict[str, str]:
+    return clean_env(DOCKERHUB_API_URL=hub_url, DOCKERHUB_TOKEN=TOKEN, DOCKERHUB_ORG=ORG, **extra)
+
+
+@dataclass
+class Timed:
+    seconds: float
+    maxrss_mib: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_timed(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+              timeout: float = 900) -> Timed:
+    """Run ``cmd``; wall time and the peak RSS of that process (and its waited-for children)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.005)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Timed(seconds, usage.ru_maxrss / 1024, proc.returncode, out.read(), err.read())
+
+
+def require_ok(result: Timed, what: str) -> Timed:
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed ({result.returncode}):\n{result.stderr[-3000:]}\n{result.stdout[-1000:]}")
+    return result
+
+
+# -- a Prefect server ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def prefect_server(timeout: float = 180) -> Iterator[dict[str, str]]:
+    """``prefect server start`` on a free port with a throw-away PREFECT_HOME; yields the client env.
+
+    Stopped (its whole process group, which we created) when the block ends.
+    """
+    home = Path(tempfile.mkdtemp(prefix="bench-prefect-"))
+    port = free_port()
+    env = clean_env(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_UI_ENABLED="false",
+        PREFECT_SERVER_LOGGING_LEVEL="WARNING",
+    )
+    log = open(home / "server.log", "w")
+    proc = subprocess.Popen(
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        started = time.monotonic()
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() - started > timeout:
+                raise RuntimeError("prefect server did not become healthy")
+            time.sleep(0.5)
+        print(f"prefect server up at {api} after {time.monotonic() - started:.1f} s", flush=True)
+        yield {"PREFECT_API_URL": api, "PREFECT_HOME": str(home)}
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def reference_script(hub_url: str, workdir: Path) -> Timed:
+    """The reference doc's curl + jq script against the bench Hub; writes ``workdir/repos.csv``."""
+    env = clean_env(HUB=hub_url, ORG=ORG, OAT=TOKEN)
+    return require_ok(run_timed(["bash", str(REFERENCE_SCRIPT)], env=env, cwd=workdir), "reference script")
+
+
+def parse_args(description: str, extra: Any = None) -> Any:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions")
+    if extra:
+        extra(parser)
+    return parser.parse_args()

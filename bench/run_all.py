@@ -1,0 +1,50 @@
+"""Run every benchmark in turn (each prints its own table): `python bench/run_all.py [--quick] [names...]`.
+
+    fetch      the listing vs. sequential next-following, 429 scenarios       bench/fetch.py
+    run        whole `dockerhub-export run` vs. the reference script           bench/run.py
+    startup    `--help`, `history --help`; no Prefect in the query commands    bench/startup.py
+    memory     peak RSS of a 100,000-repository export                         bench/memory.py
+    snapshots  upsert_snapshot vs. a raw driver bulk insert                    bench/snapshots.py
+    history    backfill a year, trends, history on SQLite                      bench/history.py --backend sqlite
+    history-pg the same on PostgreSQL                                          bench/history.py --backend postgres
+
+Each full bench stays under ~10 minutes on the 2-core machine; --quick uses smaller sizes. Raw figures
+go to bench/results/<name>-<timestamp>.json (git-ignored).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCHES = ["fetch", "run", "startup", "memory", "snapshots", "history", "history-pg"]
+SCRIPTS = {
+    "history": ("history.py", ["--backend", "sqlite"]),
+    "history-pg": ("history.py", ["--backend", "postgres"]),
+}
+
+
+def main() -> None:
+    args = [arg for arg in sys.argv[1:] if arg.startswith("-")]
+    names = [arg for arg in sys.argv[1:] if not arg.startswith("-")] or BENCHES
+    unknown = sorted(set(names) - set(BENCHES))
+    if unknown:
+        raise SystemExit(f"unknown benchmarks: {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
+    here = Path(__file__).resolve().parent
+    failed = []
+    for name in names:
+        script, fixed = SCRIPTS.get(name, (f"{name}.py", []))
+        print(f"\n# {name}: python bench/{script} {' '.join([*fixed, *args])}".rstrip(), flush=True)
+        started = time.monotonic()
+        code = subprocess.call([sys.executable, str(here / script), *fixed, *args])
+        print(f"({name} took {time.monotonic() - started:.0f} s)", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        raise SystemExit(f"benchmarks that crashed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
