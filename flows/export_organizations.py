@@ -4,7 +4,7 @@ The subflows run on a bounded thread pool, each in a copy of this run's context 
 as children of this run. One org's failure never stops or hides the others: every org runs to its own
 end (its CSV written, its run logged), then this run fails naming each org that failed, and why.
 
-No ``from __future__ import annotations`` here (see flows/export_repositories.py).
+No postponed annotations (the ``__future__`` import) here (see flows/export_repositories.py).
 """
 
 import contextvars

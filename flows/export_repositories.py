@@ -2,7 +2,7 @@
 → upsert the snapshot → publish the run's summary. Each task wraps one plain function of
 `dockerhub_export`; the flow only sequences them, keeps the run log and publishes the artifacts.
 
-No ``from __future__ import annotations`` here: ``flow.serve()`` pickles the flow by value and could no
+No postponed annotations (the ``__future__`` import) here: ``flow.serve()`` pickles the flow by value and could no
 longer resolve string annotations in its subprocess (see the project notes on Prefect).
 
 No secret is ever a parameter (Prefect stores parameters in plaintext): the token and a database URL

@@ -8,13 +8,13 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from . import __version__
 from .errors import ExportError
+from .options import DatabaseUrlOption, OrgOption, OutputDirOption
 
 app = typer.Typer(
     name="dockerhub-export",
@@ -26,21 +26,6 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
-
-OrgOption = Annotated[
-    Optional[str], typer.Option("--org", help="Docker Hub organization (namespace). Default: DOCKERHUB_ORG.")
-]
-OutputDirOption = Annotated[
-    Optional[Path],
-    typer.Option("--output-dir", help="Folder for <org>/repos-<date>.csv and snapshots.db. Default: EXPORT_DIR or ./exports."),
-]
-DatabaseUrlOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--database-url",
-        help="SQLAlchemy URL of the snapshot database. Default: SNAPSHOT_DATABASE_URL, else SQLite under the output dir.",
-    ),
-]
 
 
 def _version(value: bool) -> None:

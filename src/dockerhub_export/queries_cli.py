@@ -18,22 +18,10 @@ import typer
 
 from .csv_output import FORMULA_PREFIXES  # light: csv_output loads pandas only to write
 from .errors import ConfigError, StoreError
+from .options import DatabaseUrlOption, OrgOption, OutputDirOption
+
 TABLE_ROWS = 25  # trends --format table without --top: the largest movers; csv and json list all
 
-OrgOption = Annotated[
-    Optional[str], typer.Option("--org", help="Docker Hub organization (namespace). Default: DOCKERHUB_ORG.")
-]
-OutputDirOption = Annotated[
-    Optional[Path],
-    typer.Option("--output-dir", help="Folder holding snapshots.db (the default database). Default: EXPORT_DIR or ./exports."),
-]
-DatabaseUrlOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--database-url",
-        help="SQLAlchemy URL of the snapshot database. Default: SNAPSHOT_DATABASE_URL, else SQLite under the output dir.",
-    ),
-]
 SinceOption = Annotated[Optional[str], typer.Option("--since", help="First day, YYYY-MM-DD (inclusive).")]
 UntilOption = Annotated[Optional[str], typer.Option("--until", help="Last day, YYYY-MM-DD (inclusive).")]
 
