@@ -1,6 +1,6 @@
 """Fetch benchmark: the project's concurrent listing vs. a sequential `next`-following client.
 
-    python bench/fetch.py [--quick]
+    python bench/fetch.py [--quick] [--gc]
 
 Against the fake Hub (own process, 60 ms injected latency per request) at 1,000 / 20,000 / 100,000
 repositories (--quick: 1,000 / 20,000), in one run:
@@ -18,6 +18,7 @@ Target: the project's span ≤ 1.3 × limit at 20,000 repositories, and FakeHub.
 Then two 429 scenarios at 20,000 repositories (see `rate_limit_scenarios`): a Hub that answers 429
 (Retry-After: 1) to every 70th request, and a Hub with a fixed-window quota of 40 requests per second.
 The project is compared with a naive concurrent client that retries each 429 on its own.
+With --gc, a diagnostic: the same fetch with Python's cyclic GC on vs. paused as `fetch_all_pages` does.
 """
 
 from __future__ import annotations

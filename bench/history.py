@@ -436,6 +436,10 @@ def main() -> None:
             notes += extra_notes
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if not args.no_postgres and args.backend in ("postgres", "both"):
+            from snapshots import pg_drop
+
+            pg_drop(args.postgres, "dhe_bench_history_project", "dhe_bench_history_raw")
     table(
         f"A year of history: {days} days × {n:,} repositories = {truth.rows:,} rows (queries: median of {repeats})",
         ["database", "command", "seconds", "throughput", "raw baseline s", "× baseline", "target"],

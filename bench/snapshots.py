@@ -146,6 +146,21 @@ def pg_reset(server_url: str, database: str) -> str:
     return url.set(drivername="postgresql+psycopg", database=database).render_as_string(hide_password=False)
 
 
+def pg_drop(server_url: str, *databases: str) -> None:
+    """Drop the scratch databases again (best effort)."""
+    import psycopg
+    import sqlalchemy as sa
+
+    dsn = sa.make_url(server_url).set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            for database in databases:
+                connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    except psycopg.Error as exc:
+        print(f"could not drop the scratch databases: {exc}")
+
+
 def pg_project(server_url: str, today: Any, yesterday: Any) -> tuple[float, float]:
     from dockerhub_export import store
 
@@ -245,6 +260,8 @@ def main() -> None:
                       f"executemany {raw['executemany']:.2f} s", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if not args.no_postgres:
+            pg_drop(args.postgres, "dhe_bench_project", "dhe_bench_raw")
 
     m = {key: median(values) for key, values in res.items()}
 
