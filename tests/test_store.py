@@ -391,3 +391,15 @@ def test_guard_compares_with_the_latest_earlier_day_only(engine: sa.Engine) -> N
         store.check_history(engine, ORG, DAY3, frame(repo("a")))
     only_private = store.check_history(engine, ORG, DAY3, frame(repo("a")), drop_threshold=1.0, allow_drop=True)
     assert len(only_private) == 1 and "private" in only_private[0]
+
+
+def test_analyze_refreshes_the_planner_statistics_after_a_bulk_load(engine: sa.Engine) -> None:
+    store.upsert_snapshot(engine, ORG, DAY1, frame(repo("web", pulls=10), repo("db", pulls=5)))
+    store.analyze(engine)  # runs on every dialect
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            analyzed = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('repository_snapshots', "
+                "'snapshots') AND last_analyze IS NOT NULL"
+            ).scalar()
+        assert analyzed == 2

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .csv_output import FORMULA_PREFIXES
 from .errors import BackfillError, ConfigError
-from .store import upsert_snapshot
+from .store import analyze, upsert_snapshot
 from .transform import COLUMNS, DOC_COLUMNS, KINDS, SCHEMA
 
 if TYPE_CHECKING:
@@ -138,6 +138,8 @@ def backfill(
             log.debug("imported %s: %d repositories", path.name, len(loaded))
     if progress is not None and good:
         progress("", imported, len(good))
+    if imported:
+        analyze(engine)
     result = BackfillResult(files=imported, rows=rows, skipped=skipped)
     log.info("backfilled %d files (%d rows) of %s from %s", result.files, result.rows, org, directory)
     if bad:

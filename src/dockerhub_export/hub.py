@@ -486,15 +486,15 @@ def fetch_all_pages(
         async with _client(settings, auth, transport) as hub:
             return await hub.list_repositories(org, on_page=report)
 
-    # The listing is acyclic JSON that reference counting frees; the cyclic collector would only walk
-    # all of it again and again mid-fetch (up to 0.3 s per pass at 100,000 repositories, no request sent).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    # The listing is acyclic JSON that reference counting frees; full collections would only walk all
+    # of it again and again mid-fetch (up to 0.3 s per pass at 100,000 repositories, no request sent).
+    # Only the oldest generation is held back: young cycles from httpx and asyncio are still freed.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], 1_000_000)
     try:
         listing = asyncio.run(run())
     finally:
-        if gc_was_enabled:
-            gc.enable()
+        gc.set_threshold(*thresholds)
     for warning in listing.warnings:
         log.warning(warning)
     stats = listing.stats

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "RUN_STATUSES",
+    "analyze",
     "SnapshotSummary",
     "check_history",
     "current_revision",
@@ -280,6 +281,23 @@ def _writing(engine: sa.Engine, action: str) -> Iterator[sa.Connection]:
             connection.execution_options(**{_WRITE: True})
             with connection.begin():
                 yield connection
+
+
+def analyze(engine: sa.Engine) -> None:
+    """Refresh the query planner's statistics after a bulk load.
+
+    A backfilled year is exactly what autovacuum may not have looked at yet: without statistics
+    PostgreSQL picked a nested-loop join and `trends` took 12.5 s instead of 1.2 s.
+    """
+    statements = {
+        "postgresql": ["ANALYZE repository_snapshots", "ANALYZE snapshots"],
+        "mysql": ["ANALYZE TABLE repository_snapshots, snapshots"],
+        "mariadb": ["ANALYZE TABLE repository_snapshots, snapshots"],
+        "sqlite": ["PRAGMA optimize"],
+    }.get(engine.dialect.name, [])
+    with _writing(engine, "refresh the database statistics") as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
 
 
 @contextmanager
