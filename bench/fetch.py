@@ -203,13 +203,7 @@ def burst_429(n: int) -> tuple[list[list[Any]], dict[str, Any], list[str]]:
         for who in ("project", "naive"):
             hub.reset()
             hub.faults(rate_limit_every=every, retry_after=pause)
-            if who == "project":
-                seconds, listing = project_fetch(hub.url)
-                assert len(listing.repositories) == n
-            else:
-                result = naive_fetch(hub.url)
-                assert result["repositories"] == n
-                seconds = result["seconds"]
+            seconds = timed_fetch(who, hub.url, n)
             hub.faults(rate_limit_every=0)
             stats = hub.stats()
             requests = stats["list_requests"]
@@ -237,6 +231,17 @@ def burst_429(n: int) -> tuple[list[list[Any]], dict[str, Any], list[str]]:
     return rows, raw, lines
 
 
+def timed_fetch(who: str, url: str, n: int) -> float:
+    """Seconds for the project's fetch or the naive client's, after checking it got all n repositories."""
+    if who == "project":
+        seconds, listing = project_fetch(url)
+        assert len(listing.repositories) == n
+        return seconds
+    result = naive_fetch(url)
+    assert result["repositories"] == n
+    return float(result["seconds"])
+
+
 def quota_429(n: int) -> tuple[list[list[Any]], dict[str, Any]]:
     """A fixed-window quota: 40 list requests per 1 s window, then 429 until the window resets."""
     per_window, window = 40, 1.0
@@ -249,13 +254,7 @@ def quota_429(n: int) -> tuple[list[list[Any]], dict[str, Any]]:
         for who in ("project", "naive"):
             hub.reset()
             hub.quota(per_window, window)
-            if who == "project":
-                seconds, listing = project_fetch(hub.url)
-                assert len(listing.repositories) == n
-            else:
-                result = naive_fetch(hub.url)
-                assert result["repositories"] == n
-                seconds = result["seconds"]
+            seconds = timed_fetch(who, hub.url, n)
             hub.quota(0)
             stats = hub.stats()
             requests = stats["list_requests"]

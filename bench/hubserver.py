@@ -52,16 +52,9 @@ class QuotaHub(FakeHub):
         self._pages: dict[tuple, object] = {}
 
     def _list(self, namespace, query, headers):  # type: ignore[no-untyped-def]
-        faulted, reply = self._list_fault(query)
-        if faulted:
+        answered, reply, sees_private = self._admit(query, headers)
+        if answered:
             return reply
-        sees_private = False
-        authorization = headers.get("authorization")
-        if authorization is not None:
-            claims, denied = self._authorize(authorization)
-            if denied is not None:
-                return denied
-            sees_private = claims is not None and claims.get("scope") == "all"
         key = (
             namespace, sees_private, tuple(sorted((k, tuple(v)) for k, v in query.items())),
             self.faults.next_link_base, self.faults.omit_count, len(self.repos.get(namespace) or ()),

@@ -85,11 +85,10 @@ def _sqlite_value(value: Any) -> Any:
 # -- SQLite --------------------------------------------------------------------------------------------
 
 
-def sqlite_project(path: Path, today: Any, yesterday: Any) -> tuple[float, float]:
+def _time_day_and_rewrite(engine: Any, today: Any) -> tuple[float, float]:
+    """Seconds to write a new day's snapshot, then to write the same day again (a re-run)."""
     from dockerhub_export import store
 
-    engine = store.open_engine(f"sqlite:///{path}")
-    store.upsert_snapshot(engine, ORG, PREVIOUS, yesterday)
     started = time.perf_counter()
     store.upsert_snapshot(engine, ORG, DAY, today)
     first = time.perf_counter() - started
@@ -98,6 +97,14 @@ def sqlite_project(path: Path, today: Any, yesterday: Any) -> tuple[float, float
     rewrite = time.perf_counter() - started
     engine.dispose()
     return first, rewrite
+
+
+def sqlite_project(path: Path, today: Any, yesterday: Any) -> tuple[float, float]:
+    from dockerhub_export import store
+
+    engine = store.open_engine(f"sqlite:///{path}")
+    store.upsert_snapshot(engine, ORG, PREVIOUS, yesterday)
+    return _time_day_and_rewrite(engine, today)
 
 
 def sqlite_raw(path: Path, today_rows: tuple[list[str], list[tuple]], yesterday_rows: tuple[list[str], list[tuple]]
@@ -168,14 +175,7 @@ def pg_project(server_url: str, today: Any, yesterday: Any) -> tuple[float, floa
     store.upsert_snapshot(engine, ORG, PREVIOUS, yesterday)
     with engine.connect() as connection:
         connection.exec_driver_sql("ANALYZE")
-    started = time.perf_counter()
-    store.upsert_snapshot(engine, ORG, DAY, today)
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    store.upsert_snapshot(engine, ORG, DAY, today)
-    rewrite = time.perf_counter() - started
-    engine.dispose()
-    return first, rewrite
+    return _time_day_and_rewrite(engine, today)
 
 
 def pg_raw(server_url: str, today_rows: tuple[list[str], list[tuple]], yesterday_rows: tuple[list[str], list[tuple]]

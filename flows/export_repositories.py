@@ -243,9 +243,7 @@ def export_repositories(
         "org": org_name,
         "snapshot_date": day.isoformat(),
         "csv_path": str(written),
-        "repositories": int(len(frame)),
-        "private": int(frame["is_private"].fillna(False).sum()),
-        "api_count": listing.api_count,
+        **_counts(listing, frame),
         "warnings": warnings,
         "snapshot": None
         if summary is None

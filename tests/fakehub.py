@@ -361,18 +361,23 @@ class FakeHub:
                 headers += (("X-RateLimit-Limit", "180"), ("X-RateLimit-Remaining", "0"))
         return _text(429, "Too Many Requests", headers)
 
-    def _list(self, namespace: str, query: dict[str, list[str]], headers: dict[str, str]) -> _Reply | None:
+    def _admit(self, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[bool, _Reply | None, bool]:
+        """Faults, then the bearer token: (answered, reply, sees_private). ``answered`` means stop here."""
         faulted, fault_reply = self._list_fault(query)
         if faulted:
-            return fault_reply
-
-        sees_private = False
+            return True, fault_reply, False
         authorization = headers.get("authorization")
-        if authorization is not None:
-            claims, denied = self._authorize(authorization)
-            if denied is not None:
-                return denied
-            sees_private = claims is not None and claims.get("scope") == "all"
+        if authorization is None:
+            return False, None, False
+        claims, denied = self._authorize(authorization)
+        if denied is not None:
+            return True, denied, False
+        return False, None, claims is not None and claims.get("scope") == "all"
+
+    def _list(self, namespace: str, query: dict[str, list[str]], headers: dict[str, str]) -> _Reply | None:
+        answered, reply, sees_private = self._admit(query, headers)
+        if answered:
+            return reply
 
         def param(name: str) -> str:
             values = query.get(name)
