@@ -92,3 +92,21 @@ class TestRunAgainstPrefectServer:
         result = self.run("--org", ORG, PREFECT_API_URL="http://127.0.0.1:9/api")
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert "error:" in result.stderr
+
+
+def test_command_line_runs_skip_prefect_heartbeats_unless_the_user_configured_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Heartbeats cost a command-line run up to 1 s at its end (the heartbeat thread is joined)."""
+    from prefect.settings import get_current_settings
+
+    from dockerhub_export import cli
+
+    for variable in cli._HEARTBEAT_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    with cli._without_heartbeats():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency is not None  # restored afterwards
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
+    with cli._without_heartbeats():
+        assert get_current_settings().flows.heartbeat_frequency is not None

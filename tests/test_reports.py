@@ -152,6 +152,22 @@ def test_top_movers_and_latest_snapshot_date(engine: sa.Engine) -> None:
     assert reports.snapshot_dates(engine, ORG) == [JAN1, JAN2, JAN5]
 
 
+def test_top_movers_in_sql_equal_the_top_of_the_full_comparison(engine: sa.Engine) -> None:
+    """The nightly top-N query (LIMIT in SQL) picks exactly what trends' full comparison ranks first:
+    growth only, ties broken by name, falls, unknown counts, added and removed repositories left out."""
+    day1 = [repo(f"r{i:03d}", pulls=(i * 37) % 101, stars=i % 5) for i in range(120)]
+    day2 = [
+        repo(f"r{i:03d}", pulls=None if i % 17 == 0 else (i * 37) % 101 + (i * 7) % 13 - 3, stars=i % 7)
+        for i in range(5, 125)  # r000-r004 removed, r120-r124 added
+    ]
+    store.upsert_snapshot(engine, ORG, JAN1, frame(*day1))
+    store.upsert_snapshot(engine, ORG, JAN2, frame(*day2))
+    full = [row for row in reports.trends(engine, ORG).repositories if (row["pulls_delta"] or 0) > 0]
+    assert len(full) > 30 and len({row["pulls_delta"] for row in full}) < len(full)  # ties happen
+    for n in (1, 10, 30, 500):
+        assert reports.top_movers(engine, ORG, JAN2, n=n) == full[:n]
+
+
 def test_plot_trends_writes_a_png(sqlite_engine: sa.Engine, tmp_path: Path) -> None:
     seed(sqlite_engine)
     report = reports.trends(sqlite_engine, ORG)

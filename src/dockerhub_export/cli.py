@@ -4,10 +4,13 @@ Start-up stays lean (``--help`` well under half a second): Prefect, pandas, http
 imported inside the commands that need them, and the query commands never import Prefect.
 """
 
+import gc
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Optional
 
 import typer
@@ -108,14 +111,38 @@ def _run_flow(**parameters: Any) -> dict[str, Any]:
     with _console_story(_state["debug"]):
         from flows.export_repositories import export_repositories
 
+        # The ~200,000 objects of Prefect, pandas and SQLAlchemy live as long as this process: out of
+        # the collector's sight, a full collection no longer walks them (0.14 s each, several a run).
+        gc.freeze()
         try:
-            return export_repositories(**parameters)
+            with _without_heartbeats():
+                return export_repositories(**parameters)
         except ExportError:
             raise
         except Exception as exc:  # Prefect or its server, not our library: still one line
             if _state["debug"]:
                 raise
             raise ExportError(_prefect_failure(exc)) from exc
+
+
+_HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextmanager
+def _without_heartbeats() -> Iterator[None]:
+    """No flow-run heartbeats for a command-line run, unless the user configured them.
+
+    Prefect's heartbeat thread sleeps in whole seconds and the end of a run joins it: up to 1 s
+    (0.5 s on average) added to every run, for crash detection that matters to unattended worker
+    runs (deployments keep it); here the exit status and the run log tell the outcome.
+    """
+    if any(variable in os.environ for variable in _HEARTBEAT_VARIABLES):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def _prefect_failure(exc: BaseException) -> str:

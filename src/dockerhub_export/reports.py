@@ -257,23 +257,22 @@ def _resolve_window(
     return since, until, in_window[0], in_window[-1]
 
 
-def _compare_rows(engine: sa.Engine, org: str, start: date, end: date) -> list[dict[str, Any]]:
-    """Every repository present on ``start`` or ``end``, both sides side by side, deltas computed in SQL."""
-    rs = repository_snapshots
-    s, e, e2 = rs.alias("s"), rs.alias("e"), rs.alias("e2")
+_S, _E = repository_snapshots.alias("s"), repository_snapshots.alias("e")
 
-    def pulls_delta(pulls_start: Any, pulls_end: Any) -> Any:
-        # Growth only: a fall or an unknown side gives NULL (the CASE has no ELSE).
-        return sa.case((pulls_end >= pulls_start, pulls_end - pulls_start)).label("pulls_delta")
 
-    present_at_end = (
+def _present_at_end(org: str, start: date, end: date) -> sa.Select[Any]:
+    """Every repository of ``end``, with its ``start`` side where it had one (an outer join)."""
+    s, e = _S, _E
+    # Growth only: a fall or an unknown side gives NULL (the CASE has no ELSE).
+    pulls_delta = sa.case((e.c.pull_count >= s.c.pull_count, e.c.pull_count - s.c.pull_count))
+    return (
         sa.select(
             e.c.name,
             s.c.name.label("start_name"),
             e.c.name.label("end_name"),
             s.c.pull_count.label("pulls_start"),
             e.c.pull_count.label("pulls_end"),
-            pulls_delta(s.c.pull_count, e.c.pull_count),
+            pulls_delta.label("pulls_delta"),
             s.c.star_count.label("stars_start"),
             e.c.star_count.label("stars_end"),
             (e.c.star_count - s.c.star_count).label("stars_delta"),
@@ -287,6 +286,12 @@ def _compare_rows(engine: sa.Engine, org: str, start: date, end: date) -> list[d
         )
         .where(e.c.namespace == org, e.c.snapshot_date == end)
     )
+
+
+def _compare_rows(engine: sa.Engine, org: str, start: date, end: date) -> list[dict[str, Any]]:
+    """Every repository present on ``start`` or ``end``, both sides side by side, deltas computed in SQL."""
+    s, e2 = _S, repository_snapshots.alias("e2")
+    present_at_end = _present_at_end(org, start, end)
     gone_by_end = sa.select(
         s.c.name,
         s.c.name.label("start_name"),
@@ -308,7 +313,11 @@ def _compare_rows(engine: sa.Engine, org: str, start: date, end: date) -> list[d
     query = sa.select(both).order_by(
         sa.case((both.c.pulls_delta.is_(None), 1), else_=0), both.c.pulls_delta.desc(), both.c.name
     )
-    with reading(engine, f"compare the {org} snapshots of {start} and {end}") as connection:
+    return _fetch_rows(engine, query, f"compare the {org} snapshots of {start} and {end}")
+
+
+def _fetch_rows(engine: sa.Engine, query: sa.Select[Any], action: str) -> list[dict[str, Any]]:
+    with reading(engine, action) as connection:
         rows = [dict(row) for row in connection.execute(query).mappings()]
     for row in rows:  # MySQL returns the NULL-cast booleans of the union as integers
         for key in ("private_start", "private_end"):
@@ -414,8 +423,18 @@ def top_movers(engine: sa.Engine, org: str, snapshot_date: date, n: int = 10) ->
         previous = connection.execute(query).scalar()
     if previous is None:
         return []
-    report = _build(org, previous, snapshot_date, _compare_rows(engine, org, previous, snapshot_date), None, None)
-    return [row for row in report.repositories if (row["pulls_delta"] or 0) > 0][:n]
+    # Only the n rows wanted leave the database: the whole comparison (every repository of both days
+    # into Python, as trends needs) cost 0.5 s of a 20,000-repository nightly run.
+    s, e = _S, _E
+    growth = e.c.pull_count - s.c.pull_count
+    query = (
+        _present_at_end(org, previous, snapshot_date)
+        .where(e.c.pull_count > s.c.pull_count)
+        .order_by(growth.desc(), e.c.name)
+        .limit(n)
+    )
+    rows = _fetch_rows(engine, query, f"find the {org} top movers of {snapshot_date}")
+    return _build(org, previous, snapshot_date, rows, None, None).repositories
 
 
 # --------------------------------------------------------------------------------------------------
