@@ -4,16 +4,12 @@
 
 One fake Hub (own process, 60 ms per request) with 20,000 repositories (--quick: 5,000), one
 `prefect server start` (temporary PREFECT_HOME, free port, analytics off) that every project run
-reports to. Interleaved, repeated (2×; --quick 1×):
+reports to. Interleaved, repeated (3×; --quick 1×):
 
 * reference — `tests/reference/export.sh` (curl + jq, sequential `next`-following) writing repos.csv;
 * project   — `dockerhub-export run` with the defaults (concurrency 4, CSV + SQLite snapshot under the
   output dir), each repetition a new --snapshot-date in the same folder (a nightly run, yesterday's
-  snapshot present); also `--concurrency 8`;
-* proposal  — the same default run with a one-line change to a *copy* of flows/ (put first on
-  PYTHONPATH; the project is untouched): the listing is passed to the transform task as
-  `quote(listing)`, so Prefect does not walk its 20,000 dicts (see docs/benchmarks.md). Skipped when
-  the flow no longer has the line to patch.
+  snapshot present); also `--concurrency 8`.
 
 The first project run (flow registration on a fresh server) is reported apart. The CSVs are checked:
 the project's first six columns equal the script's rows (as a set: the script keeps the Hub's order).
@@ -35,25 +31,6 @@ from common import CLI, HubProcess, hub_env, median, reference_script, require_o
 
 LATENCY = 0.06
 
-PATCH_FROM = "        frame = transform_listing(listing)\n"
-PATCH_TO = (
-    "        from prefect.utilities.annotations import quote as _quote\n"
-    "        frame = transform_listing(_quote(listing))\n"
-)
-
-
-def proposal_flows(work: Path) -> Path | None:
-    """A patched copy of flows/ (listing quoted for the transform task), or None if the line is gone."""
-    source = common.ROOT / "flows"
-    text = (source / "export_repositories.py").read_text()
-    if PATCH_FROM not in text:
-        return None
-    target = work / "proposal"
-    shutil.copytree(source, target / "flows")
-    (target / "flows" / "export_repositories.py").write_text(text.replace(PATCH_FROM, PATCH_TO))
-    return target
-
-
 def six_columns(text: str) -> set[tuple[str, ...]]:
     rows = list(csv.reader(io.StringIO(text)))
     return {tuple(row[:6]) for row in rows[1:]}
@@ -65,7 +42,7 @@ def main() -> None:
     n = 5_000 if args.quick else 20_000
     repeats = 1 if args.quick else 3
     work = Path(tempfile.mkdtemp(prefix="bench-run-"))
-    results: dict[str, list[float]] = {"reference": [], "default": [], "c8": [], "proposal": []}
+    results: dict[str, list[float]] = {"reference": [], "default": [], "c8": []}
     first_run = float("nan")
     try:
         with HubProcess(repos=n, latency=LATENCY) as hub, common.prefect_server() as prefect:
@@ -73,14 +50,11 @@ def main() -> None:
             out = work / "exports"
             day = date(2026, 11, 1)
 
-            patched = proposal_flows(work)
-
-            def project(*extra: str, proposal: bool = False) -> common.Timed:
+            def project(*extra: str) -> common.Timed:
                 nonlocal day
                 day += timedelta(days=1)
                 cmd = [CLI, "run", "--output-dir", str(out), "--snapshot-date", day.isoformat(), *extra]
-                run_env = dict(env, PYTHONPATH=str(patched)) if proposal else env
-                return require_ok(run_timed(cmd, env=run_env, cwd=work), "dockerhub-export run")
+                return require_ok(run_timed(cmd, env=env, cwd=work), "dockerhub-export run")
 
             first_run = project().seconds
             print(f"first project run (fresh Prefect server): {first_run:.2f} s", flush=True)
@@ -92,11 +66,8 @@ def main() -> None:
                 default = project()
                 results["default"].append(default.seconds)
                 results["c8"].append(project("--concurrency", "8").seconds)
-                if patched is not None:
-                    results["proposal"].append(project(proposal=True).seconds)
                 print(f"  rep {i + 1}: reference {ref.seconds:.2f} s, default {default.seconds:.2f} s, "
-                      f"--concurrency 8 {results['c8'][-1]:.2f} s, proposal "
-                      f"{results['proposal'][-1] if results['proposal'] else float('nan'):.2f} s", flush=True)
+                      f"--concurrency 8 {results['c8'][-1]:.2f} s", flush=True)
                 csv_file = Path(default.stdout.strip().splitlines()[-1])
                 ours = six_columns(csv_file.read_text(encoding="utf-8"))
                 theirs = six_columns((script_dir / "repos.csv").read_text(encoding="utf-8"))
@@ -109,7 +80,6 @@ def main() -> None:
     labels = {
         "default": "dockerhub-export run (defaults: c=4, CSV + SQLite snapshot)",
         "c8": "dockerhub-export run --concurrency 8",
-        "proposal": "proposal: defaults + quote(listing) in the flow (patched copy)",
     }
     for key, label in labels.items():
         if not results[key]:
