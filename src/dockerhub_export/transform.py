@@ -7,6 +7,7 @@ count as 0), the snapshot store keeps it NULL.
 
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -47,6 +48,10 @@ SCHEMA: tuple[Column, ...] = (
 COLUMNS: tuple[str, ...] = tuple(column.name for column in SCHEMA)
 DOC_COLUMNS: tuple[str, ...] = COLUMNS[:6]
 KINDS: dict[str, Kind] = {column.name: column.kind for column in SCHEMA}
+# Fields with a handful of distinct values across an org (one namespace, two types and states, a few
+# media type and category combinations): `raw_columns` keeps one string per distinct value of these.
+_FEW_VALUES = frozenset({"namespace", "repository_type", "status_description", "affiliation", "media_types",
+                         "content_types", "categories"})
 
 # RFC 3339 in UTC with "Z" and 0-9 fraction digits: kept exactly as the Hub wrote it (so the CSV equals
 # the reference script's output); anything else that parses is rewritten in this form.
@@ -62,6 +67,10 @@ def _warn_invalid(row: int, column: str, value: object) -> None:
     log.warning("repository #%d: unreadable %s %r, written as empty", row + 1, column, value)
 
 
+Columns = dict[str, list[Any]]
+"""The schema's fields of many records: one list of raw values per column of `COLUMNS`, all as long."""
+
+
 def to_frame(
     records: Iterable[Mapping[str, Any]],
     org: str | None = None,
@@ -73,11 +82,38 @@ def to_frame(
     Accepts API records (JSON types) and CSV rows (strings) alike, so that backfill reads files
     through the same rules. A missing namespace is filled with ``org``.
     """
+    return from_columns(raw_columns(records), org, on_invalid=on_invalid)
+
+
+def raw_columns(records: Iterable[Mapping[str, Any]]) -> Columns:
+    """The schema's fields of ``records``, one list per column, for `from_columns`.
+
+    Only the list fields are converted here (joined, see `_joined`); every other value stays as given,
+    equal strings of the `_FEW_VALUES` fields as one object. Without a dict per record, nested lists and
+    a copy of "image" per repository, a large listing takes about a third of the records' memory in this
+    form: the fetch keeps each page like this (`hub.Listing.columns`).
+    """
     rows = list(records)
-    data: dict[str, pd.Series] = {}
+    columns: Columns = {}
     for column in SCHEMA:
-        raw = [row.get(column.name) for row in rows]
-        data[column.name] = _CONVERT[column.kind](raw, column.name, on_invalid)
+        if column.kind == "list":
+            values = [_joined(row.get(column.name)) for row in rows]
+        else:
+            values = [row.get(column.name) for row in rows]
+        if column.name in _FEW_VALUES:
+            values = [sys.intern(value) if type(value) is str else value for value in values]
+        columns[column.name] = values
+    return columns
+
+
+def from_columns(
+    columns: Mapping[str, list[object]],
+    org: str | None = None,
+    *,
+    on_invalid: InvalidValue = _warn_invalid,
+) -> pd.DataFrame:
+    """`to_frame` of records given as `raw_columns` (every column of `COLUMNS`, same length)."""
+    data = {column.name: _CONVERT[column.kind](columns[column.name], column.name, on_invalid) for column in SCHEMA}
     frame = pd.DataFrame(data, columns=list(COLUMNS))
     if org is not None:
         frame["namespace"] = frame["namespace"].fillna(org)
@@ -140,16 +176,22 @@ def _timestamp(raw: list[object], name: str, on_invalid: InvalidValue) -> pd.Ser
 
 
 def _list(raw: list[object], name: str, on_invalid: InvalidValue) -> pd.Series:
-    out: list[str | None] = []
-    for value in raw:
-        if value is None:
-            out.append(None)
-        elif isinstance(value, list):
-            items = [_list_item(item) for item in value]
-            out.append(";".join(item for item in items if item))
-        else:
-            out.append(str(value))
-    return pd.Series(out, dtype="string")
+    return pd.Series([_joined(value) for value in raw], dtype="string")
+
+
+def _joined(value: object) -> str | None:
+    """A list field as one ';'-separated string, empty items dropped; a string stays as it is."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return str(value)
+    if "" not in value:
+        try:
+            return ";".join(value)  # the usual case: non-empty strings (media and content types)
+        except TypeError:
+            pass
+    items = [_list_item(item) for item in value]
+    return ";".join(item for item in items if item)
 
 
 def _list_item(item: object) -> str:
