@@ -205,6 +205,55 @@ class _Slot:
     ok: bool = False
 
 
+class _InOrder:
+    """The listing's columns, each page appended as soon as every page before it is in (they arrive in
+    any order): a page's lists are freed early and the listing never exists twice. A name seen on an
+    earlier page is dropped (pages shift while repositories are created or deleted mid-run)."""
+
+    def __init__(self, listing: Listing, stats: FetchStats) -> None:
+        self.listing = listing
+        self.stats = stats
+        self.columns = listing.columns = {name: [] for name in COLUMNS}
+        self.last: _Page | None = None  # the last page appended
+        self._waiting: dict[int, _Page | None] = {}
+        self._next = 1
+        self._seen: set[str] = set()
+
+    def add(self, number: int, page: _Page | None) -> None:
+        """Page ``number``, or None for a page that answered 404 (the listing shrank)."""
+        self._waiting[number] = page
+        while self._next in self._waiting:
+            page = self._waiting.pop(self._next)
+            self._next += 1
+            if page is not None:
+                self._append(page)
+
+    def _append(self, page: _Page) -> None:
+        self.stats.pages += 1
+        self.last = page
+        self.listing.warnings += ["skipped a repository entry without a name"] * page.skipped
+        keep = []
+        for index, name in enumerate(page.columns["name"]):
+            if name in self._seen:
+                self.stats.duplicates += 1
+            else:
+                self._seen.add(name)
+                keep.append(index)
+        for name, values in page.columns.items():
+            self.columns[name] += values if len(keep) == len(values) else [values[index] for index in keep]
+        page.columns = {}
+
+    def finish(self) -> None:
+        listing = self.listing
+        if self.stats.duplicates:
+            log.info("dropped %d duplicate entries (pages shifted during the run)", self.stats.duplicates)
+        if listing.api_count is not None and listing.api_count != len(listing.names):
+            listing.warnings.append(
+                f"the Hub reported {listing.api_count} repositories but {len(listing.names)} were "
+                "listed: repositories were probably created or deleted during the run"
+            )
+
+
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, (TransientHubError, httpx.TransportError))
 
@@ -261,26 +310,27 @@ class HubClient:
         first = await self._page(url, 1, org)
         if first is None:
             raise HubError(f"{url} answered 404: check DOCKERHUB_API_URL ({self.api_url})")
+        joined = _InOrder(listing, self.stats)
+        joined.add(1, first)
         count = first.count
         if isinstance(count, int) and count >= 0:
             listing.api_count = count
-            pages = await self._numbered_pages(url, org, first, count, on_page)
+            await self._numbered_pages(url, org, count, joined, on_page)
         else:
             log.info("the Hub gave no count: following next links one page at a time")
-            pages = await self._linked_pages(first, org, on_page)
-        self._collect(listing, pages)
+            await self._linked_pages(org, joined, on_page)
+        joined.finish()
         self.stats.seconds = time.monotonic() - started
         self.stats.max_in_flight = self._limiter.max_in_flight
         listing.stats = self.stats
         return listing
 
     async def _numbered_pages(
-        self, url: str, org: str, first: _Page, count: int, on_page: PageCallback | None
-    ) -> list[_Page]:
+        self, url: str, org: str, count: int, joined: "_InOrder", on_page: PageCallback | None
+    ) -> None:
         total = max(1, math.ceil(count / MAX_PAGE_SIZE))
         if total > MAX_PAGES:
             raise HubError(f"the Hub claims {count} repositories for {org}: check DOCKERHUB_API_URL")
-        pages: list[_Page | None] = [first] + [None] * (total - 1)
         done = 1
         if on_page:
             on_page(done, total)
@@ -292,7 +342,7 @@ class HubClient:
         async def worker() -> None:
             nonlocal done
             for number in numbers:
-                pages[number - 1] = await self._page(url, number, org)
+                joined.add(number, await self._page(url, number, org))
                 done += 1
                 if on_page:
                     on_page(done, total)
@@ -304,23 +354,21 @@ class HubClient:
         except ExceptionGroup as group_error:
             raise _first_error(group_error) from None
         # Repositories created during the run can push the listing past the count seen on page 1.
-        result = [page for page in pages if page is not None]
         number = total
-        while result and result[-1].next and result[-1].size >= MAX_PAGE_SIZE:
+        while (last := joined.last) is not None and last.next and last.size >= MAX_PAGE_SIZE:
             number += 1
             extra = await self._page(url, number, org)
             if extra is None:
                 break
-            result.append(extra)
+            joined.add(number, extra)
             done += 1
             if on_page:
                 on_page(done, None)
-        return result
 
-    async def _linked_pages(self, first: _Page, org: str, on_page: PageCallback | None) -> list[_Page]:
-        pages = [first]
+    async def _linked_pages(self, org: str, joined: "_InOrder", on_page: PageCallback | None) -> None:
+        number = 1
         seen: set[str] = set()
-        while isinstance(link := pages[-1].next, str) and link:
+        while joined.last is not None and isinstance(link := joined.last.next, str) and link:
             next_url = httpx.URL(link)
             if not same_origin(next_url, self._origin):
                 raise ForeignHostError(
@@ -330,40 +378,13 @@ class HubClient:
             if link in seen:
                 raise HubError(f"the Hub's pagination loops back to {next_url.copy_with(query=None)}: try again later")
             seen.add(link)
-            body = await self._get_json(str(next_url), None, what=f"{org} page {len(pages) + 1}")
+            number += 1
+            body = await self._get_json(str(next_url), None, what=f"{org} page {number}")
             if body is None:
                 break
-            pages.append(_Page.parse(body, org))
+            joined.add(number, _Page.parse(body, org))
             if on_page:
-                on_page(len(pages), None)
-        return pages
-
-    def _collect(self, listing: Listing, pages: list[_Page]) -> None:
-        """The pages' columns joined in page order; a name already seen (pages shift while repositories
-        are created or deleted mid-run) is dropped."""
-        listing.columns = columns = {name: [] for name in COLUMNS}
-        seen: set[str] = set()
-        self.stats.pages = len(pages)
-        pages.reverse()
-        while pages:
-            page = pages.pop()  # each page's lists are freed once copied
-            listing.warnings += ["skipped a repository entry without a name"] * page.skipped
-            keep = []
-            for index, name in enumerate(page.columns["name"]):
-                if name in seen:
-                    self.stats.duplicates += 1
-                else:
-                    seen.add(name)
-                    keep.append(index)
-            for name, values in page.columns.items():
-                columns[name] += values if len(keep) == len(values) else [values[index] for index in keep]
-        if self.stats.duplicates:
-            log.info("dropped %d duplicate entries (pages shifted during the run)", self.stats.duplicates)
-        if listing.api_count is not None and listing.api_count != len(listing.names):
-            listing.warnings.append(
-                f"the Hub reported {listing.api_count} repositories but {len(listing.names)} were "
-                "listed: repositories were probably created or deleted during the run"
-            )
+                on_page(number, None)
 
     # -- requests ------------------------------------------------------------------------------
 

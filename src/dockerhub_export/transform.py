@@ -56,6 +56,7 @@ _FEW_VALUES = frozenset({"namespace", "repository_type", "status_description", "
 # RFC 3339 in UTC with "Z" and 0-9 fraction digits: kept exactly as the Hub wrote it (so the CSV equals
 # the reference script's output); anything else that parses is rewritten in this form.
 _CANONICAL = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z"
+_CANONICAL_MATCH = re.compile(_CANONICAL).fullmatch
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
 
@@ -144,6 +145,8 @@ def _bool(raw: list[object], name: str, on_invalid: InvalidValue) -> pd.Series:
 
 
 def _int(raw: list[object], name: str, on_invalid: InvalidValue) -> pd.Series:
+    if all(value is None or type(value) is int for value in raw):  # the API's own values
+        return pd.Series(raw, dtype="Int64")
     out: list[int | None] = []
     for row, value in enumerate(raw):
         if isinstance(value, int) and not isinstance(value, bool):
@@ -163,13 +166,19 @@ def _int(raw: list[object], name: str, on_invalid: InvalidValue) -> pd.Series:
 
 
 def _timestamp(raw: list[object], name: str, on_invalid: InvalidValue) -> pd.Series:
-    text = pd.Series([None if _blank(value) else str(value).strip() for value in raw], dtype="string")
+    values = [
+        value.strip() if type(value) is str and value else None if _blank(value) else str(value).strip()
+        for value in raw
+    ]
+    text = pd.Series(values, dtype="string")
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     bad = text.notna() & parsed.isna()
-    for row in bad[bad].index:
-        on_invalid(int(row), name, text[row])
-    text = text.mask(bad)
-    rewrite = text.notna() & ~text.str.fullmatch(_CANONICAL).fillna(False).astype(bool)
+    if bad.any():
+        for row in bad[bad].index:
+            on_invalid(int(row), name, text[row])
+        text = text.mask(bad)
+    canonical = [value is not None and _CANONICAL_MATCH(value) is not None for value in values]
+    rewrite = text.notna() & ~pd.Series(canonical, index=text.index)
     if rewrite.any():
         text = text.mask(rewrite, parsed[rewrite].map(format_timestamp))
     return text
@@ -217,4 +226,4 @@ def format_timestamp(value: pd.Timestamp) -> str:
 
 
 def is_canonical_timestamp(value: str) -> bool:
-    return re.fullmatch(_CANONICAL, value) is not None
+    return _CANONICAL_MATCH(value) is not None
