@@ -186,6 +186,27 @@ def test_duplicates_across_shifting_pages_are_dropped_and_the_count_checked(hub,
     assert listing.stats.duplicates == 1
 
 
+def test_pages_arriving_out_of_order_are_joined_in_page_order() -> None:
+    listing = hubmod.Listing(org=ORG, columns={}, api_count=5)
+    joined = hubmod._InOrder(listing, hubmod.FetchStats())  # noqa: SLF001
+
+    def page(*names: str) -> hubmod._Page:  # noqa: SLF001
+        return hubmod._Page.parse({"results": [{"name": n, "pull_count": len(n)} for n in names]}, ORG)  # noqa: SLF001
+
+    joined.add(3, page("d", "e"))
+    joined.add(4, None)  # answered 404: the listing shrank
+    assert listing.names == []  # waits for pages 1 and 2
+    joined.add(2, page("b", "c"))
+    joined.add(1, page("a", "b"))  # "b" moved to page 1 mid-run: page 2's copy is dropped
+    joined.add(5, page("f"))
+    joined.finish()
+    assert listing.names == ["a", "b", "c", "d", "e", "f"]
+    assert listing.columns["pull_count"] == [1, 1, 1, 1, 1, 1]
+    assert joined.stats.duplicates == 1 and joined.stats.pages == 4
+    assert joined.last is not None and joined.last.size == 1
+    assert listing.warnings and "reported 5 repositories but 6" in listing.warnings[0]
+
+
 def test_malformed_org_is_refused_before_any_request(hub, settings_for) -> None:
     with pytest.raises(ConfigError):
         settings_for(hub, org="../x")

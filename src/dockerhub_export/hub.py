@@ -550,9 +550,10 @@ def fetch_all_pages(
         async with _client(settings, auth, transport) as hub:
             return await hub.list_repositories(org, on_page=report)
 
-    # The listing is acyclic JSON that reference counting frees; full collections would only walk all
-    # of it again and again mid-fetch (up to 0.3 s per pass at 100,000 repositories, no request sent).
-    # Only the oldest generation is held back: young cycles from httpx and asyncio are still freed.
+    # Each page's JSON is acyclic and freed by reference counting once it is in the listing's columns;
+    # full collections would only walk every object of the process again and again mid-fetch (0.11 s in
+    # all at 100,000 repositories; 1.6 s while the listing was kept as dicts). Only the oldest
+    # generation is held back: young cycles from httpx and asyncio are still freed.
     thresholds = gc.get_threshold()
     gc.set_threshold(thresholds[0], thresholds[1], 1_000_000)
     try:
