@@ -191,7 +191,8 @@ def test_pages_arriving_out_of_order_are_joined_in_page_order() -> None:
     joined = hubmod._InOrder(listing, hubmod.FetchStats())  # noqa: SLF001
 
     def page(*names: str) -> hubmod._Page:  # noqa: SLF001
-        return hubmod._Page.parse({"results": [{"name": n, "pull_count": len(n)} for n in names]}, ORG)  # noqa: SLF001
+        results = [{"name": name, "pull_count": len(name)} for name in names]
+        return hubmod._Page.parse({"results": results}, ORG)  # noqa: SLF001
 
     joined.add(3, page("d", "e"))
     joined.add(4, None)  # answered 404: the listing shrank

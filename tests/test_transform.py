@@ -2,7 +2,14 @@
 
 import pandas as pd
 
-from dockerhub_export.transform import COLUMNS, DOC_COLUMNS, format_timestamp, from_columns, raw_columns, to_frame
+from dockerhub_export.transform import (
+    COLUMNS,
+    DOC_COLUMNS,
+    format_timestamp,
+    from_columns,
+    raw_columns,
+    to_frame,
+)
 
 
 def test_doc_columns_come_first_in_the_reference_order() -> None:

@@ -113,7 +113,8 @@ class _Page:
             raise HubError(f"the Hub answered a page of {org} without a results list: try again later")
         named = [item for item in results if isinstance(item, dict) and isinstance(item.get("name"), str)
                  and item["name"]]
-        return cls(raw_columns(named), len(results), len(results) - len(named), body.get("next"), body.get("count"))
+        skipped = len(results) - len(named)
+        return cls(raw_columns(named), len(results), skipped, body.get("next"), body.get("count"))
 
 
 def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:

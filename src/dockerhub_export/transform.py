@@ -114,7 +114,9 @@ def from_columns(
     on_invalid: InvalidValue = _warn_invalid,
 ) -> pd.DataFrame:
     """`to_frame` of records given as `raw_columns` (every column of `COLUMNS`, same length)."""
-    data = {column.name: _CONVERT[column.kind](columns[column.name], column.name, on_invalid) for column in SCHEMA}
+    data = {
+        column.name: _CONVERT[column.kind](columns[column.name], column.name, on_invalid) for column in SCHEMA
+    }
     frame = pd.DataFrame(data, columns=list(COLUMNS))
     if org is not None:
         frame["namespace"] = frame["namespace"].fillna(org)
