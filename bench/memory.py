@@ -9,8 +9,8 @@ peak RSS read from `wait4`'s ru_maxrss (that process and its waited-for children
 * `dockerhub-export run --no-db` against the running Prefect server (the whole command);
 * with ``--compare REV``: the same command on the code of git revision REV (`git archive` into a
   temporary folder, put first on PYTHONPATH), measured right after it, e.g. ``--compare HEAD``;
-* the library path alone: `authenticate` + `fetch_all_pages` + `from_columns` + `write_csv` in a bare
-  interpreter (no Prefect);
+* the library path alone: `authenticate` + `fetch_all_pages` + `from_columns` (consuming the
+  listing's columns, as the flow does) + `write_csv` in a bare interpreter (no Prefect);
 * baselines: the interpreter with the project's heavy imports only (`prefect`, `pandas`, `httpx`:
   the floor of any CLI run), and the raw listing (every page's JSON decoded into one list of dicts,
   httpx + json only: the floor of holding the data at all).
@@ -40,7 +40,7 @@ from dockerhub_export.settings import Settings
 s = Settings.load(None, org=sys.argv[1], token=sys.argv[2], api_url=sys.argv[3], export_dir=sys.argv[4])
 auth = hub.authenticate(s)
 listing = hub.fetch_all_pages(s, auth, on_page=lambda done, total: None)
-frame = transform.from_columns(listing.columns, listing.org)
+frame = transform.from_columns(listing.columns, listing.org, consume=True)
 path = csv_output.write_csv(frame, Path(sys.argv[4]) / "lib.csv")
 print(len(frame), path)
 """

@@ -69,7 +69,8 @@ def fetch_all_pages(settings: Settings, auth: HubAuth) -> Listing:
 
 @task(name="transform", cache_policy=NO_CACHE)
 def transform_listing(listing: Listing) -> pd.DataFrame:
-    return transform.from_columns(listing.columns, listing.org)
+    # consume: the listing's raw columns are freed one by one as the frame takes them over.
+    return transform.from_columns(listing.columns, listing.org, consume=True)
 
 
 @task(name="check-history", cache_policy=NO_CACHE)
@@ -211,8 +212,7 @@ def export_repositories(
         listing = fetch_all_pages(settings, auth)
         # quote(): Prefect would otherwise walk every value of the listing, twice, looking for
         # futures to resolve (10 s of a 20,000-repository run); the task still gets the plain Listing.
-        frame = transform_listing(quote(listing))
-        listing.columns = {}  # the frame holds it all now
+        frame = transform_listing(quote(listing))  # empties listing.columns: the frame holds it all now
         if frame.empty and not allow_empty:
             raise EmptyOrgError(
                 f"no repositories visible for org {org_name!r}: check the name and the token's repository "

@@ -98,3 +98,7 @@ def test_raw_columns_hold_the_values_with_lists_joined_and_type_like_the_records
     assert columns["name"] == ["a", "b"] and columns["pull_count"] == ["12", None]
     assert columns["categories"] == ["s", None]  # no nested lists or dicts are kept
     pd.testing.assert_frame_equal(from_columns(columns, "acme"), to_frame(records, "acme"), check_exact=True)
+    assert list(columns) == list(COLUMNS)  # read, not consumed
+    consumed = from_columns(columns, "acme", consume=True)
+    assert columns == {}
+    pd.testing.assert_frame_equal(consumed, to_frame(records, "acme"), check_exact=True)

@@ -82,7 +82,7 @@ class Listing:
 
     @property
     def names(self) -> list[str]:
-        return self.columns["name"]
+        return self.columns.get("name", [])
 
     @property
     def repositories(self) -> list[dict[str, Any]]:
