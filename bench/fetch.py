@@ -151,7 +151,7 @@ def throughput(sizes: list[int], repeats: dict[int, int]) -> tuple[list[list[Any
                 hub.reset()
                 seconds, listing = project_fetch(hub.url)
                 stats = hub.stats()
-                assert len(listing.repositories) == n, (len(listing.repositories), n)
+                assert len(listing.names) == n, (len(listing.names), n)
                 project_times.append(seconds)
                 server_spans.append(span(stats))
                 in_flight = max(in_flight, stats["max_in_flight"])
@@ -235,7 +235,7 @@ def timed_fetch(who: str, url: str, n: int) -> float:
     """Seconds for the project's fetch or the naive client's, after checking it got all n repositories."""
     if who == "project":
         seconds, listing = project_fetch(url)
-        assert len(listing.repositories) == n
+        assert len(listing.names) == n
         return seconds
     result = naive_fetch(url)
     assert result["repositories"] == n
@@ -306,7 +306,7 @@ def gc_diagnostic(n: int, repeats: int = 2) -> list[list[Any]]:
                     gc.collect()
                     pauses.clear()
                     seconds, listing = (fetch_gc_on if mode == "on" else project_fetch)(hub.url)
-                    assert len(listing.repositories) == n
+                    assert len(listing.names) == n
                     del listing
                     times[mode].append(seconds)
                     full[mode].append(sum(pauses))

@@ -69,7 +69,8 @@ def fetch_all_pages(settings: Settings, auth: HubAuth) -> Listing:
 
 @task(name="transform", cache_policy=NO_CACHE)
 def transform_listing(listing: Listing) -> pd.DataFrame:
-    return transform.to_frame(listing.repositories, listing.org)
+    # consume: the listing's raw columns are freed one by one as the frame takes them over.
+    return transform.from_columns(listing.columns, listing.org, consume=True)
 
 
 @task(name="check-history", cache_policy=NO_CACHE)
@@ -209,10 +210,9 @@ def export_repositories(
 
         auth = authenticate(settings)
         listing = fetch_all_pages(settings, auth)
-        # quote(): Prefect would otherwise walk every one of the listing's dicts, twice, looking for
+        # quote(): Prefect would otherwise walk every value of the listing, twice, looking for
         # futures to resolve (10 s of a 20,000-repository run); the task still gets the plain Listing.
-        frame = transform_listing(quote(listing))
-        listing.repositories = []  # the frame holds it all now; halves the peak memory of large orgs
+        frame = transform_listing(quote(listing))  # empties listing.columns: the frame holds it all now
         if frame.empty and not allow_empty:
             raise EmptyOrgError(
                 f"no repositories visible for org {org_name!r}: check the name and the token's repository "

@@ -1,11 +1,15 @@
 """The Hub client against the fake Hub over real HTTP: pagination, limits, retries, safety."""
 
+import asyncio
 import time
 
 import httpx
+import orjson
+import pandas as pd
 import pytest
 
 from conftest import ORG, PAT, PUBLIC_TOKEN, REPO_COUNT
+from dockerhub_export import csv_output, transform
 from dockerhub_export import hub as hubmod
 from dockerhub_export.errors import ConfigError, ForeignHostError, HubError, HubUnavailable
 from dockerhub_export.hub import retry_after
@@ -22,7 +26,7 @@ def _list_requests(server: FakeHub) -> list:
 
 def test_fetches_every_page_once_with_the_spec_parameters(hub, settings_for) -> None:
     listing = _fetch(settings_for(hub))
-    assert [r["name"] for r in listing.repositories] == sorted(r["name"] for r in hub.repos[ORG])
+    assert listing.names == sorted(r["name"] for r in hub.repos[ORG])
     assert listing.api_count == REPO_COUNT and listing.warnings == []
     requests = _list_requests(hub)
     assert sorted(int(r.query["page"][0]) for r in requests) == [1, 2, 3]
@@ -30,12 +34,39 @@ def test_fetches_every_page_once_with_the_spec_parameters(hub, settings_for) -> 
     assert all(r.path == f"/v2/namespaces/{ORG}/repositories" for r in requests)
 
 
+def test_the_page_wise_columns_give_the_frame_and_csv_of_the_records(hub, settings_for, tmp_path) -> None:
+    """The listing's columns, built page by page, type exactly like `to_frame` of the Hub's records: same
+    frame (values and dtypes), same CSV bytes. Odd values included: strings where the API has numbers and
+    booleans, an offset timestamp, lists with empty, null and non-string items, categories without slug."""
+    base = hub.repos[ORG][0]
+    hub.repos[ORG] += [
+        dict(base, name="zz-odd-1", pull_count="12", star_count=None, is_private="true",
+             last_updated="2021-12-20T19:19:58.123+02:00", media_types=["", "a", None, 3],
+             categories=[{"name": "Only a name"}, "plain", None], content_types="image"),
+        dict(base, name="zz-odd-2", pull_count=1.0, storage_size="7", categories=None, media_types=[""]),
+    ]
+    listing = _fetch(settings_for(hub, concurrency=3))
+    # What the Hub sent, as JSON decodes it, in the Hub's order (ordering=name).
+    records = sorted(orjson.loads(orjson.dumps(hub.repos[ORG])), key=lambda r: r["name"])
+    assert listing.names == [r["name"] for r in records]
+
+    paged = transform.from_columns(listing.columns, ORG)
+    reference = transform.to_frame(records, ORG)
+    pd.testing.assert_frame_equal(paged, reference, check_exact=True)
+    assert list(paged.dtypes) == list(reference.dtypes)
+    assert paged.loc[len(paged) - 2, "media_types"] == "a;3"  # the odd rows are there and typed
+    old, new = tmp_path / "records.csv", tmp_path / "paged.csv"
+    csv_output.write_csv(reference, old)
+    csv_output.write_csv(paged, new)
+    assert new.read_bytes() == old.read_bytes()
+
+
 def test_never_more_requests_in_flight_than_the_concurrency(settings_for) -> None:
     server = FakeHub(repos={ORG: make_repos(ORG, 3000)}, credentials={"t": (ORG, "all")},
                      faults=Faults(latency=0.03))
     with server:
         listing = _fetch(settings_for(server, token="t", concurrency=3))
-    assert len(listing.repositories) == 3000
+    assert len(listing.names) == 3000
     assert server.max_in_flight == 3 and listing.stats.max_in_flight == 3
 
 
@@ -54,10 +85,30 @@ def test_plain_text_429_pauses_everyone_and_the_result_is_complete(hub, settings
     hub.faults.rate_limit_every = 2
     hub.faults.retry_after = 0.3
     listing = _fetch(settings_for(hub, concurrency=4))
-    assert len(listing.repositories) == REPO_COUNT
+    assert len(listing.names) == REPO_COUNT
     assert listing.stats.rate_limited >= 1 and listing.stats.waited_seconds >= 0.3
     limited = [r for r in _list_requests(hub)]
     assert len(limited) == listing.stats.requests
+
+
+def test_a_429_halves_the_limit_and_only_requests_sent_after_it_regrow_it() -> None:
+    async def run() -> tuple[int, int, int]:
+        limiter = hubmod.AdaptiveLimiter(8)
+        managers = [limiter.slot() for _ in range(8)]
+        slots = [await manager.__aenter__() for manager in managers]  # 8 requests in flight
+        slots[0].pause = 0.01  # the first answers 429
+        await managers[0].__aexit__(None, None, None)
+        halved = limiter.limit
+        for slot, manager in zip(slots[1:], managers[1:]):  # the other 7 were sent before it: 200
+            slot.ok = True
+            await manager.__aexit__(None, None, None)
+        after_old = limiter.limit
+        for _ in range(halved):  # `limit` successes of requests sent after the pause grow it by one
+            async with limiter.slot() as slot:
+                slot.ok = True
+        return halved, after_old, limiter.limit
+
+    assert asyncio.run(run()) == (4, 4, 5)
 
 
 def test_429_with_x_ratelimit_reset_epoch_is_honoured(hub, settings_for) -> None:
@@ -65,14 +116,14 @@ def test_429_with_x_ratelimit_reset_epoch_is_honoured(hub, settings_for) -> None
     hub.faults.rate_limit_header = "X-RateLimit-Reset"
     hub.faults.retry_after = 0.1
     listing = _fetch(settings_for(hub))
-    assert len(listing.repositories) == REPO_COUNT and listing.stats.rate_limited >= 1
+    assert len(listing.names) == REPO_COUNT and listing.stats.rate_limited >= 1
 
 
 def test_503_and_dropped_connections_are_retried(hub, settings_for) -> None:
     hub.faults.fail_503_every = 2
     hub.faults.drop_every = 3
     listing = _fetch(settings_for(hub, max_attempts=6))
-    assert len(listing.repositories) == REPO_COUNT
+    assert len(listing.names) == REPO_COUNT
     assert listing.stats.retries >= 2
 
 
@@ -93,12 +144,12 @@ def test_other_4xx_are_not_retried(hub, settings_for) -> None:
 
 def test_unknown_org_is_an_empty_listing(hub, settings_for) -> None:
     listing = _fetch(settings_for(hub, org="nosuchorg", token=PAT, username="alice"))
-    assert listing.repositories == [] and listing.api_count == 0
+    assert listing.names == [] and listing.api_count == 0
 
 
 def test_token_without_list_scope_sees_public_repositories_only(hub, settings_for) -> None:
     listing = _fetch(settings_for(hub, token=PUBLIC_TOKEN))
-    assert listing.repositories and not any(r["is_private"] for r in listing.repositories)
+    assert listing.names and not any(listing.columns["is_private"])
 
 
 def test_next_link_to_another_host_is_refused_and_the_token_never_reaches_it(hub, trap, settings_for) -> None:
@@ -112,7 +163,7 @@ def test_next_link_to_another_host_is_refused_and_the_token_never_reaches_it(hub
 def test_next_links_on_the_same_host_are_followed_when_there_is_no_count(hub, settings_for) -> None:
     hub.faults.omit_count = True
     listing = _fetch(settings_for(hub))
-    assert len(listing.repositories) == REPO_COUNT and listing.api_count is None
+    assert len(listing.names) == REPO_COUNT and listing.api_count is None
 
 
 def test_duplicates_across_shifting_pages_are_dropped_and_the_count_checked(hub, settings_for) -> None:
@@ -129,12 +180,32 @@ def test_duplicates_across_shifting_pages_are_dropped_and_the_count_checked(hub,
         async with hubmod._client(settings, auth, None) as client:  # noqa: SLF001
             return await client.list_repositories(ORG, on_page=on_page)
 
-    import asyncio
-
     listing = asyncio.run(run())
-    names = [r["name"] for r in listing.repositories]
+    names = listing.names
     assert len(names) == len(set(names)) == REPO_COUNT
     assert listing.stats.duplicates == 1
+
+
+def test_pages_arriving_out_of_order_are_joined_in_page_order() -> None:
+    listing = hubmod.Listing(org=ORG, columns={}, api_count=5)
+    joined = hubmod._InOrder(listing, hubmod.FetchStats())  # noqa: SLF001
+
+    def page(*names: str) -> hubmod._Page:  # noqa: SLF001
+        results = [{"name": name, "pull_count": len(name)} for name in names]
+        return hubmod._Page.parse({"results": results}, ORG)  # noqa: SLF001
+
+    joined.add(3, page("d", "e"))
+    joined.add(4, None)  # answered 404: the listing shrank
+    assert listing.names == []  # waits for pages 1 and 2
+    joined.add(2, page("b", "c"))
+    joined.add(1, page("a", "b"))  # "b" moved to page 1 mid-run: page 2's copy is dropped
+    joined.add(5, page("f"))
+    joined.finish()
+    assert listing.names == ["a", "b", "c", "d", "e", "f"]
+    assert listing.columns["pull_count"] == [1, 1, 1, 1, 1, 1]
+    assert joined.stats.duplicates == 1 and joined.stats.pages == 4
+    assert joined.last is not None and joined.last.size == 1
+    assert listing.warnings and "reported 5 repositories but 6" in listing.warnings[0]
 
 
 def test_malformed_org_is_refused_before_any_request(hub, settings_for) -> None:

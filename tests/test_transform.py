@@ -2,7 +2,14 @@
 
 import pandas as pd
 
-from dockerhub_export.transform import COLUMNS, DOC_COLUMNS, format_timestamp, to_frame
+from dockerhub_export.transform import (
+    COLUMNS,
+    DOC_COLUMNS,
+    format_timestamp,
+    from_columns,
+    raw_columns,
+    to_frame,
+)
 
 
 def test_doc_columns_come_first_in_the_reference_order() -> None:
@@ -70,3 +77,28 @@ def test_missing_namespace_is_filled_with_the_org() -> None:
 def test_format_timestamp_trims_trailing_zeros_like_the_hub() -> None:
     assert format_timestamp(pd.Timestamp("2021-12-20T17:19:58.882960Z")) == "2021-12-20T17:19:58.88296Z"
     assert format_timestamp(pd.Timestamp("2021-12-20T17:19:58Z")) == "2021-12-20T17:19:58Z"
+
+
+def test_list_items_that_are_empty_null_or_not_strings() -> None:
+    frame = to_frame([
+        {"name": "a", "media_types": ["x", "", None, 3], "content_types": ["image", "plugin"],
+         "categories": [{"name": "Only a name"}, {"slug": ""}, "plain", None]},
+        {"name": "b", "media_types": [""], "content_types": "image", "categories": None},
+    ])
+    assert list(frame["media_types"]) == ["x;3", ""]
+    assert list(frame["content_types"]) == ["image;plugin", "image"]
+    assert list(frame["categories"]) == ["Only a name;plain", pd.NA]
+
+
+def test_raw_columns_hold_the_values_with_lists_joined_and_type_like_the_records() -> None:
+    records = [{"name": "a", "pull_count": "12", "categories": [{"slug": "s", "name": "S"}], "extra": 1},
+               {"name": "b", "is_private": True, "last_updated": "2021-12-20T19:19:58.123+02:00"}]
+    columns = raw_columns(records)
+    assert list(columns) == list(COLUMNS)
+    assert columns["name"] == ["a", "b"] and columns["pull_count"] == ["12", None]
+    assert columns["categories"] == ["s", None]  # no nested lists or dicts are kept
+    pd.testing.assert_frame_equal(from_columns(columns, "acme"), to_frame(records, "acme"), check_exact=True)
+    assert list(columns) == list(COLUMNS)  # read, not consumed
+    consumed = from_columns(columns, "acme", consume=True)
+    assert columns == {}
+    pd.testing.assert_frame_equal(consumed, to_frame(records, "acme"), check_exact=True)
