@@ -89,6 +89,19 @@ def test_same_data_gives_the_same_bytes(hub, settings_for, tmp_path: Path) -> No
     assert first == second
 
 
+def test_rows_written_in_chunks_equal_one_piece(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The writer formats CHUNK_ROWS rows at a time: the seams between chunks leave no trace."""
+    from fakehub import make_repos
+
+    from dockerhub_export import csv_output
+
+    frame = to_frame(make_repos(ORG, 230), ORG)  # every tricky value, across several seams
+    whole = write_csv(frame, tmp_path / "whole.csv").read_bytes()
+    monkeypatch.setattr(csv_output, "CHUNK_ROWS", 7)
+    assert write_csv(frame, tmp_path / "chunked.csv").read_bytes() == whole
+    assert whole.count(b"\n") >= 231 and len(_rows(whole.decode())) == 231
+
+
 def test_failed_write_keeps_the_earlier_file_and_leaves_no_temporary(tmp_path: Path) -> None:
     path = tmp_path / "acme" / "repos-2026-01-01.csv"
     good = to_frame([{"name": "good"}], "acme")

@@ -71,7 +71,7 @@ def csv_cells(frame: "pd.DataFrame", *, safe: bool = True) -> list[list[str]]:
     ]
 
 
-CHUNK_ROWS = 10_000  # rows formatted at a time: bounds the memory of the text, not just of the frame
+CHUNK_ROWS = 2_000  # rows formatted at a time: the text of 10,000 rows was 44 MiB of the peak; as fast
 
 
 def csv_chunks(frame: "pd.DataFrame", *, safe: bool = True) -> Iterator[str]:
