@@ -761,20 +761,25 @@ def _write_rows(
     statement = sa.insert(repository_snapshots) if write_id == 1 else _upsert_rows_statement(connection.dialect.name)
     compiled = statement.compile(dialect=connection.dialect, column_keys=[*constant, *columns])
     sql = str(compiled)
-    # sqlite3 binds by position ("?"); PyMySQL by name ("%(name)s").
+    # sqlite3 binds by position ("?"); PyMySQL by name ("%(name)s"), in chunks of CHUNK_ROWS dicts.
     order = list(compiled.positiontup) if compiled.positional and compiled.positiontup else [*constant, *columns]
     assert sorted(order) == sorted([*constant, *columns]), order
     sources = [itertools.repeat(constant[key]) if key in constant else columns[key] for key in order]
+    if compiled.positional:  # sqlite3: the raw cursor takes the rows as zip makes them, no list in between
+        cursor = connection.connection.cursor()
+        try:
+            with _driver_errors(connection, sql):
+                cursor.executemany(sql, zip(*sources))
+        finally:
+            cursor.close()
+        return
     count = len(columns["name"])
     for start in range(0, count, CHUNK_ROWS):
         chunk = [
             source if isinstance(source, itertools.repeat) else source[start : start + CHUNK_ROWS]
             for source in sources
         ]
-        rows: list[Any] = list(zip(*chunk))
-        if not compiled.positional:
-            rows = [dict(zip(order, row)) for row in rows]
-        connection.exec_driver_sql(sql, rows)
+        connection.exec_driver_sql(sql, [dict(zip(order, row)) for row in zip(*chunk)])
 
 
 def _copy_rows(
