@@ -785,36 +785,66 @@ def _write_rows(
 def _copy_rows(
     connection: sa.Connection, org: str, snapshot_date: date, write_id: int, columns: dict[str, list[Any]]
 ) -> None:
-    """PostgreSQL: COPY the rows (psycopg's ``copy.write_row``), straight into the table for a first write
-    of the day, else into a temporary table merged by one ``INSERT ... SELECT ... ON CONFLICT``."""
+    """PostgreSQL: COPY the rows, straight into the table for a first write of the day, else into a
+    temporary table merged by one ``INSERT ... SELECT ... ON CONFLICT``.
+
+    The COPY text is built column by column (`_copy_column`) and sent in chunks, not row by row
+    through psycopg's ``write_row``: that took 3x the client time.
+    """
     names = ["namespace", "snapshot_date", "write_id", *columns]
     listed = ", ".join(names)
-    rows = zip(itertools.repeat(org), itertools.repeat(snapshot_date), itertools.repeat(write_id), *columns.values())
     target = "repository_snapshots" if write_id == 1 else "dockerhub_export_incoming"
-    statements = []
-    if write_id != 1:
-        statements.append(
-            f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS SELECT {listed} FROM repository_snapshots WITH NO DATA"
-        )
+    create = f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS SELECT {listed} FROM repository_snapshots WITH NO DATA"
     copy = f"COPY {target} ({listed}) FROM STDIN"
-    if write_id != 1:
-        updated = ", ".join(f"{name} = EXCLUDED.{name}" for name in (*DATA_COLUMNS, "write_id"))
-        statements.append(
-            f"INSERT INTO repository_snapshots ({listed}) SELECT {listed} FROM {target} "
-            f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET {updated}"
-        )
+    updated = ", ".join(f"{name} = EXCLUDED.{name}" for name in (*DATA_COLUMNS, "write_id"))
+    merge = (
+        f"INSERT INTO repository_snapshots ({listed}) SELECT {listed} FROM {target} "
+        f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET {updated}"
+    )
+    constant = [
+        itertools.repeat(text) for text in (*_copy_column([org], "text"), snapshot_date.isoformat(), str(write_id))
+    ]
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
         if write_id != 1:
-            with _driver_errors(connection, statements[0]):
-                cursor.execute(statements[0])
+            with _driver_errors(connection, create):
+                cursor.execute(create)
         with _driver_errors(connection, copy), cursor.copy(copy) as stream:
-            for row in rows:
-                stream.write_row(row)
+            for start in range(0, len(columns["name"]), CHUNK_ROWS):
+                texts = [
+                    _copy_column(values[start : start + CHUNK_ROWS], _COPY_KINDS[name])
+                    for name, values in columns.items()
+                ]
+                stream.write("\n".join(map("\t".join, zip(*constant, *texts))) + "\n")
         if write_id != 1:
-            with _driver_errors(connection, statements[1]):
-                cursor.execute(statements[1])
+            with _driver_errors(connection, merge):
+                cursor.execute(merge)
+
+
+def _copy_kind(column: sa.Column[Any]) -> str:
+    if isinstance(column.type, sa.Boolean):
+        return "bool"
+    return "int" if isinstance(column.type, sa.Integer) else "text"  # timestamps come as storage text
+
+
+_COPY_KINDS = {column.name: _copy_kind(column) for column in repository_snapshots.columns}
+_COPY_BOOL = {True: "t", False: "f", None: "\\N"}
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_column(values: list[Any], kind: str) -> list[str]:
+    """One column's values in COPY's text format: NULL as \\N, booleans t/f, text with \\, tab and line
+    breaks escaped. Whole-column string operations; a value is touched alone only if it needs escaping."""
+    if kind == "bool":
+        return list(map(_COPY_BOOL.__getitem__, values))
+    if kind == "int":  # "None" is no integer's text: one replace marks the NULLs
+        return "\n".join(map(str, values)).replace("None", "\\N").split("\n") if values else []
+    texts = ["\\N" if value is None else value for value in values]
+    joined = "".join(filter(None, values))
+    if "\\" in joined or "\n" in joined or "\r" in joined or "\t" in joined:
+        texts = [text if value is None else value.translate(_COPY_ESCAPES) for text, value in zip(texts, values)]
+    return texts
 
 
 def _claim_day(
