@@ -296,7 +296,7 @@ def _records(path: Path) -> list[list[str]]:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, strict=True)
             try:
-                records = [row for row in reader if row]  # a blank line is no record
+                records = list(filter(None, reader))  # a blank line is no record
             except csv.Error as exc:
                 raise _Malformed([f"line {reader.line_num}: {exc}"]) from None
     except UnicodeDecodeError as exc:
@@ -365,6 +365,8 @@ def _typed(
             values = _FAST[kind](cells)
             if values is None:
                 values = _cellwise(name, kind, cells, org, invalid)
+            if storage and kind == "bool":  # 1/0, as every backend stores them: sqlite3 binds ints faster
+                values = list(map(_BOOL_INTS.get, values))
         columns[name] = values
     return columns
 
@@ -380,6 +382,7 @@ def _dtypes() -> dict[str, Any]:
 
 _DTYPES: dict[str, Any] | None = None
 _BOOLS = {"true": True, "false": False, "": None}
+_BOOL_INTS = {True: 1, False: 0}  # None stays None
 
 
 def _unneutralise(cell: str) -> str:

@@ -636,8 +636,8 @@ _PLAIN_TIMESTAMP_LINE = re.compile(
 )
 _MICROSECONDS_LENGTH = len("2021-12-20T17:19:58.882960Z")
 _NANOSECOND_YEARS = ("1678", "2261")  # pandas' nanosecond range, whole years
-# What a canonical timestamp of each length lacks of ".ffffff" (7-9 fraction digits are cut off).
-_FRACTION_PAD = {20: ".000000", **{length: "0" * max(0, 27 - length) for length in range(22, 31)}}
+_SECONDS_LENGTH = len("2021-12-20T17:19:58Z")
+_NO_FRACTION = re.compile(r"(:[0-9]{2})Z$", re.MULTILINE)
 
 
 def plain_timestamp_texts(cells: Sequence[str | None]) -> list[str | None] | None:
@@ -668,11 +668,20 @@ def plain_timestamp_texts(cells: Sequence[str | None]) -> list[str | None] | Non
         low, high = _NANOSECOND_YEARS
         if any(not low <= year <= high for year in {cell[:4] for cell in present}):
             return None
-    oldest, pad = f"{OLDEST_TIMESTAMP.year:04d}", _FRACTION_PAD
-    return [  # 2021-12-20T17:19:58.88296Z -> 2021-12-20 17:19:58.882960
-        (cell[:-1] + pad[len(cell)]).replace("T", " ")[:26] if cell and cell[:4] >= oldest else None
-        for cell in cells
-    ]
+    if not present:
+        return [None] * len(cells)
+    # 2021-12-20T17:19:58.88296Z -> 2021-12-20 17:19:58.882960, on the joined column: "T" is a space, a
+    # missing fraction ".", "Z" six zeros of padding, then each value cut to its 26 characters.
+    if min(map(len, present)) == _SECONDS_LENGTH:
+        joined = _NO_FRACTION.sub(r"\1.Z", joined)
+    texts = [text[:26] for text in joined.replace("T", " ").replace("Z", "000000").split("\n")]
+    oldest = f"{OLDEST_TIMESTAMP.year:04d}"
+    if min(present)[:4] < oldest:  # Go's zero time: never
+        texts = [None if text[:4] < oldest else text for text in texts]
+    if len(present) == len(cells):
+        return texts  # type: ignore[return-value]
+    converted = iter(texts)
+    return [next(converted) if cell else None for cell in cells]
 
 
 def timestamp_texts(cells: Sequence[Any]) -> list[str | None]:
@@ -934,7 +943,7 @@ def write_snapshot(engine: sa.Engine, org: str, snapshot_date: date, columns: di
 
     The bulk entry (backfill): ``columns`` maps ``"name"`` and any of `DATA_COLUMNS` to equally long
     lists of driver-ready values, checked by the caller (names non-empty): None for unknown,
-    bool, int, str, timestamps as `timestamp_texts` gives them. The columns left out are stored NULL.
+    bool (or 1/0), int, str, timestamps as `timestamp_texts` gives them. The columns left out are stored NULL.
 
     Rows are written stamped with this write's id, then the day's rows with any other id (repositories
     gone since an earlier write of the same day) are deleted. Two writers of the same day are
