@@ -216,15 +216,35 @@ class _Readers:
         return self._ordered(function, arguments)
 
     def _ordered(self, function: Callable[..., T], arguments: list[tuple[Any, ...]]) -> Iterator[T]:
-        pending: deque[Future[T]] = deque()
+        """In order, with a bounded number of files in flight (their rows wait in memory).
+
+        While the next result is not ready, this process reads a later file itself, one no worker has
+        started yet (its future cancels): the workers' start-up (~1 s) and any time a busy machine
+        leaves them behind are then not spent waiting.
+        """
+        slots: deque[list[Any]] = deque()  # [future, arguments, result or _NOT_YET]
         queued = iter(arguments)
-        for args in itertools.islice(queued, self.workers * 2):  # bounded: frames wait in memory
-            pending.append(self.pool.submit(function, *args))
-        while pending:
-            result = pending.popleft().result()
-            for args in itertools.islice(queued, 1):
-                pending.append(self.pool.submit(function, *args))
+        ahead = self.workers * 2 + 4  # the pool queues one call per worker and one more: some stay cancellable
+
+        def top_up() -> None:
+            for args in itertools.islice(queued, ahead - len(slots)):
+                slots.append([self.pool.submit(function, *args), args, _NOT_YET])
+
+        top_up()
+        while slots:
+            head = slots[0]
+            while head[2] is _NOT_YET and not head[0].done():
+                spare = next((slot for slot in reversed(slots) if slot[2] is _NOT_YET and slot[0].cancel()), None)
+                if spare is None:
+                    break
+                spare[2] = function(*spare[1])
+            slots.popleft()
+            result = head[0].result() if head[2] is _NOT_YET else head[2]
+            top_up()
             yield result
+
+
+_NOT_YET = object()
 
 
 def _listing(directory: Path) -> tuple[list[tuple[date, Path]], list[str], list[str]]:
