@@ -169,19 +169,51 @@ def test_files_are_imported_oldest_first_and_other_csv_files_are_skipped(sqlite_
     assert (result.files, result.rows, result.skipped) == (2, 4, ["repos.csv"])
     assert seen == ["repos-2025-02-01.csv", "repos-2025-02-02.csv", ""]
     assert stored_rows(sqlite_engine, ORG, DAY3) == {}
-    # imported in date order, so each day was compared with the one before
+    # imported in date order: trends sees "b" added between the two days
     from dockerhub_export import reports
 
     assert reports.trends(sqlite_engine, ORG).to_json_dict()["added"] == ["b"]
 
 
-def test_backfill_replaces_days_already_stored(sqlite_engine: sa.Engine, tmp_path: Path) -> None:
+def test_backfill_replaces_days_already_stored_leaving_the_files_missing_fields_null(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
     from dockerhub_export import store
 
-    store.upsert_snapshot(sqlite_engine, ORG, DAY1, frame(repo("old"), repo("web", pulls=1)))
+    store.upsert_snapshot(engine, ORG, DAY1, frame(repo("old"), repo("web", pulls=1, description="x", status=1)))
     write_reference(tmp_path, DAY1, '"acme","web",false,,10,0')
-    backfill.backfill(sqlite_engine, ORG, tmp_path)
-    assert {name: row["pull_count"] for name, row in stored_rows(sqlite_engine, ORG, DAY1).items()} == {"web": 10}
+    backfill.backfill(engine, ORG, tmp_path)
+    rows = stored_rows(engine, ORG, DAY1)
+    assert {name: row["pull_count"] for name, row in rows.items()} == {"web": 10}
+    assert (rows["web"]["description"], rows["web"]["status"]) == (None, None)  # not in that flavour: unknown
+
+
+def test_backfill_stores_exactly_what_upserting_the_read_frame_stores(engine: sa.Engine, tmp_path: Path) -> None:
+    """The bulk path (typed straight to driver values, plain INSERT / COPY) against the general one
+    (`read_export`'s frame through `upsert_snapshot` over an existing day, every row an update)."""
+    from dockerhub_export import store
+
+    snapshot = frame(
+        repo("web", pulls=12_345_678_901, stars=None, private=True, last_updated="2021-12-20T17:19:58.88296Z",
+             date_registered="0001-01-01T00:00:00Z", last_modified="2024-06-01T10:00:00.123456789Z",
+             description="=SUM(A1)\ttab \\ back\nslash \\N é", media_types=["a/b", "c/d"],
+             categories=[{"slug": "databases"}], storage_size=0, status=0, repository_type=""),
+        repo("ghost", pulls=None, private=None, description=""),
+    )  # fmt: skip
+    path = write_export(tmp_path, DAY1, snapshot)
+    backfill.backfill(engine, ORG, tmp_path)
+    store.upsert_snapshot(engine, ORG, DAY2, frame(repo("web", pulls=1, description="old"), repo("ghost")))
+    store.upsert_snapshot(engine, ORG, DAY2, backfill.read_export(path, ORG))
+
+    def values(day: date) -> dict[str, dict[str, object]]:
+        return {name: {k: v for k, v in row.items() if k not in ("snapshot_date", "write_id")}
+                for name, row in stored_rows(engine, ORG, day).items()}  # fmt: skip
+
+    assert values(DAY1) == values(DAY2)
+    web = values(DAY1)["web"]
+    assert web["description"] == "=SUM(A1)\ttab \\ back\nslash \\N é" and web["pull_count"] == 12_345_678_901
+    assert web["last_modified"] == datetime(2024, 6, 1, 10, 0, 0, 123456) and web["date_registered"] is None
+    assert web["is_private"] is True and values(DAY1)["ghost"]["is_private"] is None
 
 
 def test_missing_or_empty_folder_is_a_config_error(sqlite_engine: sa.Engine, tmp_path: Path) -> None:
@@ -197,8 +229,12 @@ def test_unreadable_bytes_are_reported_not_raised(sqlite_engine: sa.Engine, tmp_
         backfill.backfill(sqlite_engine, ORG, tmp_path)
 
 
-def test_reading_in_worker_processes_gives_the_same_result(sqlite_engine: sa.Engine, tmp_path: Path) -> None:
-    """The path a year of files takes (worker processes): same rows, same problems, same order."""
+def test_reading_in_worker_processes_gives_the_same_result(
+    sqlite_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The path a year of files takes (worker processes, this process reading too while it waits):
+    same rows, same problems, same order."""
+    monkeypatch.setattr(backfill, "PARALLEL_FILES", 2)  # else 5 files are read in this process
     for offset in range(4):
         write_export(tmp_path, date(2025, 2, 1 + offset), frame(repo("web", pulls=offset), repo(f"r{offset}")))
     write_reference(tmp_path, date(2025, 2, 9), '"acme","web",perhaps,,1,0')

@@ -238,6 +238,121 @@ def test_values_are_stored_typed_with_unknown_kept_null(engine: sa.Engine) -> No
     assert ghost["pull_count"] is None and ghost["is_private"] is None  # unknown is not 0
 
 
+def _awkward_frame(**pulls: int) -> object:
+    """Values every path must carry unchanged: COPY escapes, NULLs, big counts, edge timestamps."""
+    return frame(
+        repo("web", pulls=pulls.get("web", 2**53 + 1), stars=None, private=True,
+             last_updated="2021-12-20T17:19:58.88296Z", date_registered="9999-12-31T23:59:59.999999Z",
+             last_modified="2024-01-01T00:00:00+02:00", description="tab\there\nnewline \\ backslash \\N é😀",
+             media_types=["a/b", "c/d"], categories=[{"slug": "databases"}], storage_size=0, status=1),
+        repo("ghost", pulls=pulls.get("ghost"), private=None, last_updated="2024-06-01T10:00:00.123456789Z",
+             date_registered="0001-01-01T00:00:00Z", description="", repository_type="NULL"),
+        repo("plain", pulls=pulls.get("plain", 0), private=False, last_updated="1000-01-01T00:00:00Z",
+             description="\\."),
+    )  # fmt: skip
+
+
+def _core_rows(snapshot: object, day: date) -> list[dict[str, object]]:
+    """The frame as SQLAlchemy Core parameters typed by hand: the reference for what must be stored."""
+    import pandas as pd
+
+    rows = []
+    for record in snapshot.to_dict("records"):  # type: ignore[attr-defined]
+        row: dict[str, object] = {"namespace": ORG, "snapshot_date": day, "write_id": 1}
+        for name in ("name", *store.DATA_COLUMNS):
+            value = record[name]
+            value = None if value is pd.NA or value is None else value
+            if value is not None and transform.KINDS[name] == "timestamp":
+                parsed = datetime.fromisoformat(value).replace(tzinfo=None)  # cuts nanoseconds off
+                value = parsed if parsed.year >= 1000 else None
+            row[name] = bool(value) if transform.KINDS[name] == "bool" and value is not None else value
+        rows.append(row)
+    return rows
+
+
+def test_first_writes_and_rewrites_store_exactly_what_sqlalchemy_core_stores(engine: sa.Engine) -> None:
+    """A new day (plain INSERT / COPY straight into the table) and a rewrite (upsert / COPY into a temporary
+    table, merged) store the same values as SQLAlchemy Core's own typed insert of the same rows."""
+    snapshot = _awkward_frame()
+    store.upsert_snapshot(engine, ORG, DAY1, snapshot)  # first write of the day
+    store.upsert_snapshot(engine, ORG, DAY2, _awkward_frame(web=1, ghost=7, plain=3))
+    store.upsert_snapshot(engine, ORG, DAY2, snapshot)  # every row an update
+    with engine.begin() as connection:
+        connection.execute(sa.insert(store.repository_snapshots), _core_rows(snapshot, DAY3))
+
+    def values(day: date) -> dict[str, dict[str, object]]:
+        return {name: {k: v for k, v in row.items() if k not in ("snapshot_date", "write_id")}
+                for name, row in stored_rows(engine, ORG, day).items()}  # fmt: skip
+
+    reference = values(DAY3)
+    assert values(DAY1) == reference and values(DAY2) == reference
+    web = reference["web"]
+    assert web["description"] == "tab\there\nnewline \\ backslash \\N é😀" and web["pull_count"] == 2**53 + 1
+    assert web["last_modified"] == datetime(2023, 12, 31, 22, 0)  # converted to UTC
+    assert reference["ghost"]["last_updated"] == datetime(2024, 6, 1, 10, 0, 0, 123456)
+    assert reference["ghost"]["date_registered"] is None and reference["ghost"]["pull_count"] is None
+
+
+def test_plain_timestamp_texts_equal_the_pandas_conversion() -> None:
+    """The fast conversion of canonical timestamps gives what pandas gives, or declines the column."""
+    import random
+
+    rnd = random.Random(5)
+    years = ["0001", "0999", "1000", "1677", "1678", "2024", "2261", "2262", "9999"]
+    fractions = ["", ".1", ".12345", ".123456", ".1234567", ".123456789"]
+
+    def stamp() -> str:
+        return (f"{rnd.choice(years)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 31):02d}T{rnd.randint(0, 24):02d}:"
+                f"{rnd.randint(0, 59):02d}:{rnd.randint(0, 60):02d}{rnd.choice(fractions)}Z")  # fmt: skip
+
+    converted = 0
+    for _ in range(1500):
+        cells = [stamp() if rnd.random() < 0.8 else rnd.choice([None, ""]) for _ in range(rnd.randint(1, 5))]
+        plain = store.plain_timestamp_texts(cells)
+        if plain is not None:
+            converted += 1
+            assert plain == store._parsed_timestamp_texts(cells), cells
+    assert converted > 300  # most columns take the fast path
+    assert store.plain_timestamp_texts(["2024-02-30T00:00:00Z"]) is None
+    assert store.plain_timestamp_texts(["2024-01-01T00:00:00Z\n2024-01-01T00:00:00Z", "x"]) is None
+    assert store.timestamp_texts(["2024-02-30T00:00:00Z", "2024-01-01T00:00:00+01:00"]) == [
+        None, "2023-12-31 23:00:00.000000",
+    ]  # fmt: skip
+
+
+def test_write_snapshot_of_a_few_columns_leaves_the_others_null_even_over_a_full_row(engine: sa.Engine) -> None:
+    store.upsert_snapshot(engine, ORG, DAY1, frame(repo("web", pulls=1, description="old", status=1)))
+    stored = store.write_snapshot(
+        engine, ORG, DAY1, {"name": ["web", "api"], "pull_count": [5, None], "is_private": [True, False]}
+    )
+    rows = stored_rows(engine, ORG, DAY1)
+    assert stored == 2 and set(rows) == {"web", "api"}
+    assert (rows["web"]["pull_count"], rows["web"]["description"], rows["web"]["status"]) == (5, None, None)
+    assert rows["web"]["is_private"] is True and rows["api"]["pull_count"] is None
+    with engine.connect() as connection:
+        header = connection.execute(sa.select(store.snapshots)).mappings().one()
+    assert (header["repositories"], header["private"], header["write_id"]) == (2, 1, 2)
+
+
+def test_a_failed_bulk_write_leaves_the_day_as_it_was(engine: sa.Engine) -> None:
+    """A write that fails midway (here: a missing name, rejected by the database after two rows) rolls
+    back whole, the header row included, and leaves `store` as one StoreError line."""
+    twice = {"name": ["web", "api", None], "pull_count": [1, 2, 3]}
+    with pytest.raises(StoreError) as caught:
+        store.write_snapshot(engine, ORG, DAY1, twice)  # a new day
+    assert "\n" not in str(caught.value) and f"store the {ORG} snapshot of {DAY1.isoformat()} failed" in str(caught.value)
+    assert stored_rows(engine, ORG, DAY1) == {}
+    store.write_snapshot(engine, ORG, DAY2, {"name": ["old"], "pull_count": [9]})
+    with pytest.raises(StoreError):
+        store.write_snapshot(engine, ORG, DAY2, twice)  # a rewrite
+    assert {name: row["pull_count"] for name, row in stored_rows(engine, ORG, DAY2).items()} == {"old": 9}
+    with engine.connect() as connection:
+        headers = connection.execute(sa.select(store.snapshots.c.snapshot_date, store.snapshots.c.write_id)).all()
+    assert headers == [(DAY2, 1)]
+    with pytest.raises(StoreError, match=r"repository names repeat \(web\)"):
+        store.write_snapshot(engine, ORG, DAY3, {"name": ["web", "web"]})
+
+
 def test_names_differing_only_in_case_are_different_repositories(engine: sa.Engine) -> None:
     store.upsert_snapshot(engine, ORG, DAY1, frame(repo("Web", pulls=1), repo("web", pulls=2)))
     assert {name: row["pull_count"] for name, row in stored_rows(engine, ORG, DAY1).items()} == {"Web": 1, "web": 2}

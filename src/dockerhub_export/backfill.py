@@ -8,22 +8,28 @@ Two flavours are read, told apart by their header:
 * the reference script's CSV (jq ``@csv``): ``namespace,name,is_private,last_updated,pull_count,
   star_count``; the other fields stay unknown (NULL).
 
-Every file is checked before any is imported: the header, the number of fields, each bool / integer /
-timestamp (by the same rules as `transform.to_frame`), the namespace, and unique names. A malformed file
-is named with the line of each problem and not imported at all; the good files are imported anyway,
-each in its own transaction, and `BackfillError` lists the bad ones at the end. Backfill is deliberate
-history, so the history guard (`store.check_history`) does not apply.
+Each file is read once and, if good, imported right away: the header, the number of fields, each
+bool / integer / timestamp (by the same rules as `transform.to_frame`), the namespace, and unique names
+are checked first. A malformed file is named with the line of each problem and not imported at all
+(not even partly); the good files are imported anyway, each in its own transaction, and
+`BackfillError` lists the bad ones at the end (so a bad file is reported after the good files before
+and after it were imported). Backfill is deliberate history, so the history guard
+(`store.check_history`) does not apply.
 
-Speed: a year of a 10,000-repository org is 3.65 M rows. Cells are typed column by column with C-level
-checks for the values exports actually contain (``true``/``false``, plain integers, canonical
-timestamps); any other value goes through `transform.to_frame` itself, so the typing rules stay the one
-set (test_backfill checks the result equals to_frame's). With ``workers``, files are read in worker
-processes while this one writes.
+Speed: a year of a 10,000-repository org is 3.65 M rows. Cells are typed column by column in plain
+Python with C-level checks for the values exports actually contain (``true``/``false``, plain integers,
+canonical timestamps); any other value goes through `transform.to_frame` itself, so the typing rules
+stay the one set (test_backfill checks the result equals to_frame's). The typed columns are converted
+to driver values where they are read, only the file's own columns (the reference script's six leave
+the other eleven NULL without building them), and stored by `store.write_snapshot`: a plain INSERT
+(COPY on PostgreSQL) for a day not stored yet, no comparison with the previous day. With ``workers``,
+files are read in worker processes while this one only writes.
 """
 
 from __future__ import annotations
 
 import csv
+import gc
 import itertools
 import logging
 import os
@@ -31,6 +37,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,8 +45,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .csv_output import FORMULA_PREFIXES
 from .errors import BackfillError, ConfigError
-from .store import analyze, upsert_snapshot
-from .transform import COLUMNS, DOC_COLUMNS, KINDS, SCHEMA
+from .store import analyze, plain_timestamp_texts, timestamp_texts, write_snapshot
+from .transform import COLUMNS, DOC_COLUMNS, KINDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,14 +64,13 @@ T = TypeVar("T")
 # digits up to 15 long (exact through to_frame's float() too), canonical timestamps that parse, and
 # true/false. Anything else goes to to_frame.
 _MAX_PLAIN_DIGITS = 15
-_CANONICAL_TIMESTAMP = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z"
 _KIND_TEXT = {"bool": "true or false", "int": "an integer", "timestamp": "an ISO-8601 timestamp"}
 
 _Problem = tuple[int, str, "int | None"]
 """(record index after the header, what is wrong, index of an earlier record it refers to)."""
 
 Progress = Callable[[str, int, int], None]
-"""Told before each import: (file name, files done, files to import)."""
+"""Told before each file is imported: (file name, files done, files in all); at the end ("", n, n)."""
 
 
 @dataclass
@@ -116,28 +122,21 @@ def backfill(
         raise ConfigError(f"no repos-YYYY-MM-DD.csv files in {directory}")
     if len(dated) < PARALLEL_FILES:
         workers = 0
-    good: list[tuple[date, Path]] = []
-    rows = 0
+    rows = imported = 0
     with _Readers(workers) as readers:
-        # Every file is checked before any is imported.
-        for (day, path), problem in zip(dated, readers.map(_check, [(path, org) for _, path in dated])):
-            if problem is None:
-                good.append((day, path))
-            else:
-                bad.append(problem)
-        imported = 0
-        loads = readers.map(_load, [(path, org) for _, path in good])
-        for (day, path), loaded in zip(good, loads):
+        loads = readers.map(_prepare, [(path, org) for _, path in dated])
+        for done, ((day, path), loaded) in enumerate(zip(dated, loads)):
             if progress is not None:
-                progress(path.name, imported, len(good))
-            if isinstance(loaded, str):  # changed on disk since it was checked
+                progress(path.name, done, len(dated))
+            if isinstance(loaded, str):
                 bad.append(loaded)
                 continue
-            rows += upsert_snapshot(engine, org, day, loaded).rows
+            with _gc_paused():
+                rows += write_snapshot(engine, org, day, loaded)
             imported += 1
-            log.debug("imported %s: %d repositories", path.name, len(loaded))
-    if progress is not None and good:
-        progress("", imported, len(good))
+            log.debug("imported %s: %d repositories", path.name, len(loaded["name"]))
+    if progress is not None and dated:
+        progress("", len(dated), len(dated))
     if imported:
         analyze(engine)
     result = BackfillResult(files=imported, rows=rows, skipped=skipped)
@@ -151,24 +150,44 @@ def backfill(
 
 
 def default_workers() -> int:
-    """Worker processes for reading: one per CPU, at most 8 (the writer is the bottleneck beyond)."""
-    return min(os.cpu_count() or 1, 8)
+    """Worker processes for reading: one CPU is the writer's, the others read, at most 4 of them.
+
+    Reading a 10,000-row file takes about 35 ms, writing it into SQLite about 60 ms: one reader keeps
+    the writer busy, and more only compete with it for the cores (on PostgreSQL the server does much of
+    the writing, so a second reader can help). On one CPU: 0, read in this process.
+    """
+    return max(0, min((os.cpu_count() or 1) - 1, 4))
 
 
-def _check(path: Path, org: str) -> str | None:
-    """None for a good file, else its one-line problem summary (plain data: crosses processes)."""
+def _prepare(path: Path, org: str) -> dict[str, list[Any]] | str:
+    """The file's rows as `store.write_snapshot` takes them, or its one-line problem summary.
+
+    Plain data both ways: runs in the worker processes.
+    """
     try:
-        read_export(path, org)
+        with _gc_paused():
+            columns = _columns(path, org, storage=True)
     except _Malformed as exc:
         return exc.summary(path.name)
-    return None
+    del columns["namespace"]  # checked: every row is org's
+    return columns
 
 
-def _load(path: Path, org: str) -> pd.DataFrame | str:
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while one file is read or written.
+
+    A file's rows are acyclic lists of strings that reference counting frees, but allocating them
+    triggers collections that walk every object the process holds (pandas and SQLAlchemy are loaded):
+    that doubled the time to read a file. Anything cyclic made meanwhile is collected afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        return read_export(path, org)
-    except _Malformed as exc:
-        return exc.summary(path.name)
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Readers:
@@ -197,15 +216,35 @@ class _Readers:
         return self._ordered(function, arguments)
 
     def _ordered(self, function: Callable[..., T], arguments: list[tuple[Any, ...]]) -> Iterator[T]:
-        pending: deque[Future[T]] = deque()
+        """In order, with a bounded number of files in flight (their rows wait in memory).
+
+        While the next result is not ready, this process reads a later file itself, one no worker has
+        started yet (its future cancels): the workers' start-up (~1 s) and any time a busy machine
+        leaves them behind are then not spent waiting.
+        """
+        slots: deque[list[Any]] = deque()  # [future, arguments, result or _NOT_YET]
         queued = iter(arguments)
-        for args in itertools.islice(queued, self.workers * 2):  # bounded: frames wait in memory
-            pending.append(self.pool.submit(function, *args))
-        while pending:
-            result = pending.popleft().result()
-            for args in itertools.islice(queued, 1):
-                pending.append(self.pool.submit(function, *args))
+        ahead = self.workers * 2 + 4  # the pool queues one call per worker and one more: some stay cancellable
+
+        def top_up() -> None:
+            for args in itertools.islice(queued, ahead - len(slots)):
+                slots.append([self.pool.submit(function, *args), args, _NOT_YET])
+
+        top_up()
+        while slots:
+            head = slots[0]
+            while head[2] is _NOT_YET and not head[0].done():
+                spare = next((slot for slot in reversed(slots) if slot[2] is _NOT_YET and slot[0].cancel()), None)
+                if spare is None:
+                    break
+                spare[2] = function(*spare[1])
+            slots.popleft()
+            result = head[0].result() if head[2] is _NOT_YET else head[2]
+            top_up()
             yield result
+
+
+_NOT_YET = object()
 
 
 def _listing(directory: Path) -> tuple[list[tuple[date, Path]], list[str], list[str]]:
@@ -235,6 +274,18 @@ def _listing(directory: Path) -> tuple[list[tuple[date, Path]], list[str], list[
 
 def read_export(path: Path, org: str) -> pd.DataFrame:
     """One export as a frame of `transform.SCHEMA`; a `BackfillError` listing every problem if malformed."""
+    import pandas as pd
+
+    columns = _columns(path, org, storage=False)
+    count = len(columns["name"])
+    dtypes = _dtypes()
+    data = {name: pd.array(columns.get(name, [None] * count), dtype=dtypes[name]) for name in COLUMNS}
+    return pd.DataFrame(data, columns=list(COLUMNS))
+
+
+def _columns(path: Path, org: str, *, storage: bool) -> dict[str, list[Any]]:
+    """The file's columns typed by `transform.to_frame`'s rules (only those the file has), every cell
+    checked; with ``storage`` timestamps as `store.timestamp_texts` gives them, else canonical text."""
     records = _records(path)
     header, rows = records[0], records[1:]
     if tuple(header) == COLUMNS:
@@ -258,11 +309,11 @@ def read_export(path: Path, org: str) -> pd.DataFrame:
     ]
     if problems:
         raise _Malformed(_with_lines(path, problems))
-    frame = _typed(header, rows, org, neutralised, problems)
-    problems.extend(_identity_problems(frame, org))
+    columns = _typed(header, rows, org, neutralised, problems, storage=storage)
+    problems.extend(_identity_problems(columns["namespace"], columns["name"], org))
     if problems:
         raise _Malformed(_with_lines(path, problems))
-    return frame
+    return columns
 
 
 def _records(path: Path) -> list[list[str]]:
@@ -270,7 +321,7 @@ def _records(path: Path) -> list[list[str]]:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, strict=True)
             try:
-                records = [row for row in reader if row]  # a blank line is no record
+                records = list(filter(None, reader))  # a blank line is no record
             except csv.Error as exc:
                 raise _Malformed([f"line {reader.line_num}: {exc}"]) from None
     except UnicodeDecodeError as exc:
@@ -305,36 +356,44 @@ def _with_lines(path: Path, problems: list[_Problem]) -> list[str]:
 
 
 def _typed(
-    header: list[str], rows: list[list[str]], org: str, neutralised: bool, problems: list[_Problem]
-) -> pd.DataFrame:
+    header: list[str],
+    rows: list[list[str]],
+    org: str,
+    neutralised: bool,
+    problems: list[_Problem],
+    *,
+    storage: bool,
+) -> dict[str, list[Any]]:
     """The rows typed column by column, by `transform.to_frame`'s rules (see the module docstring)."""
-    import pandas as pd
-
-    count = len(rows)
-    dtypes = _dtypes()
-    columns: dict[str, tuple[str, ...]] = dict(zip(header, zip(*rows)))
-    data: dict[str, Any] = {}
+    columns: dict[str, list[Any]] = {}
 
     def invalid(offset: int, name: str, value: object) -> None:
         what = _KIND_TEXT.get(KINDS[name], "valid")
         problems.append((offset, f"{name} {str(value)[:60]!r} is not {what}", None))
 
-    for column in SCHEMA:
-        name, kind = column.name, column.kind
-        cells = columns.get(name)
-        if cells is None:  # the reference script's six columns: the rest stays unknown
-            data[name] = pd.array([None] * count, dtype=dtypes[name])
-            continue
+    for name, cells in zip(header, zip(*rows)):
+        kind = KINDS[name]
         if neutralised and kind not in ("bool", "int") and "\x00'" in "\x00" + "\x00".join(cells):
             cells = tuple(_unneutralise(cell) for cell in cells)
+        values: list[Any] | None
         if kind in ("text", "list"):
-            values: list[Any] | tuple[str, ...] | None = cells  # str(value), "" kept: as to_frame
+            values = list(cells)  # str(value), "" kept: as to_frame
+        elif kind == "timestamp":
+            values = plain_timestamp_texts(cells)
+            if values is None:
+                values = _cellwise(name, kind, cells, org, invalid)
+                if storage:
+                    values = timestamp_texts(values)
+            elif not storage:
+                values = [cell or None for cell in cells]  # canonical: kept as written, as to_frame
         else:
             values = _FAST[kind](cells)
             if values is None:
                 values = _cellwise(name, kind, cells, org, invalid)
-        data[name] = pd.array(values, dtype=dtypes[name])
-    return pd.DataFrame(data, columns=list(COLUMNS))
+            if storage and kind == "bool":  # 1/0, as every backend stores them: sqlite3 binds ints faster
+                values = list(map(_BOOL_INTS.get, values))
+        columns[name] = values
+    return columns
 
 
 def _dtypes() -> dict[str, Any]:
@@ -348,7 +407,7 @@ def _dtypes() -> dict[str, Any]:
 
 _DTYPES: dict[str, Any] | None = None
 _BOOLS = {"true": True, "false": False, "": None}
-_CANONICAL_CELL = re.compile(f"(?:{_CANONICAL_TIMESTAMP})?")  # or empty
+_BOOL_INTS = {True: 1, False: 0}  # None stays None
 
 
 def _unneutralise(cell: str) -> str:
@@ -372,23 +431,7 @@ def _fast_int(cells: tuple[str, ...]) -> list[Any] | None:
     return list(map(int, cells))
 
 
-def _fast_timestamp(cells: tuple[str, ...]) -> list[Any] | None:
-    import pandas as pd
-
-    if not all(map(_CANONICAL_CELL.fullmatch, cells)):
-        return None
-    values = [cell or None for cell in cells]
-    parsed = pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce")
-    if int(parsed.isna().sum()) != values.count(None):
-        return None  # shaped like a timestamp but not a real day or time (2024-02-30)
-    return values
-
-
-_FAST: dict[str, Callable[[tuple[str, ...]], list[Any] | None]] = {
-    "bool": _fast_bool,
-    "int": _fast_int,
-    "timestamp": _fast_timestamp,
-}
+_FAST: dict[str, Callable[[tuple[str, ...]], list[Any] | None]] = {"bool": _fast_bool, "int": _fast_int}
 
 
 def _cellwise(
@@ -420,19 +463,20 @@ def _cellwise(
     return values
 
 
-def _identity_problems(frame: pd.DataFrame, org: str) -> list[_Problem]:
+def _identity_problems(namespaces: list[str], names: list[str], org: str) -> list[_Problem]:
     problems: list[_Problem] = []
-    namespaces = frame["namespace"]
-    for index in namespaces.index[namespaces.ne(org).fillna(True)]:
-        problems.append((int(index), f"namespace {str(namespaces[index])[:60]!r} is not {org!r}", None))
-    names = frame["name"]
-    for index in names.index[names.isna() | names.eq("").fillna(True)]:
-        problems.append((int(index), "empty repository name", None))
-    repeated = names.duplicated(keep="first") & names.ne("").fillna(False)
-    if repeated.any():
+    if set(namespaces) != {org}:
+        problems.extend(
+            (index, f"namespace {value[:60]!r} is not {org!r}", None)
+            for index, value in enumerate(namespaces)
+            if value != org
+        )
+    if "" in names:
+        problems.extend((index, "empty repository name", None) for index, name in enumerate(names) if name == "")
+    if len(set(names)) != len(names):
         first_seen: dict[str, int] = {}
-        for index, value in names.items():
-            if value in first_seen and repeated[index]:
-                problems.append((int(index), f"repository {str(value)[:60]!r} repeats", first_seen[value]))
-            first_seen.setdefault(value, int(index))
+        for index, name in enumerate(names):
+            if name in first_seen and name != "":
+                problems.append((index, f"repository {name[:60]!r} repeats", first_seen[name]))
+            first_seen.setdefault(name, index)
     return problems

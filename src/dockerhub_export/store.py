@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,8 +54,10 @@ __all__ = [
     "open_engine",
     "redact",
     "start_run",
+    "timestamp_texts",
     "upgrade_database",
     "upsert_snapshot",
+    "write_snapshot",
 ]
 
 VERSION_TABLE = "dockerhub_export_version"  # not "alembic_version": the database may be shared
@@ -624,14 +627,82 @@ def check_history(
     return findings
 
 
-def _frame_columns(org: str, frame: pd.DataFrame, *, text_timestamps: bool) -> dict[str, list[Any]]:
-    """The frame as plain Python column lists (None for unknown), checked and typed for the driver.
+# Timestamps reach every driver as SQLAlchemy's SQLite storage text (naive UTC, microseconds): sqlite3
+# stores it as is, PostgreSQL (COPY) and MariaDB/MySQL parse it into TIMESTAMP / DATETIME(6).
+TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S.%f"
+# The shape of a canonical timestamp once its digits are all "0" (fromisoformat then checks the ranges).
+_PLAIN_SHAPE = re.compile(r"0000-00-00T00:00:00(?:\.0{1,9})?Z")
+_DIGITS_TO_ZERO = str.maketrans("123456789", "000000000")
+_MICROSECONDS_LENGTH = len("2021-12-20T17:19:58.882960Z")
+_NANOSECOND_YEARS = ("1678", "2261")  # pandas' nanosecond range, whole years
+_SECONDS_LENGTH = len("2021-12-20T17:19:58Z")
+_NO_FRACTION = re.compile(r"(:[0-9]{2})Z$", re.MULTILINE)
 
-    ``text_timestamps``: timestamps as SQLAlchemy's SQLite storage text (``YYYY-MM-DD HH:MM:SS.ffffff``),
-    formatted in one vectorized call, for the driver-level bulk path; else naive UTC datetimes.
+
+def plain_timestamp_texts(cells: Sequence[str | None]) -> list[str | None] | None:
+    """Canonical UTC timestamps (``2021-12-20T17:19:58.88296Z``, None or "" for unknown) as storage text.
+
+    None unless every cell is such a timestamp of a real day and time that pandas reads too:
+    `timestamp_texts` then parses the column with pandas. Where None is not returned, pandas (and so
+    `transform.to_frame`) reads every cell, and the result equals the pandas path's: fractions truncated
+    to microseconds, values before `OLDEST_TIMESTAMP` (Go's zero time) None. pandas parses a column
+    holding a nanosecond fraction at nanosecond resolution, which covers only the years 1677-2262:
+    such a column is plain only if all its years are inside.
+
+    Whole-column string operations (the column joined, its digits zeroed to find its few distinct
+    shapes): a regular expression per value cost 3x more.
     """
+    if not cells:
+        return []
+    try:
+        joined = "\n".join([cell or "" for cell in cells])
+    except TypeError:  # not all text
+        return None
+    if joined.count("\n") != len(cells) - 1:  # a cell holding a line break
+        return None
+    shapes = set(joined.translate(_DIGITS_TO_ZERO).split("\n")) - {""}
+    if not all(_PLAIN_SHAPE.fullmatch(shape) for shape in shapes):
+        return None
+    present = list(filter(None, cells))
+    if not present:
+        return [None] * len(cells)
+    try:
+        all(map(datetime.fromisoformat, present))  # 2024-02-30, 25:00, 23:59:60
+    except ValueError:
+        return None
+    lengths = set(map(len, shapes))
+    first, last = min(present)[:4], max(present)[:4]  # years: canonical text sorts by time
+    if max(lengths) > _MICROSECONDS_LENGTH and not _NANOSECOND_YEARS[0] <= first <= last <= _NANOSECOND_YEARS[1]:
+        return None
+    # 2021-12-20T17:19:58.88296Z -> 2021-12-20 17:19:58.882960, on the joined column: "T" is a space, a
+    # missing fraction ".", "Z" six zeros of padding, then each value cut to its 26 characters.
+    if min(lengths) == _SECONDS_LENGTH:
+        joined = _NO_FRACTION.sub(r"\1.Z", joined)
+    texts = [text[:26] or None for text in joined.replace("T", " ").replace("Z", "000000").split("\n")]
+    oldest = f"{OLDEST_TIMESTAMP.year:04d}"
+    if first < oldest:  # Go's zero time: never
+        texts = [None if text is None or text[:4] < oldest else text for text in texts]
+    return texts
+
+
+def timestamp_texts(cells: Sequence[Any]) -> list[str | None]:
+    """Any timestamps pandas reads (ISO-8601, zone-aware or UTC) as naive-UTC storage text, None if unknown."""
+    plain = plain_timestamp_texts(cells)
+    return plain if plain is not None else _parsed_timestamp_texts(cells)
+
+
+def _parsed_timestamp_texts(cells: Sequence[Any]) -> list[str | None]:
     import pandas as pd
 
+    parsed = pd.to_datetime(pd.Series(cells, dtype=object), utc=True, format="ISO8601", errors="coerce")
+    parsed = parsed.dt.tz_localize(None)
+    parsed = parsed.where(parsed >= OLDEST_TIMESTAMP)  # Go's zero time means "never", like NULL
+    texts = parsed.dt.strftime(TIMESTAMP_TEXT)
+    return texts.astype(object).where(texts.notna(), None).tolist()
+
+
+def _frame_columns(org: str, frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """The frame as plain Python column lists (None for unknown), checked and typed for the driver."""
     from .transform import COLUMNS, KINDS
 
     missing = [name for name in COLUMNS if name not in frame.columns]
@@ -653,16 +724,8 @@ def _frame_columns(org: str, frame: pd.DataFrame, *, text_timestamps: bool) -> d
     columns: dict[str, list[Any]] = {"name": names.astype(object).tolist()}
     for name in DATA_COLUMNS:
         series = frame[name]
-        if KINDS[name] == "timestamp":
-            parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce").dt.tz_localize(None)
-            parsed = parsed.where(parsed >= OLDEST_TIMESTAMP)  # Go's zero time means "never", like NULL
-            if text_timestamps:
-                series = parsed.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-            else:
-                values = parsed.dt.to_pydatetime().tolist()
-                columns[name] = [None if value is pd.NaT else value for value in values]
-                continue
-        columns[name] = series.astype(object).where(series.notna(), None).tolist()
+        values = series.astype(object).where(series.notna(), None).tolist()
+        columns[name] = timestamp_texts(values) if KINDS[name] == "timestamp" else values
     return columns
 
 
@@ -688,34 +751,110 @@ def _upsert_rows_statement(dialect: str) -> sa.Insert:
 def _write_rows(
     connection: sa.Connection, org: str, snapshot_date: date, write_id: int, columns: dict[str, list[Any]]
 ) -> None:
-    """Upsert the rows: the core statement compiled once, run by the driver's executemany in chunks.
+    """Store the rows: COPY on PostgreSQL, else the core statement compiled once, run by executemany.
+
+    A first write of the day (write id 1: the day had no rows, and its header row's lock keeps other
+    writers out) is a plain INSERT; a rewrite an upsert that also sets every column the rows lack to
+    NULL (the insert leaves them at their default, and the update copies that). Columns absent from
+    ``columns`` are never built or sent.
 
     Not ``connection.execute(statement, [dicts])``: SQLAlchemy's per-row parameter processing costs
     more than the insert itself at 100k rows (2-3x on SQLite), and its insertmanyvalues batching does
-    not apply to ON CONFLICT statements without RETURNING (with RETURNING, psycopg re-parses each
-    19,000-parameter statement: 10x slower). `_frame_columns` has already typed the values for the
-    driver; PyMySQL batches into multi-row VALUES itself, psycopg pipelines the rows.
+    not apply to ON CONFLICT statements without RETURNING. The values are already typed for the driver.
     """
+    if connection.dialect.name == "postgresql":
+        _copy_rows(connection, org, snapshot_date, write_id, columns)
+        return
     constant = {"namespace": org, "snapshot_date": snapshot_date, "write_id": write_id}
     if connection.dialect.name == "sqlite":
         constant["snapshot_date"] = snapshot_date.isoformat()  # SQLAlchemy's SQLite DATE storage
-    statement = _upsert_rows_statement(connection.dialect.name)
+    statement = sa.insert(repository_snapshots) if write_id == 1 else _upsert_rows_statement(connection.dialect.name)
     compiled = statement.compile(dialect=connection.dialect, column_keys=[*constant, *columns])
     sql = str(compiled)
-    # sqlite3 binds by position ("?"); psycopg and PyMySQL by name ("%(name)s").
+    # sqlite3 binds by position ("?"); PyMySQL by name ("%(name)s"), in chunks of CHUNK_ROWS dicts.
     order = list(compiled.positiontup) if compiled.positional and compiled.positiontup else [*constant, *columns]
     assert sorted(order) == sorted([*constant, *columns]), order
     sources = [itertools.repeat(constant[key]) if key in constant else columns[key] for key in order]
+    if compiled.positional:  # sqlite3: the raw cursor takes the rows as zip makes them, no list in between
+        cursor = connection.connection.cursor()
+        try:
+            with _driver_errors(connection, sql):
+                cursor.executemany(sql, zip(*sources))
+        finally:
+            cursor.close()
+        return
     count = len(columns["name"])
     for start in range(0, count, CHUNK_ROWS):
         chunk = [
             source if isinstance(source, itertools.repeat) else source[start : start + CHUNK_ROWS]
             for source in sources
         ]
-        rows: list[Any] = list(zip(*chunk))
-        if not compiled.positional:
-            rows = [dict(zip(order, row)) for row in rows]
-        connection.exec_driver_sql(sql, rows)
+        connection.exec_driver_sql(sql, [dict(zip(order, row)) for row in zip(*chunk)])
+
+
+def _copy_rows(
+    connection: sa.Connection, org: str, snapshot_date: date, write_id: int, columns: dict[str, list[Any]]
+) -> None:
+    """PostgreSQL: COPY the rows, straight into the table for a first write of the day, else into a
+    temporary table merged by one ``INSERT ... SELECT ... ON CONFLICT``.
+
+    The COPY text is built column by column (`_copy_column`) and sent in chunks, not row by row
+    through psycopg's ``write_row``: that took 3x the client time.
+    """
+    names = ["namespace", "snapshot_date", "write_id", *columns]
+    listed = ", ".join(names)
+    target = "repository_snapshots" if write_id == 1 else "dockerhub_export_incoming"
+    create = f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS SELECT {listed} FROM repository_snapshots WITH NO DATA"
+    copy = f"COPY {target} ({listed}) FROM STDIN"
+    updated = ", ".join(f"{name} = EXCLUDED.{name}" for name in (*DATA_COLUMNS, "write_id"))
+    merge = (
+        f"INSERT INTO repository_snapshots ({listed}) SELECT {listed} FROM {target} "
+        f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET {updated}"
+    )
+    constant = [
+        itertools.repeat(text) for text in (*_copy_column([org], "text"), snapshot_date.isoformat(), str(write_id))
+    ]
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        if write_id != 1:
+            with _driver_errors(connection, create):
+                cursor.execute(create)
+        with _driver_errors(connection, copy), cursor.copy(copy) as stream:
+            for start in range(0, len(columns["name"]), CHUNK_ROWS):
+                texts = [
+                    _copy_column(values[start : start + CHUNK_ROWS], _COPY_KINDS[name])
+                    for name, values in columns.items()
+                ]
+                stream.write("\n".join(map("\t".join, zip(*constant, *texts))) + "\n")
+        if write_id != 1:
+            with _driver_errors(connection, merge):
+                cursor.execute(merge)
+
+
+def _copy_kind(column: sa.Column[Any]) -> str:
+    if isinstance(column.type, sa.Boolean):
+        return "bool"
+    return "int" if isinstance(column.type, sa.Integer) else "text"  # timestamps come as storage text
+
+
+_COPY_KINDS = {column.name: _copy_kind(column) for column in repository_snapshots.columns}
+_COPY_BOOL = {True: "t", False: "f", None: "\\N"}
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_column(values: list[Any], kind: str) -> list[str]:
+    """One column's values in COPY's text format: NULL as \\N, booleans t/f, text with \\, tab and line
+    breaks escaped. Whole-column string operations; a value is touched alone only if it needs escaping."""
+    if kind == "bool":
+        return list(map(_COPY_BOOL.__getitem__, values))
+    if kind == "int":  # "None" is no integer's text: one replace marks the NULLs
+        return "\n".join(map(str, values)).replace("None", "\\N").split("\n") if values else []
+    texts = ["\\N" if value is None else value for value in values]
+    joined = "".join(filter(None, values))
+    if "\\" in joined or "\n" in joined or "\r" in joined or "\t" in joined:
+        texts = [text if value is None else value.translate(_COPY_ESCAPES) for text, value in zip(texts, values)]
+    return texts
 
 
 def _claim_day(
@@ -752,9 +891,27 @@ def _claim_day(
 
 
 def _day_names(connection: sa.Connection, org: str, snapshot_date: date) -> set[str]:
-    rs = repository_snapshots
-    query = sa.select(rs.c.name).where(rs.c.namespace == org, rs.c.snapshot_date == snapshot_date)
-    return set(connection.execute(query).scalars().all())  # fetchall: 3x faster than iterating rows
+    """The day's names, fetched by the raw driver cursor (SQLAlchemy's rows cost 10x more at 100k)."""
+    sqlite = connection.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    sql = f"SELECT name FROM repository_snapshots WHERE namespace = {mark} AND snapshot_date = {mark}"
+    with _driver_errors(connection, sql):
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, (org, snapshot_date.isoformat() if sqlite else snapshot_date))
+            return {row[0] for row in cursor.fetchall()}
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def _driver_errors(connection: sa.Connection, statement: str) -> Iterator[None]:
+    """Around raw driver calls: their errors as SQLAlchemy's, which `_translate` and `_with_retries` read."""
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        raise sa_exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
 
 
 def upsert_snapshot(
@@ -766,18 +923,60 @@ def upsert_snapshot(
     run_id: int | None = None,
     api_count: int | None = None,
 ) -> SnapshotSummary:
-    """Make ``frame`` the (org, day) snapshot, exactly, in one transaction.
+    """Make ``frame`` the (org, day) snapshot, exactly, in one transaction (see `write_snapshot`).
 
-    Rows are upserted stamped with this write's id, then the day's rows with any other id (repositories
-    gone since an earlier write of the same day) are deleted. Two writers of the same day are
-    serialized on the header row (see `_claim_day`), so the day ends as one writer's frame, never a mix.
+    The summary compares the names with the org's previous snapshot (added / vanished).
     """
-    text_timestamps = engine.dialect.name == "sqlite"
-    columns = _frame_columns(org, frame, text_timestamps=text_timestamps)
+    columns = _frame_columns(org, frame)
+    summary = _store(
+        engine, org, snapshot_date, columns, private=_private_count(frame), run_id=run_id, api_count=api_count,
+        compare=True,
+    )  # fmt: skip
+    log.info(
+        "stored %d repositories of %s for %s (%d removed from an earlier write of that day)",
+        summary.rows, org, snapshot_date, summary.removed,
+    )
+    return summary
+
+
+def write_snapshot(engine: sa.Engine, org: str, snapshot_date: date, columns: dict[str, list[Any]]) -> int:
+    """Make ``columns`` the (org, day) snapshot, exactly, in one transaction; returns the rows stored.
+
+    The bulk entry (backfill): ``columns`` maps ``"name"`` and any of `DATA_COLUMNS` to equally long
+    lists of driver-ready values, checked by the caller (names non-empty): None for unknown,
+    bool (or 1/0), int, str, timestamps as `timestamp_texts` gives them. The columns left out are stored NULL.
+
+    Rows are written stamped with this write's id, then the day's rows with any other id (repositories
+    gone since an earlier write of the same day) are deleted. Two writers of the same day are
+    serialized on the header row (see `_claim_day`), so the day ends as one writer's rows, never a mix.
+    """
+    unknown = [name for name in columns if name != "name" and name not in DATA_COLUMNS]
+    if "name" not in columns or unknown:
+        raise StoreError(f"cannot store the {org} snapshot: no name column, or unknown columns {unknown}")
+    names = columns["name"]
+    if len(set(names)) != len(names):  # a rewrite would keep the last one silently on SQLite
+        seen: set[str] = set()
+        shown = ", ".join(sorted({name for name in names if name in seen or seen.add(name)})[:5])
+        raise StoreError(f"cannot store the {org} snapshot: repository names repeat ({shown})")
+    private = columns["is_private"].count(True) if "is_private" in columns else 0
+    return _store(engine, org, snapshot_date, columns, private=private).rows
+
+
+def _store(
+    engine: sa.Engine,
+    org: str,
+    snapshot_date: date,
+    columns: dict[str, list[Any]],
+    *,
+    private: int,
+    run_id: int | None = None,
+    api_count: int | None = None,
+    compare: bool = False,
+) -> SnapshotSummary:
     names: list[str] = columns["name"]
     header = {
         "repositories": len(names),
-        "private": _private_count(frame),
+        "private": private,
         "api_count": api_count,
         "written_at": _utcnow(),
         "run_id": run_id,
@@ -786,15 +985,19 @@ def upsert_snapshot(
     def write() -> SnapshotSummary:
         with _writing(engine, f"store the {org} snapshot of {snapshot_date.isoformat()}") as connection:
             write_id = _claim_day(connection, org, snapshot_date, header)
-            previous = _previous(connection, org, snapshot_date)
+            previous = _previous(connection, org, snapshot_date) if compare else None
             previous_names = _day_names(connection, org, previous.snapshot_date) if previous else set()
             _write_rows(connection, org, snapshot_date, write_id, columns)
-            rs = repository_snapshots
-            removed = connection.execute(
-                sa.delete(rs).where(
-                    rs.c.namespace == org, rs.c.snapshot_date == snapshot_date, rs.c.write_id != write_id
-                )
-            ).rowcount
+            removed = 0
+            if write_id != 1:  # a first write went in as a plain INSERT: the day had no other rows
+                rs = repository_snapshots
+                removed = connection.execute(
+                    sa.delete(rs).where(
+                        rs.c.namespace == org, rs.c.snapshot_date == snapshot_date, rs.c.write_id != write_id
+                    )
+                ).rowcount
+        if not compare:
+            return SnapshotSummary(rows=len(names), removed=int(removed or 0), previous_date=None)
         current = set(names)
         return SnapshotSummary(
             rows=len(names),
@@ -804,9 +1007,4 @@ def upsert_snapshot(
             vanished=sorted(previous_names - current),
         )
 
-    summary = _with_retries(write)
-    log.info(
-        "stored %d repositories of %s for %s (%d removed from an earlier write of that day)",
-        summary.rows, org, snapshot_date, summary.removed,
-    )
-    return summary
+    return _with_retries(write)
