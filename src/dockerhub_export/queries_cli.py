@@ -8,7 +8,6 @@ Machine-readable output (csv, json) goes to stdout alone; headers, notes and pro
 
 import csv
 import enum
-import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -108,7 +107,9 @@ def _write_csv(header: list[str], rows: list[list[str]]) -> None:
 
 
 def _write_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    import orjson  # the same text as json.dumps(indent=2, ensure_ascii=False), several times faster
+
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _number(value: Optional[int]) -> str:
