@@ -33,7 +33,7 @@ def test_falls_back_to_the_deprecated_login_route_when_the_new_one_is_absent(hub
     auth = hubmod.authenticate(settings)
     listing = hubmod.fetch_all_pages(settings, auth)
     assert _logins(hub) == ["/v2/auth/token", "/v2/users/login"]
-    assert len(listing.repositories) == len(hub.repos[ORG])
+    assert len(listing.names) == len(hub.repos[ORG])
 
 
 def test_wrong_token_is_one_clear_error_without_retries(hub, settings_for) -> None:
@@ -66,7 +66,7 @@ def test_jwt_is_renewed_before_its_exp_claim(settings_for) -> None:
         settings = settings_for(hub, concurrency=1)
         auth = hubmod.authenticate(settings)
         listing = hubmod.fetch_all_pages(settings, auth)
-    assert len(listing.repositories) == 1000
+    assert len(listing.names) == 1000
     assert auth.logins >= 2
     assert [r.status for r in hub.requests if r.status == 401] == []
 
@@ -79,7 +79,7 @@ def test_expired_jwt_without_exp_is_renewed_once_on_401_and_the_request_retried(
     auth = hubmod.authenticate(settings)
     time.sleep(0.35)
     listing = hubmod.fetch_all_pages(settings, auth)
-    assert len(listing.repositories) == len(hub.repos[ORG])
+    assert len(listing.names) == len(hub.repos[ORG])
     assert auth.logins >= 2
 
 

@@ -15,14 +15,14 @@ from conftest import ORG, TOKEN
 from dockerhub_export import hub as hubmod
 from dockerhub_export.csv_output import csv_path, neutralise, write_csv
 from dockerhub_export.errors import OutputError
-from dockerhub_export.transform import DOC_COLUMNS, to_frame
+from dockerhub_export.transform import DOC_COLUMNS, from_columns, to_frame
 
 REFERENCE_SCRIPT = Path(__file__).parent / "reference" / "export.sh"
 
 
 def _export(settings) -> Path:  # type: ignore[no-untyped-def]
     listing = hubmod.fetch_all_pages(settings, hubmod.authenticate(settings))
-    frame = to_frame(listing.repositories, listing.org)
+    frame = from_columns(listing.columns, listing.org)
     return write_csv(frame, csv_path(settings.export_dir, ORG, date(2026, 11, 27)))
 
 

@@ -21,7 +21,7 @@ def test_login_and_listing_requests_are_all_valid_under_the_spec(spec_hub: SpecM
     assert operations[0] == "AuthCreateAccessToken"
     # The spec's example says count 287 in pages of 2: we ask for ceil(287 / 100) pages of 100.
     assert operations.count("listNamespaceRepositories") == 3
-    assert [r["name"] for r in listing.repositories] == ["highland_builder", "whalesay"]
+    assert listing.names == ["highland_builder", "whalesay"]
     assert any("reported 287 repositories" in warning for warning in listing.warnings)
 
 

@@ -30,12 +30,12 @@ def csv_path(export_dir: Path, org: str, snapshot_date: date) -> Path:
     return Path(export_dir) / org / f"repos-{snapshot_date.isoformat()}.csv"
 
 
+_FORMULA_FIRST = frozenset(FORMULA_PREFIXES)  # all one character: a set lookup of the first one
+
+
 def neutralise(value: str) -> str:
     """Prefix a cell that a spreadsheet would evaluate with a quote, so it is shown as text."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-
-
-_FORMULA_FIRST = frozenset(FORMULA_PREFIXES)  # all one character: a set lookup of the first one
+    return "'" + value if value[:1] in _FORMULA_FIRST else value
 
 
 def _cells(values: "list[Any]", kind: str, *, unknown_as_zero: bool, safe: bool) -> list[str]:
@@ -47,9 +47,7 @@ def _cells(values: "list[Any]", kind: str, *, unknown_as_zero: bool, safe: bool)
         missing = "0" if unknown_as_zero else ""  # the reference doc's `(.pull_count//0)`
         return [missing if value is None else str(value) for value in values]
     if safe:
-        values = [
-            "'" + value if value is not None and value[:1] in _FORMULA_FIRST else value for value in values
-        ]
+        values = [None if value is None else neutralise(value) for value in values]
     return [
         "" if value is None else '"' + (value.replace('"', '""') if '"' in value else value) + '"'
         for value in values

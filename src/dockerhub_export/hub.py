@@ -84,12 +84,6 @@ class Listing:
     def names(self) -> list[str]:
         return self.columns.get("name", [])
 
-    @property
-    def repositories(self) -> list[dict[str, Any]]:
-        """The repositories as records again (the schema's fields only), built on each access: for
-        tests and small listings; `transform.from_columns` reads ``columns`` directly."""
-        return [dict(zip(self.columns, values)) for values in zip(*self.columns.values())]
-
     def __repr__(self) -> str:
         # Short on purpose: asyncio.run formats the repr of its finished task (and so of this result)
         # when it restores the SIGINT handler; a full repr of 100,000 repositories costs seconds.

@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -955,8 +956,7 @@ def write_snapshot(engine: sa.Engine, org: str, snapshot_date: date, columns: di
         raise StoreError(f"cannot store the {org} snapshot: no name column, or unknown columns {unknown}")
     names = columns["name"]
     if len(set(names)) != len(names):  # a rewrite would keep the last one silently on SQLite
-        seen: set[str] = set()
-        shown = ", ".join(sorted({name for name in names if name in seen or seen.add(name)})[:5])
+        shown = ", ".join(sorted(name for name, times in Counter(names).items() if times > 1)[:5])
         raise StoreError(f"cannot store the {org} snapshot: repository names repeat ({shown})")
     private = columns["is_private"].count(True) if "is_private" in columns else 0
     return _store(engine, org, snapshot_date, columns, private=private).rows
