@@ -21,8 +21,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT_FILE = ROOT / "deployments" / "prefect.yaml"
-if str(ROOT) not in sys.path:  # `python deployments/serve.py` puts deployments/, not the root, on the path
-    sys.path.insert(0, str(ROOT))
 
 
 def deployment_specs(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
@@ -34,21 +32,16 @@ def deployment_specs(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
 
 def runner_deployments(path: Path = PREFECT_FILE) -> Iterator[Any]:
     """One `RunnerDeployment` per prefect.yaml entry, with the same schedule, timezone and defaults."""
+    from prefect.flows import load_flow_from_entrypoint
     from prefect.schedules import Cron
 
-    from flows.export_organizations import export_organizations
-    from flows.export_repositories import export_repositories
-
-    flows = {
-        "flows/export_repositories.py:export_repositories": export_repositories,
-        "flows/export_organizations.py:export_organizations": export_organizations,
-    }
     for spec in deployment_specs(path):
         schedules = [
             Cron(item["cron"], timezone=item.get("timezone"), active=item.get("active", True))
             for item in spec.get("schedules") or []
         ]
-        yield flows[spec["entrypoint"]].to_deployment(
+        flow = load_flow_from_entrypoint(spec["entrypoint"], use_placeholder_flow=False)
+        yield flow.to_deployment(
             name=spec["name"],
             description=spec.get("description"),
             tags=spec.get("tags"),

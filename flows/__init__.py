@@ -1,1 +1,2 @@
-"""Prefect flows: thin wrappers that sequence the library's functions (see export_repositories.py)."""
+"""Prefect flows of dockerhub-export, installed as ``dockerhub_export.flows``: thin flows whose tasks
+each wrap one library function (see export_repositories.py). The library below never imports Prefect."""

@@ -13,15 +13,16 @@ from datetime import date
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import State
 from pydantic import BaseModel, ConfigDict, Field
 
 from dockerhub_export.errors import ConfigError, ExportError
+from dockerhub_export.pipeline import one_line
 from dockerhub_export.settings import MAX_CONCURRENCY, parse_snapshot_date, validate_org
 
-from flows import reporting
-from flows.export_repositories import _default_snapshot_date, _one_line, export_repositories
+from .artifacts import publish_organizations
+from .export_repositories import export_repositories
+from .runtime import default_snapshot_date
 
 MAX_PARALLEL = 8
 
@@ -89,7 +90,7 @@ def export_organizations(
     logger = get_run_logger()
     _check(organizations)
     # One day for every org, fixed here: a subflow's own "scheduled time" is when it happens to start.
-    day = parse_snapshot_date(snapshot_date) if snapshot_date else _default_snapshot_date()
+    day = parse_snapshot_date(snapshot_date) if snapshot_date else default_snapshot_date()
     common = dict(
         output_dir=output_dir, snapshot_date=day, concurrency=concurrency, allow_empty=allow_empty,
         allow_drop=allow_drop, write_snapshots=write_snapshots, csv_safe=csv_safe,
@@ -114,7 +115,7 @@ def export_organizations(
         outcomes = {org: _outcome(org, future) for org, future in futures.items()}
 
     rows = [_row(org, outcome) for org, outcome in outcomes.items()]
-    _publish(rows, day)
+    publish_organizations(rows, day)
     failed = [row for row in rows if row["status"] == "failed"]
     if failed:
         raise ExportError(
@@ -133,11 +134,11 @@ def _outcome(org: str, future: Any) -> dict[str, Any]:
     try:
         state: State = future.result()
     except Exception as exc:  # the subflow could not even start (e.g. its parameters were refused)
-        return {"failed": _one_line(exc)}
+        return {"failed": one_line(exc)}
     if state.is_completed():
         return state.result()
     error = state.result(raise_on_failure=False)
-    reason = _one_line(error) if isinstance(error, BaseException) else (state.message or state.name)
+    reason = one_line(error) if isinstance(error, BaseException) else (state.message or state.name)
     return {"failed": reason, "flow_run_id": str(state.state_details.flow_run_id)}
 
 
@@ -147,24 +148,6 @@ def _row(org: str, outcome: dict[str, Any]) -> dict[str, Any]:
                 "reason": outcome["failed"]}
     return {"org": org, "status": "exported", "repositories": outcome["repositories"],
             "private": outcome["private"], "csv_path": outcome["csv_path"], "reason": None}
-
-
-# Docker IDs (user and org names) are letters and digits: "many-orgs" never meets an org's own history.
-MANY = "many-orgs"
-
-
-def _publish(rows: list[dict[str, Any]], day: date) -> None:
-    description = f"dockerhub-export of {len(rows)} organizations for {day.isoformat()}"
-    create_markdown_artifact(
-        key=reporting.artifact_key(MANY, "summary"),
-        markdown=reporting.organizations_markdown(rows),
-        description=description,
-    )
-    create_table_artifact(
-        key=reporting.artifact_key(MANY, "table"),
-        table=reporting.movers_table(rows),
-        description=description,
-    )
 
 
 __all__ = ["Organization", "export_organizations"]

@@ -31,6 +31,15 @@ def artifact_key(org: str | None, what: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
 
 
+def organizations_key(what: str) -> str:
+    """``dockerhub-export--organizations-<what>``: the multi-org run's history.
+
+    Any org name is a valid Docker ID, ``organizations`` and ``many-orgs`` included, so this key must be
+    one that `artifact_key` cannot make: an org never starts with a dash, hence the double dash.
+    """
+    return f"{KEY_PREFIX}--organizations-{what}"
+
+
 def jsonable(value: Any) -> Any:
     """``value`` as JSON-safe data: dates and pandas Timestamps as ISO text, NaN/NA as None."""
     if value is None or isinstance(value, (str, bool)):
@@ -124,7 +133,12 @@ def summary_markdown(result: Mapping[str, Any], movers: Sequence[Mapping[str, An
     since = f"since {previous}" if previous else "since the previous snapshot"
     lines += ["", f"## Top movers (pull growth {since})", ""]
     table = markdown_table(list(movers), headers=MOVER_COLUMNS)
-    lines.append(table if table else "None yet: growth needs two snapshots of the org.")
+    if table:
+        lines.append(table)
+    elif previous:
+        lines.append(f"None: no repository gained pulls since {previous}.")
+    else:
+        lines.append("None yet: growth needs two snapshots of the org.")
     warnings = list(result.get("warnings") or [])
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- {_cell(warning)}" for warning in warnings]

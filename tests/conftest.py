@@ -72,6 +72,30 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
     return build
 
 
+@pytest.fixture
+def app() -> Any:
+    """A Typer app with the store commands (db, history, trends, backfill) as the main CLI registers them."""
+    import typer
+
+    from dockerhub_export import backfill_cli, db_cli, queries_cli
+
+    app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+    @app.callback()
+    def _root() -> None:
+        """Test app: the commands as the main CLI registers them."""
+
+    for module in (db_cli, queries_cli, backfill_cli):
+        module.register(app)
+    return app
+
+
+def invoke(app: Any, *args: str) -> Any:
+    from typer.testing import CliRunner
+
+    return CliRunner().invoke(app, list(args))
+
+
 @pytest.fixture(scope="session")
 def prefect_api_url() -> Iterator[str]:
     """A real Prefect server for the whole session (prefect_test_harness, ~20 s to start)."""

@@ -121,8 +121,9 @@ def repo(
 def frame(*repos: dict[str, Any], org: str = ORG) -> Any:
     """A snapshot frame built the way the flow builds it."""
     from dockerhub_export import transform
+    from dockerhub_export.resources import REPOSITORIES
 
-    return transform.to_frame([{"namespace": org, **record} for record in repos], org)
+    return transform.to_frame([{"namespace": org, **record} for record in repos], REPOSITORIES.schema, org)
 
 
 def stored_rows(engine: Any, org: str, day: Any) -> dict[str, dict[str, Any]]:

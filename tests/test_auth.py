@@ -6,6 +6,8 @@ import pytest
 
 from conftest import ORG, PAT, TOKEN
 from dockerhub_export import hub as hubmod
+from dockerhub_export.fetch import fetch_all_pages
+from dockerhub_export.resources import REPOSITORIES
 from fakehub import FakeHub, Faults, make_repos
 from dockerhub_export.errors import AuthError, LoginRateLimited, TwoFactorRequired
 
@@ -31,9 +33,9 @@ def test_falls_back_to_the_deprecated_login_route_when_the_new_one_is_absent(hub
     hub.faults.auth_token_route = False
     settings = settings_for(hub)
     auth = hubmod.authenticate(settings)
-    listing = hubmod.fetch_all_pages(settings, auth)
+    listing = fetch_all_pages(settings, auth, REPOSITORIES)
     assert _logins(hub) == ["/v2/auth/token", "/v2/users/login"]
-    assert len(listing.names) == len(hub.repos[ORG])
+    assert len(listing.keys) == len(hub.repos[ORG])
 
 
 def test_wrong_token_is_one_clear_error_without_retries(hub, settings_for) -> None:
@@ -65,8 +67,8 @@ def test_jwt_is_renewed_before_its_exp_claim(settings_for) -> None:
     with FakeHub(repos={ORG: make_repos(ORG, 1000)}, credentials={TOKEN: (ORG, "all")}, faults=faults) as hub:
         settings = settings_for(hub, concurrency=1)
         auth = hubmod.authenticate(settings)
-        listing = hubmod.fetch_all_pages(settings, auth)
-    assert len(listing.names) == 1000
+        listing = fetch_all_pages(settings, auth, REPOSITORIES)
+    assert len(listing.keys) == 1000
     assert auth.logins >= 2
     assert [r.status for r in hub.requests if r.status == 401] == []
 
@@ -78,8 +80,8 @@ def test_expired_jwt_without_exp_is_renewed_once_on_401_and_the_request_retried(
     settings = settings_for(hub, concurrency=2)
     auth = hubmod.authenticate(settings)
     time.sleep(0.35)
-    listing = hubmod.fetch_all_pages(settings, auth)
-    assert len(listing.names) == len(hub.repos[ORG])
+    listing = fetch_all_pages(settings, auth, REPOSITORIES)
+    assert len(listing.keys) == len(hub.repos[ORG])
     assert auth.logins >= 2
 
 
@@ -91,7 +93,7 @@ def test_token_revoked_mid_run_is_an_auth_error_not_a_retry_loop(hub, settings_f
     hub.credentials.clear()  # revoked: the JWT expires and logging in again fails
     time.sleep(0.25)
     with pytest.raises(AuthError, match="rejected the credentials"):
-        hubmod.fetch_all_pages(settings, auth)
+        fetch_all_pages(settings, auth, REPOSITORIES)
 
 
 def test_secret_never_appears_in_reprs(hub, settings_for) -> None:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from dbs import ORG, frame, repo, stored_rows
 from dockerhub_export import backfill, csv_output, transform
 from dockerhub_export.errors import BackfillError, ConfigError
+from dockerhub_export.resources import REPOSITORIES
 
 DAY1, DAY2, DAY3 = date(2025, 2, 1), date(2025, 2, 2), date(2025, 2, 3)
 REFERENCE_HEADER = '"namespace","name","is_private","last_updated","pull_count","star_count"'
@@ -19,7 +20,7 @@ REFERENCE_HEADER = '"namespace","name","is_private","last_updated","pull_count",
 
 def write_export(directory: Path, day: date, snapshot: pd.DataFrame) -> Path:
     """A file exactly as a run of this tool writes it (neutralised, jq-style quoting)."""
-    return csv_output.write_csv(snapshot, directory / f"repos-{day.isoformat()}.csv")
+    return csv_output.write_csv(snapshot, directory / f"repos-{day.isoformat()}.csv", REPOSITORIES)
 
 
 def write_reference(directory: Path, day: date, *lines: str) -> Path:
@@ -74,7 +75,7 @@ def test_backfill_imports_the_reference_scripts_jq_csv(engine: sa.Engine, tmp_pa
 
 def test_reading_a_file_types_values_exactly_like_to_frame(tmp_path: Path) -> None:
     """Odd spellings take transform.to_frame's own rules: the frame equals to_frame of the csv rows."""
-    header = list(transform.COLUMNS)
+    header = list(REPOSITORIES.schema.names)
     rows = [
         ["acme", "a", " TRUE ", "2024-01-01T00:00:00+02:00", "1e3", "5.0", "image", "1", "active", "", "", "", "", "", "", "", ""],
         ["acme", "b", "false", "2024-01-01 10:00:00", "007", "-3", "", "0", "", "'@home", "2019-05-01T10:00:00Z", "", "12", "x", "", "", ""],
@@ -86,7 +87,7 @@ def test_reading_a_file_types_values_exactly_like_to_frame(tmp_path: Path) -> No
         csv.writer(handle).writerows([header, *rows])
     problems: list[tuple[int, str, object]] = []
     expected = transform.to_frame(
-        [dict(zip(header, row)) for row in rows], ORG, on_invalid=lambda *args: problems.append(args)
+        [dict(zip(header, row)) for row in rows], REPOSITORIES.schema, ORG, on_invalid=lambda *args: problems.append(args)
     )
     expected["description"] = expected["description"].str.replace(r"^'(?=[=@])", "", regex=True)
 

@@ -12,17 +12,32 @@ import pandas as pd
 import pytest
 
 from conftest import ORG, TOKEN
+from dockerhub_export import csv_output, transform
 from dockerhub_export import hub as hubmod
-from dockerhub_export.csv_output import csv_path, neutralise, write_csv
+from dockerhub_export.csv_output import neutralise
 from dockerhub_export.errors import OutputError
-from dockerhub_export.transform import DOC_COLUMNS, from_columns, to_frame
+from dockerhub_export.fetch import fetch_all_pages
+from dockerhub_export.resources import DOC_COLUMNS, REPOSITORIES
+
+
+# The repositories' CSV, the one this module tests.
+def to_frame(records: list, org: str | None = None) -> pd.DataFrame:
+    return transform.to_frame(records, REPOSITORIES.schema, org)
+
+
+def write_csv(frame: pd.DataFrame, path: Path, *, safe: bool = True) -> Path:
+    return csv_output.write_csv(frame, path, REPOSITORIES, safe=safe)
+
+
+def csv_path(export_dir: Path, org: str, day: date) -> Path:
+    return csv_output.csv_path(export_dir, org, day, REPOSITORIES)
 
 REFERENCE_SCRIPT = Path(__file__).parent / "reference" / "export.sh"
 
 
 def _export(settings) -> Path:  # type: ignore[no-untyped-def]
-    listing = hubmod.fetch_all_pages(settings, hubmod.authenticate(settings))
-    frame = from_columns(listing.columns, listing.org)
+    listing = fetch_all_pages(settings, hubmod.authenticate(settings), REPOSITORIES)
+    frame = transform.from_columns(listing.columns, REPOSITORIES.schema, listing.org)
     return write_csv(frame, csv_path(settings.export_dir, ORG, date(2026, 11, 27)))
 
 

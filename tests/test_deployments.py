@@ -81,16 +81,14 @@ def _deployment(name: str) -> Any:
 def test_nightly_is_a_cron_with_a_timezone_on_the_process_pool(deployed: dict[str, Any]) -> None:
     deployment = _deployment(NIGHTLY)
     assert deployment.work_pool_name == POOL
-    assert deployment.entrypoint == "flows/export_repositories.py:export_repositories"
+    # A module of the installed package: the worker needs no clone, and no pull step fetches code.
+    assert deployment.entrypoint == "dockerhub_export.flows.export_repositories.export_repositories"
+    assert not deployment.pull_steps
     assert deployment.enforce_parameter_schema
     (schedule,) = deployment.schedules
     assert schedule.active
     assert schedule.schedule.cron == "0 2 * * *"
     assert schedule.schedule.timezone  # explicit, never the implicit UTC of serve(cron=...)
-    # The pull step is resolved on the worker, at run time: the template must reach the server intact.
-    assert deployment.pull_steps == [
-        {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $DOCKERHUB_EXPORT_HOME }}"}}
-    ]
     many = _deployment("export-organizations/nightly")
     assert many.work_pool_name == POOL and not many.schedules[0].active  # on once the orgs are filled in
 
@@ -143,6 +141,7 @@ def worker_runs(
     from prefect.client.orchestration import get_client
 
     from dockerhub_export import store, transform
+    from dockerhub_export.resources import REPOSITORIES
 
     env = deployed["env"]
     exports = tmp_path_factory.mktemp("custom") / "exports"
@@ -153,7 +152,7 @@ def worker_runs(
     for index, gained in GROWTH.items():
         hub.repos[ORG][index]["pull_count"] = (before[index]["pull_count"] or 0) + gained
     engine = store.open_engine(f"sqlite:///{exports / 'snapshots.db'}")
-    store.upsert_snapshot(engine, ORG, DAY1, transform.to_frame(before, ORG))
+    store.upsert_snapshot(engine, ORG, DAY1, transform.to_frame(before, REPOSITORIES.schema, ORG))
     engine.dispose()
 
     # The Secret block the way docs/operations.md creates one: the value on stdin, never in argv.
@@ -176,8 +175,7 @@ def worker_runs(
         default = client.create_flow_run_from_deployment(deployment.id).id
 
     worker_env = dict(
-        env, DOCKERHUB_EXPORT_HOME=str(ROOT), DOCKERHUB_TOKEN=TOKEN, DOCKERHUB_API_URL=hub.url,
-        DOCKERHUB_ORG=ORG, EXPORT_DIR=str(env_exports),
+        env, DOCKERHUB_TOKEN=TOKEN, DOCKERHUB_API_URL=hub.url, DOCKERHUB_ORG=ORG, EXPORT_DIR=str(env_exports),
     )
     log = _run([PREFECT, "worker", "start", "--pool", POOL, "--run-once"], worker_env, anywhere, timeout=240)
     with get_client(sync_client=True) as client:

@@ -23,7 +23,7 @@ def flow_env(hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_api_u
 
 
 def _run(**parameters):  # type: ignore[no-untyped-def]
-    from flows.export_repositories import export_repositories
+    from dockerhub_export.flows.export_repositories import export_repositories
 
     return export_repositories(return_state=True, **parameters)
 

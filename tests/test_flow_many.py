@@ -50,7 +50,7 @@ def _children(state) -> list:  # type: ignore[no-untyped-def]
 def test_every_org_is_exported_and_the_failed_one_is_named(many_env: Path) -> None:
     from prefect.blocks.system import Secret
 
-    from flows.export_organizations import export_organizations
+    from dockerhub_export.flows.export_organizations import export_organizations
 
     Secret(value="dckr_oat_revoked-0000").save("dockerhub-token-gamma", overwrite=True)  # rejected by the Hub
     state = export_organizations(
@@ -79,7 +79,7 @@ def test_every_org_is_exported_and_the_failed_one_is_named(many_env: Path) -> No
 
     from prefect.artifacts import Artifact
 
-    summary = Artifact.get("dockerhub-export-many-orgs-summary")
+    summary = Artifact.get("dockerhub-export--organizations-summary")
     assert summary is not None and "2 exported, 1 failed" in str(summary.data)
     assert Artifact.get("dockerhub-export-beta-summary") is not None  # each org keeps its own history
 
@@ -106,7 +106,7 @@ def test_every_org_is_exported_and_the_failed_one_is_named(many_env: Path) -> No
 def test_a_bad_list_fails_before_any_org_starts(  # type: ignore[no-untyped-def]
     many_env: Path, organizations, fragment
 ) -> None:
-    from flows.export_organizations import export_organizations
+    from dockerhub_export.flows.export_organizations import export_organizations
 
     state = export_organizations(organizations=organizations, output_dir=str(many_env), return_state=True)
     assert state.is_failed() and fragment in (state.message or ""), state.message
@@ -114,7 +114,7 @@ def test_a_bad_list_fails_before_any_org_starts(  # type: ignore[no-untyped-def]
 
 
 def test_a_pasted_token_is_refused_not_used(many_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.export_repositories import export_repositories
+    from dockerhub_export.flows.export_repositories import export_repositories
 
     monkeypatch.delenv("DOCKERHUB_TOKEN")
     state = export_repositories(

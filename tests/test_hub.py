@@ -1,4 +1,5 @@
-"""The Hub client against the fake Hub over real HTTP: pagination, limits, retries, safety."""
+"""The Hub client (and the repositories fetched through it) against the fake Hub over real HTTP:
+pagination, limits, retries, safety."""
 
 import asyncio
 import time
@@ -11,13 +12,16 @@ import pytest
 from conftest import ORG, PAT, PUBLIC_TOKEN, REPO_COUNT
 from dockerhub_export import csv_output, transform
 from dockerhub_export import hub as hubmod
-from dockerhub_export.errors import ConfigError, ForeignHostError, HubError, HubUnavailable
-from dockerhub_export.hub import retry_after
+from dockerhub_export.errors import AuthError, ConfigError, ForeignHostError, HubError, HubUnavailable
+from dockerhub_export.fetch import fetch_all_pages, list_resource
+from dockerhub_export.resources import REPOSITORIES
 from fakehub import FakeHub, Faults, make_repos
+
+SCHEMA = REPOSITORIES.schema
 
 
 def _fetch(settings):  # type: ignore[no-untyped-def]
-    return hubmod.fetch_all_pages(settings, hubmod.authenticate(settings))
+    return fetch_all_pages(settings, hubmod.authenticate(settings), REPOSITORIES)
 
 
 def _list_requests(server: FakeHub) -> list:
@@ -26,7 +30,7 @@ def _list_requests(server: FakeHub) -> list:
 
 def test_fetches_every_page_once_with_the_spec_parameters(hub, settings_for) -> None:
     listing = _fetch(settings_for(hub))
-    assert listing.names == sorted(r["name"] for r in hub.repos[ORG])
+    assert listing.keys == sorted(r["name"] for r in hub.repos[ORG])
     assert listing.api_count == REPO_COUNT and listing.warnings == []
     requests = _list_requests(hub)
     assert sorted(int(r.query["page"][0]) for r in requests) == [1, 2, 3]
@@ -48,16 +52,16 @@ def test_the_page_wise_columns_give_the_frame_and_csv_of_the_records(hub, settin
     listing = _fetch(settings_for(hub, concurrency=3))
     # What the Hub sent, as JSON decodes it, in the Hub's order (ordering=name).
     records = sorted(orjson.loads(orjson.dumps(hub.repos[ORG])), key=lambda r: r["name"])
-    assert listing.names == [r["name"] for r in records]
+    assert listing.keys == [r["name"] for r in records]
 
-    paged = transform.from_columns(listing.columns, ORG)
-    reference = transform.to_frame(records, ORG)
+    paged = transform.from_columns(listing.columns, SCHEMA, ORG)
+    reference = transform.to_frame(records, SCHEMA, ORG)
     pd.testing.assert_frame_equal(paged, reference, check_exact=True)
     assert list(paged.dtypes) == list(reference.dtypes)
     assert paged.loc[len(paged) - 2, "media_types"] == "a;3"  # the odd rows are there and typed
     old, new = tmp_path / "records.csv", tmp_path / "paged.csv"
-    csv_output.write_csv(reference, old)
-    csv_output.write_csv(paged, new)
+    csv_output.write_csv(reference, old, REPOSITORIES)
+    csv_output.write_csv(paged, new, REPOSITORIES)
     assert new.read_bytes() == old.read_bytes()
 
 
@@ -66,7 +70,7 @@ def test_never_more_requests_in_flight_than_the_concurrency(settings_for) -> Non
                      faults=Faults(latency=0.03))
     with server:
         listing = _fetch(settings_for(server, token="t", concurrency=3))
-    assert len(listing.names) == 3000
+    assert len(listing.keys) == 3000
     assert server.max_in_flight == 3 and listing.stats.max_in_flight == 3
 
 
@@ -85,30 +89,10 @@ def test_plain_text_429_pauses_everyone_and_the_result_is_complete(hub, settings
     hub.faults.rate_limit_every = 2
     hub.faults.retry_after = 0.3
     listing = _fetch(settings_for(hub, concurrency=4))
-    assert len(listing.names) == REPO_COUNT
+    assert len(listing.keys) == REPO_COUNT
     assert listing.stats.rate_limited >= 1 and listing.stats.waited_seconds >= 0.3
     limited = [r for r in _list_requests(hub)]
     assert len(limited) == listing.stats.requests
-
-
-def test_a_429_halves_the_limit_and_only_requests_sent_after_it_regrow_it() -> None:
-    async def run() -> tuple[int, int, int]:
-        limiter = hubmod.AdaptiveLimiter(8)
-        managers = [limiter.slot() for _ in range(8)]
-        slots = [await manager.__aenter__() for manager in managers]  # 8 requests in flight
-        slots[0].pause = 0.01  # the first answers 429
-        await managers[0].__aexit__(None, None, None)
-        halved = limiter.limit
-        for slot, manager in zip(slots[1:], managers[1:]):  # the other 7 were sent before it: 200
-            slot.ok = True
-            await manager.__aexit__(None, None, None)
-        after_old = limiter.limit
-        for _ in range(halved):  # `limit` successes of requests sent after the pause grow it by one
-            async with limiter.slot() as slot:
-                slot.ok = True
-        return halved, after_old, limiter.limit
-
-    assert asyncio.run(run()) == (4, 4, 5)
 
 
 def test_429_with_x_ratelimit_reset_epoch_is_honoured(hub, settings_for) -> None:
@@ -116,14 +100,14 @@ def test_429_with_x_ratelimit_reset_epoch_is_honoured(hub, settings_for) -> None
     hub.faults.rate_limit_header = "X-RateLimit-Reset"
     hub.faults.retry_after = 0.1
     listing = _fetch(settings_for(hub))
-    assert len(listing.names) == REPO_COUNT and listing.stats.rate_limited >= 1
+    assert len(listing.keys) == REPO_COUNT and listing.stats.rate_limited >= 1
 
 
 def test_503_and_dropped_connections_are_retried(hub, settings_for) -> None:
     hub.faults.fail_503_every = 2
     hub.faults.drop_every = 3
     listing = _fetch(settings_for(hub, max_attempts=6))
-    assert len(listing.names) == REPO_COUNT
+    assert len(listing.keys) == REPO_COUNT
     assert listing.stats.retries >= 2
 
 
@@ -144,12 +128,12 @@ def test_other_4xx_are_not_retried(hub, settings_for) -> None:
 
 def test_unknown_org_is_an_empty_listing(hub, settings_for) -> None:
     listing = _fetch(settings_for(hub, org="nosuchorg", token=PAT, username="alice"))
-    assert listing.names == [] and listing.api_count == 0
+    assert listing.keys == [] and listing.api_count == 0
 
 
 def test_token_without_list_scope_sees_public_repositories_only(hub, settings_for) -> None:
     listing = _fetch(settings_for(hub, token=PUBLIC_TOKEN))
-    assert listing.names and not any(listing.columns["is_private"])
+    assert listing.keys and not any(listing.columns["is_private"])
 
 
 def test_next_link_to_another_host_is_refused_and_the_token_never_reaches_it(hub, trap, settings_for) -> None:
@@ -163,7 +147,7 @@ def test_next_link_to_another_host_is_refused_and_the_token_never_reaches_it(hub
 def test_next_links_on_the_same_host_are_followed_when_there_is_no_count(hub, settings_for) -> None:
     hub.faults.omit_count = True
     listing = _fetch(settings_for(hub))
-    assert len(listing.names) == REPO_COUNT and listing.api_count is None
+    assert len(listing.keys) == REPO_COUNT and listing.api_count is None
 
 
 def test_duplicates_across_shifting_pages_are_dropped_and_the_count_checked(hub, settings_for) -> None:
@@ -177,35 +161,13 @@ def test_duplicates_across_shifting_pages_are_dropped_and_the_count_checked(hub,
             hub.repos[ORG].insert(0, dict(hub.repos[ORG][0], name="0-new-repo"))
 
     async def run():  # type: ignore[no-untyped-def]
-        async with hubmod._client(settings, auth, None) as client:  # noqa: SLF001
-            return await client.list_repositories(ORG, on_page=on_page)
+        async with hubmod.HubClient.for_settings(settings, auth) as client:
+            return await list_resource(client, REPOSITORIES, ORG, on_page=on_page)
 
     listing = asyncio.run(run())
-    names = listing.names
+    names = listing.keys
     assert len(names) == len(set(names)) == REPO_COUNT
-    assert listing.stats.duplicates == 1
-
-
-def test_pages_arriving_out_of_order_are_joined_in_page_order() -> None:
-    listing = hubmod.Listing(org=ORG, columns={}, api_count=5)
-    joined = hubmod._InOrder(listing, hubmod.FetchStats())  # noqa: SLF001
-
-    def page(*names: str) -> hubmod._Page:  # noqa: SLF001
-        results = [{"name": name, "pull_count": len(name)} for name in names]
-        return hubmod._Page.parse({"results": results}, ORG)  # noqa: SLF001
-
-    joined.add(3, page("d", "e"))
-    joined.add(4, None)  # answered 404: the listing shrank
-    assert listing.names == []  # waits for pages 1 and 2
-    joined.add(2, page("b", "c"))
-    joined.add(1, page("a", "b"))  # "b" moved to page 1 mid-run: page 2's copy is dropped
-    joined.add(5, page("f"))
-    joined.finish()
-    assert listing.names == ["a", "b", "c", "d", "e", "f"]
-    assert listing.columns["pull_count"] == [1, 1, 1, 1, 1, 1]
-    assert joined.stats.duplicates == 1 and joined.stats.pages == 4
-    assert joined.last is not None and joined.last.size == 1
-    assert listing.warnings and "reported 5 repositories but 6" in listing.warnings[0]
+    assert listing.duplicates == 1
 
 
 def test_malformed_org_is_refused_before_any_request(hub, settings_for) -> None:
@@ -223,19 +185,35 @@ def test_redirects_are_not_followed(settings_for) -> None:
     settings = settings_for(FakeHub(), api_url="http://hub.test")
     auth = hubmod.hub_auth(settings)
     with pytest.raises(ForeignHostError, match="redirected"):
-        hubmod.fetch_all_pages(settings, auth, transport=httpx.MockTransport(handler))
+        fetch_all_pages(settings, auth, REPOSITORIES, transport=httpx.MockTransport(handler))
 
 
-@pytest.mark.parametrize(
-    ("headers", "expected"),
-    [
-        ({"Retry-After": "7"}, 7.0),
-        ({"Retry-After": "0.5"}, 0.5),
-        ({"X-RateLimit-Reset": "1000000030"}, 30.0),
-        ({"X-Retry-After": "1000000012"}, 12.0),
-        ({"Retry-After": "Sun, 09 Sep 2001 01:47:00 GMT"}, 20.0),
-        ({}, None),
-    ],
-)
-def test_retry_after_reads_every_header_the_hub_has_used(headers: dict, expected: float | None) -> None:
-    assert retry_after(httpx.Headers(headers), now=1_000_000_000.0) == expected
+def test_the_client_pages_through_any_endpoint_and_hands_over_plain_records(settings_for) -> None:
+    """No resource in the client: another path, its own parameters, records as the Hub sent them, in
+    whatever order the pages arrive; a 403 names what the endpoint says a token needs."""
+    pages = {1: ["t1", "t2"], 2: ["t3"]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/auth/token":
+            return httpx.Response(200, json={"access_token": "a.b.c"})
+        if request.url.path.endswith("/secret/tags"):
+            return httpx.Response(403, json={"detail": "forbidden"})
+        assert request.url.path == "/v2/namespaces/acme/repositories/web/tags"
+        assert request.url.params["page_size"] == "100" and request.url.params["ordering"] == "last_updated"
+        number = int(request.url.params["page"])
+        return httpx.Response(200, json={"count": 101, "results": [{"name": n} for n in pages.get(number, [])]})
+
+    settings = settings_for(FakeHub(), api_url="http://hub.test")
+    received: dict[int, list | None] = {}
+
+    async def run(path: str) -> int | None:
+        async with hubmod.HubClient.for_settings(settings, hubmod.hub_auth(settings),
+                                                 httpx.MockTransport(handler)) as client:
+            endpoint = hubmod.Endpoint(path=path, label="acme/web", noun="tags", forbidden="needs tag read",
+                                       params={"ordering": "last_updated"})
+            return await client.paginate(endpoint, received.__setitem__)
+
+    assert asyncio.run(run("/v2/namespaces/acme/repositories/web/tags")) == 101
+    assert received == {1: [{"name": "t1"}, {"name": "t2"}], 2: [{"name": "t3"}]}
+    with pytest.raises(AuthError, match=r"may not list acme/web \(403: forbidden\): needs tag read"):
+        asyncio.run(run("/v2/namespaces/acme/repositories/secret/tags"))

@@ -1,4 +1,4 @@
-"""queries_cli: `db`, `history`, `trends` and `backfill` through Typer, as a user runs them."""
+"""queries_cli: `history` and `trends` through Typer, as a user runs them."""
 
 import csv
 import io
@@ -14,21 +14,10 @@ import typer
 from typer.testing import CliRunner
 
 from dbs import ORG, frame, repo
-from dockerhub_export import csv_output, queries_cli, reports, store
+from conftest import invoke
+from dockerhub_export import reports, store
 from dockerhub_export.errors import ConfigError, StoreError
 from test_reports import EXPECTED_TRENDS, seed
-
-
-@pytest.fixture
-def app() -> typer.Typer:
-    app = typer.Typer(no_args_is_help=True, add_completion=False)
-
-    @app.callback()
-    def _root() -> None:
-        """Test app: the commands as the main CLI registers them."""
-
-    queries_cli.register(app)
-    return app
 
 
 @pytest.fixture
@@ -37,10 +26,6 @@ def seeded(sqlite_url: str) -> str:
     seed(engine)
     engine.dispose()
     return sqlite_url
-
-
-def invoke(app: typer.Typer, *args: str) -> object:
-    return CliRunner().invoke(app, list(args))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -92,7 +77,6 @@ def test_csv_output_neutralises_formula_cells(app: typer.Typer, sqlite_url: str)
     engine.dispose()
     result = invoke(app, "history", "--org", ORG, "--repo", "web", "--format", "csv", "--database-url", sqlite_url)
     assert next(csv.DictReader(io.StringIO(result.stdout)))["description"] == "'=cmd|' /C calc'!A0"
-    assert queries_cli.FORMULA_PREFIXES == csv_output.FORMULA_PREFIXES
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,39 +161,6 @@ def test_queries_never_create_a_missing_database(app: typer.Typer, tmp_path: Pat
 def test_missing_org_is_a_config_error(app: typer.Typer, seeded: str) -> None:
     result = invoke(app, "trends", "--database-url", seeded)
     assert isinstance(result.exception, ConfigError) and "--org" in str(result.exception)
-
-
-# --------------------------------------------------------------------------------------------------
-# db, backfill
-
-
-def test_db_upgrade_then_current(app: typer.Typer, db_url: str) -> None:
-    result = invoke(app, "db", "upgrade", "--database-url", db_url)
-    assert result.exit_code == 0, result.output
-    assert "upgraded from an empty database to revision 0002" in result.stdout
-    assert "is at revision 0002, the newest" in invoke(app, "db", "upgrade", "--database-url", db_url).stdout
-    assert "is at revision 0002, the newest" in invoke(app, "db", "current", "--database-url", db_url).stdout
-
-
-def test_db_commands_never_show_the_password(app: typer.Typer) -> None:
-    result = invoke(app, "db", "upgrade", "--database-url", "postgresql+psycopg://me:s3cret@127.0.0.1:1/x")
-    assert isinstance(result.exception, StoreError)
-    assert "s3cret" not in str(result.exception) and "me:***@" in str(result.exception)
-
-
-def test_backfill_command_imports_a_folder(app: typer.Typer, tmp_path: Path) -> None:
-    exports = tmp_path / "exports" / ORG
-    exports.mkdir(parents=True)
-    csv_output.write_csv(frame(repo("web", pulls=1)), exports / "repos-2025-01-01.csv")
-    csv_output.write_csv(frame(repo("web", pulls=9)), exports / "repos-2025-01-02.csv")
-    (exports / "repos.csv").write_text("x\n")
-    result = invoke(app, "backfill", str(exports), "--org", ORG, "--output-dir", str(tmp_path / "exports"))
-    assert result.exit_code == 0, result.output
-    assert "imported 2 files (2 rows) of acme into sqlite:///" in result.stdout
-    assert "ignored 1 CSV files not named repos-YYYY-MM-DD.csv: repos.csv" in result.stderr
-    history = invoke(app, "history", "--org", ORG, "--repo", "web", "--format", "json",
-                     "--output-dir", str(tmp_path / "exports"))  # fmt: skip
-    assert [row["pull_count"] for row in json.loads(history.stdout)] == [1, 9]
 
 
 def test_module_import_stays_light() -> None:

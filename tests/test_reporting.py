@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from flows import reporting
+from dockerhub_export.flows import reporting
 
 
 @pytest.mark.parametrize(
@@ -74,9 +74,21 @@ def test_summary_names_everything_the_issue_asks_for() -> None:
         assert fragment in text, fragment
 
 
+def test_organizations_keys_are_no_org_s_key() -> None:
+    """Every org name is a valid Docker ID, "many-orgs" and "organizations" included: the multi-org
+    history must stay apart from theirs."""
+    for org in ("many-orgs", "organizations", "a", "x.y_z-9"):
+        for what in ("summary", "table", "top-movers"):
+            assert reporting.organizations_key(what) != reporting.artifact_key(org, what)
+            assert reporting.organizations_key("summary") != reporting.artifact_key(org, what)
+    assert reporting.organizations_key("summary") == "dockerhub-export--organizations-summary"
+
+
 def test_summary_of_a_first_snapshot_and_of_a_run_without_snapshots() -> None:
     first = reporting.summary_markdown(_result(snapshot={"previous_date": None, "added": [], "removed": []}))
     assert "first snapshot of this org" in first and "None yet" in first
+    quiet = reporting.summary_markdown(_result(snapshot={"previous_date": "2026-11-26", "added": [], "removed": []}))
+    assert "None yet" not in quiet and "None: no repository gained pulls since 2026-11-26." in quiet
     off = reporting.summary_markdown(_result(snapshot=None))
     assert "snapshots are off" in off
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from dbs import ORG, frame, repo
 from dockerhub_export import reports, store
 from dockerhub_export.errors import ConfigError, StoreError
+from dockerhub_export.timestamps import format_timestamp
 
 JAN1, JAN2, JAN5, JAN9 = date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 5), date(2025, 1, 9)
 
@@ -50,7 +51,7 @@ def test_history_lists_one_row_per_snapshot_by_date(engine: sa.Engine) -> None:
         (100, 5, False), (150, 6, False), (400, 4, False),
     ]  # fmt: skip
     assert rows[1]["last_updated"] == datetime(2025, 1, 2, 8, 30, 0, 500000, tzinfo=timezone.utc)
-    assert reports.format_timestamp(rows[1]["last_updated"]) == "2025-01-02T08:30:00.5Z"
+    assert format_timestamp(rows[1]["last_updated"]) == "2025-01-02T08:30:00.5Z"
     assert list(rows[0])[:5] == ["snapshot_date", "pull_count", "star_count", "is_private", "last_updated"]
     assert set(rows[0]) == set(reports.HISTORY_COLUMNS)
 

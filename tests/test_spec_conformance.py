@@ -4,6 +4,8 @@ import httpx
 import pytest
 
 from dockerhub_export import hub as hubmod
+from dockerhub_export.fetch import fetch_all_pages
+from dockerhub_export.resources import REPOSITORIES
 from specmock import SpecMock
 
 
@@ -15,13 +17,13 @@ def spec_hub():  # type: ignore[no-untyped-def]
 
 def test_login_and_listing_requests_are_all_valid_under_the_spec(spec_hub: SpecMock, settings_for) -> None:
     settings = settings_for(spec_hub, concurrency=2)  # type: ignore[arg-type]
-    listing = hubmod.fetch_all_pages(settings, hubmod.authenticate(settings))
+    listing = fetch_all_pages(settings, hubmod.authenticate(settings), REPOSITORIES)
     assert spec_hub.violations == []
     operations = [operation for operation, _ in spec_hub.calls]
     assert operations[0] == "AuthCreateAccessToken"
     # The spec's example says count 287 in pages of 2: we ask for ceil(287 / 100) pages of 100.
     assert operations.count("listNamespaceRepositories") == 3
-    assert listing.names == ["highland_builder", "whalesay"]
+    assert listing.keys == ["highland_builder", "whalesay"]
     assert any("reported 287 repositories" in warning for warning in listing.warnings)
 
 

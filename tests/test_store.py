@@ -1,4 +1,4 @@
-"""store: URLs and engines, migrations, the run log, the history guard, and the day's upsert."""
+"""store: URLs and engines, migrations, the run log, and the day's upsert."""
 
 import sqlite3
 import threading
@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from dbs import ORG, frame, repo, stored_rows
-from dockerhub_export import store, transform
-from dockerhub_export.errors import ConfigError, HistoryGuardError, StoreError
+from dockerhub_export import store
+from dockerhub_export.errors import ConfigError, StoreError
+from dockerhub_export.resources import REPOSITORIES
 from dockerhub_export.settings import Settings
 
 DAY1, DAY2, DAY3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
@@ -72,9 +73,9 @@ def test_open_engine_creates_the_sqlite_folder_and_sets_wal_busy_timeout_and_for
 def test_tables_hold_every_exported_field_with_counts_nullable() -> None:
     table = store.repository_snapshots
     assert [name for name in table.columns.keys() if name not in ("snapshot_date", "write_id")] == list(
-        transform.COLUMNS
+        REPOSITORIES.schema.names
     )
-    for column in transform.SCHEMA:
+    for column in REPOSITORIES.schema.columns:
         if column.kind == "timestamp":
             assert isinstance(table.c[column.name].type, sa.DateTime)
         if column.kind == "int":
@@ -262,10 +263,10 @@ def _core_rows(snapshot: object, day: date) -> list[dict[str, object]]:
         for name in ("name", *store.DATA_COLUMNS):
             value = record[name]
             value = None if value is pd.NA or value is None else value
-            if value is not None and transform.KINDS[name] == "timestamp":
+            if value is not None and REPOSITORIES.schema.kinds[name] == "timestamp":
                 parsed = datetime.fromisoformat(value).replace(tzinfo=None)  # cuts nanoseconds off
                 value = parsed if parsed.year >= 1000 else None
-            row[name] = bool(value) if transform.KINDS[name] == "bool" and value is not None else value
+            row[name] = bool(value) if REPOSITORIES.schema.kinds[name] == "bool" and value is not None else value
         rows.append(row)
     return rows
 
@@ -291,33 +292,6 @@ def test_first_writes_and_rewrites_store_exactly_what_sqlalchemy_core_stores(eng
     assert web["last_modified"] == datetime(2023, 12, 31, 22, 0)  # converted to UTC
     assert reference["ghost"]["last_updated"] == datetime(2024, 6, 1, 10, 0, 0, 123456)
     assert reference["ghost"]["date_registered"] is None and reference["ghost"]["pull_count"] is None
-
-
-def test_plain_timestamp_texts_equal_the_pandas_conversion() -> None:
-    """The fast conversion of canonical timestamps gives what pandas gives, or declines the column."""
-    import random
-
-    rnd = random.Random(5)
-    years = ["0001", "0999", "1000", "1677", "1678", "2024", "2261", "2262", "9999"]
-    fractions = ["", ".1", ".12345", ".123456", ".1234567", ".123456789"]
-
-    def stamp() -> str:
-        return (f"{rnd.choice(years)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 31):02d}T{rnd.randint(0, 24):02d}:"
-                f"{rnd.randint(0, 59):02d}:{rnd.randint(0, 60):02d}{rnd.choice(fractions)}Z")  # fmt: skip
-
-    converted = 0
-    for _ in range(1500):
-        cells = [stamp() if rnd.random() < 0.8 else rnd.choice([None, ""]) for _ in range(rnd.randint(1, 5))]
-        plain = store.plain_timestamp_texts(cells)
-        if plain is not None:
-            converted += 1
-            assert plain == store._parsed_timestamp_texts(cells), cells
-    assert converted > 300  # most columns take the fast path
-    assert store.plain_timestamp_texts(["2024-02-30T00:00:00Z"]) is None
-    assert store.plain_timestamp_texts(["2024-01-01T00:00:00Z\n2024-01-01T00:00:00Z", "x"]) is None
-    assert store.timestamp_texts(["2024-02-30T00:00:00Z", "2024-01-01T00:00:00+01:00"]) == [
-        None, "2023-12-31 23:00:00.000000",
-    ]  # fmt: skip
 
 
 def test_write_snapshot_of_a_few_columns_leaves_the_others_null_even_over_a_full_row(engine: sa.Engine) -> None:
@@ -461,51 +435,6 @@ def test_finish_run_rejects_an_unknown_status_or_run(sqlite_engine: sa.Engine) -
         store.finish_run(sqlite_engine, run, status="ok")
     with pytest.raises(StoreError, match="no run #999"):
         store.finish_run(sqlite_engine, 999, status="success")
-
-
-# --------------------------------------------------------------------------------------------------
-# History guard
-
-
-def _hundred(private: int) -> object:
-    return frame(*(repo(f"r{i:03d}", private=i < private) for i in range(100)))
-
-
-def test_guard_refuses_a_run_that_lost_access_to_private_repositories(engine: sa.Engine) -> None:
-    store.upsert_snapshot(engine, ORG, DAY1, _hundred(private=30))
-    public_only = frame(*(repo(f"r{i:03d}") for i in range(30, 100)))
-    with pytest.raises(HistoryGuardError) as caught:
-        store.check_history(engine, ORG, DAY2, public_only)
-    message = str(caught.value)
-    assert "lost access to private repositories (the Hub still answers 200)" in message
-    assert "30 of 100 were private on 2025-03-01" in message and "none of 70 now" in message
-    assert "--allow-drop" in message and "\n" not in message
-
-
-def test_guard_refuses_a_count_drop_of_more_than_half(engine: sa.Engine) -> None:
-    store.upsert_snapshot(engine, ORG, DAY1, _hundred(private=0))
-    assert store.check_history(engine, ORG, DAY2, frame(*(repo(f"r{i:03d}") for i in range(50)))) == []  # exactly 50 %
-    with pytest.raises(HistoryGuardError, match=r"fell 51% from 100 on 2025-03-01 to 49.*--allow-drop"):
-        store.check_history(engine, ORG, DAY2, frame(*(repo(f"r{i:03d}") for i in range(49))))
-
-
-def test_allow_drop_returns_the_findings_as_warnings(engine: sa.Engine) -> None:
-    store.upsert_snapshot(engine, ORG, DAY1, _hundred(private=10))
-    warnings = store.check_history(engine, ORG, DAY2, frame(repo("r050")), allow_drop=True)
-    assert len(warnings) == 2
-    assert "lost access to private repositories" in warnings[0] and "fell 99%" in warnings[1]
-
-
-def test_guard_compares_with_the_latest_earlier_day_only(engine: sa.Engine) -> None:
-    assert store.check_history(engine, ORG, DAY1, frame(repo("a"))) == []  # nothing before: fine
-    store.upsert_snapshot(engine, ORG, DAY2, _hundred(private=5))
-    # a rerun of DAY2 or an earlier day is not compared with DAY2 itself
-    assert store.check_history(engine, ORG, DAY2, frame(repo("a"))) == []
-    assert store.check_history(engine, ORG, DAY1, frame(repo("a"))) == []
-    with pytest.raises(HistoryGuardError, match="on 2025-03-02"):
-        store.check_history(engine, ORG, DAY3, frame(repo("a")))
-    only_private = store.check_history(engine, ORG, DAY3, frame(repo("a")), drop_threshold=1.0, allow_drop=True)
-    assert len(only_private) == 1 and "private" in only_private[0]
 
 
 def test_analyze_refreshes_the_planner_statistics_after_a_bulk_load(engine: sa.Engine) -> None:

@@ -1,15 +1,29 @@
-"""Transform: API records (or CSV strings) to the typed frame every output shares."""
+"""Transform: API records (or CSV strings) to the typed frame every output shares, by a declared schema."""
+
+from typing import Any
 
 import pandas as pd
+import pytest
 
-from dockerhub_export.transform import (
-    COLUMNS,
-    DOC_COLUMNS,
-    format_timestamp,
-    from_columns,
-    raw_columns,
-    to_frame,
-)
+from dockerhub_export import transform
+from dockerhub_export.resources import DOC_COLUMNS, REPOSITORIES
+from dockerhub_export.schema import Column, Schema
+
+SCHEMA = REPOSITORIES.schema
+COLUMNS = SCHEMA.names
+
+
+# The repositories' schema, the one most tests here type by.
+def to_frame(records: list, org: str | None = None, **options: Any) -> pd.DataFrame:
+    return transform.to_frame(records, SCHEMA, org, **options)
+
+
+def raw_columns(records: list) -> dict:
+    return transform.raw_columns(records, SCHEMA)
+
+
+def from_columns(columns: dict, org: str | None = None, **options: Any) -> pd.DataFrame:
+    return transform.from_columns(columns, SCHEMA, org, **options)
 
 
 def test_doc_columns_come_first_in_the_reference_order() -> None:
@@ -74,11 +88,6 @@ def test_missing_namespace_is_filled_with_the_org() -> None:
     assert to_frame([{"name": "a"}], "acme").loc[0, "namespace"] == "acme"
 
 
-def test_format_timestamp_trims_trailing_zeros_like_the_hub() -> None:
-    assert format_timestamp(pd.Timestamp("2021-12-20T17:19:58.882960Z")) == "2021-12-20T17:19:58.88296Z"
-    assert format_timestamp(pd.Timestamp("2021-12-20T17:19:58Z")) == "2021-12-20T17:19:58Z"
-
-
 def test_list_items_that_are_empty_null_or_not_strings() -> None:
     frame = to_frame([
         {"name": "a", "media_types": ["x", "", None, 3], "content_types": ["image", "plugin"],
@@ -102,3 +111,19 @@ def test_raw_columns_hold_the_values_with_lists_joined_and_type_like_the_records
     consumed = from_columns(columns, "acme", consume=True)
     assert columns == {}
     pd.testing.assert_frame_equal(consumed, to_frame(records, "acme"), check_exact=True)
+
+
+def test_any_declared_schema_types_its_own_columns() -> None:
+    """Nothing in the typing is about repositories: a schema declared elsewhere gets its own columns."""
+    tags = Schema((Column("name", "text", "tag"), Column("full_size", "int", "bytes"),
+                   Column("tag_last_pulled", "timestamp", "last pull"), Column("platforms", "list", "os/arch")))
+    frame = transform.to_frame([{"name": "latest", "full_size": "12", "tag_last_pulled": "2024-01-16T20:54:52Z",
+                                 "platforms": ["linux/amd64", "linux/arm64"], "extra": True}], tags)
+    assert list(frame.columns) == ["name", "full_size", "tag_last_pulled", "platforms"]
+    assert frame.loc[0, "full_size"] == 12 and frame.loc[0, "platforms"] == "linux/amd64;linux/arm64"
+    assert str(frame.dtypes["full_size"]) == "Int64"
+
+
+def test_a_schema_refuses_a_column_named_twice() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        Schema((Column("name", "text", "a"), Column("name", "int", "b")))

@@ -2,7 +2,7 @@
 
 Two flavours are read, told apart by their header:
 
-* this tool's CSV: the 17 columns of `transform.COLUMNS`; text cells that `csv_output.neutralise`
+* this tool's CSV: the 17 columns of `REPOSITORIES.schema`; text cells that `csv_output.neutralise`
   prefixed with ``'`` (a formula character followed) are restored. A genuine value that itself started
   with ``'=`` cannot be told apart and loses its quote. Unknown counts were written as 0 and stay 0.
 * the reference script's CSV (jq ``@csv``): ``namespace,name,is_private,last_updated,pull_count,
@@ -14,7 +14,7 @@ are checked first. A malformed file is named with the line of each problem and n
 (not even partly); the good files are imported anyway, each in its own transaction, and
 `BackfillError` lists the bad ones at the end (so a bad file is reported after the good files before
 and after it were imported). Backfill is deliberate history, so the history guard
-(`store.check_history`) does not apply.
+(`guard`) does not apply.
 
 Speed: a year of a 10,000-repository org is 3.65 M rows. Cells are typed column by column in plain
 Python with C-level checks for the values exports actually contain (``true``/``false``, plain integers,
@@ -45,8 +45,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .csv_output import FORMULA_PREFIXES
 from .errors import BackfillError, ConfigError
-from .store import analyze, plain_timestamp_texts, timestamp_texts, write_snapshot
-from .transform import COLUMNS, DOC_COLUMNS, KINDS
+from .resources import DOC_COLUMNS, REPOSITORIES
+from .store import analyze, write_snapshot
+from .timestamps import plain_timestamp_texts, timestamp_texts
+
+SCHEMA = REPOSITORIES.schema
+COLUMNS = SCHEMA.names
+KINDS = SCHEMA.kinds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -273,7 +278,7 @@ def _listing(directory: Path) -> tuple[list[tuple[date, Path]], list[str], list[
 
 
 def read_export(path: Path, org: str) -> pd.DataFrame:
-    """One export as a frame of `transform.SCHEMA`; a `BackfillError` listing every problem if malformed."""
+    """One export as a frame of `REPOSITORIES.schema`; a `BackfillError` listing every problem if malformed."""
     import pandas as pd
 
     columns = _columns(path, org, storage=False)
@@ -285,7 +290,7 @@ def read_export(path: Path, org: str) -> pd.DataFrame:
 
 def _columns(path: Path, org: str, *, storage: bool) -> dict[str, list[Any]]:
     """The file's columns typed by `transform.to_frame`'s rules (only those the file has), every cell
-    checked; with ``storage`` timestamps as `store.timestamp_texts` gives them, else canonical text."""
+    checked; with ``storage`` timestamps as `timestamps.timestamp_texts` gives them, else canonical text."""
     records = _records(path)
     header, rows = records[0], records[1:]
     if tuple(header) == COLUMNS:
@@ -401,7 +406,7 @@ def _dtypes() -> dict[str, Any]:
 
     global _DTYPES
     if _DTYPES is None:
-        _DTYPES = dict(transform.to_frame([]).dtypes.items())
+        _DTYPES = dict(transform.to_frame([], SCHEMA).dtypes.items())
     return _DTYPES
 
 
@@ -455,6 +460,7 @@ def _cellwise(
     if odd:
         typed = transform.to_frame(
             [{name: cells[offset]} for offset in odd],
+            SCHEMA,
             org,
             on_invalid=lambda row, column, value: invalid(odd[row], column, value),
         )[name]

@@ -2,20 +2,24 @@
 
 Start-up stays lean (``--help`` well under half a second): Prefect, pandas, httpx and SQLAlchemy are
 imported inside the commands that need them, and the query commands never import Prefect.
+
+``run`` runs `pipeline.export` either as a run of the Prefect flow ``export-repositories`` (when a
+Prefect server is configured, or with ``--prefect``) or in this process (no server, or
+``--no-prefect``): the same stages in the same order, so the same outputs, run log and errors.
 """
 
 import gc
 import logging
 import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from . import __version__
+from .console import console_story
 from .errors import ExportError
 from .options import DatabaseUrlOption, OrgOption, OutputDirOption
 
@@ -28,7 +32,15 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+log = logging.getLogger("dockerhub_export.run")
 _state = {"debug": False}
+
+IN_PROCESS_NOTE = (
+    "no Prefect server configured: running in-process, not recorded in a Prefect UI (to record runs, "
+    "start one with `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api; "
+    "--prefect uses a temporary server)"
+)
+_HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
 def _version(value: bool) -> None:
@@ -53,10 +65,12 @@ def run(
     org: OrgOption = None,
     output_dir: OutputDirOption = None,
     snapshot_date: Annotated[
-        Optional[str], typer.Option("--snapshot-date", help="Day to file the export under, YYYY-MM-DD. Default: today (UTC).")
+        str | None,
+        typer.Option("--snapshot-date", help="Day to file the export under, YYYY-MM-DD. Default: today (UTC)."),
     ] = None,
     concurrency: Annotated[
-        Optional[int], typer.Option("--concurrency", help="Parallel page requests, 1-16. Default: DOCKERHUB_CONCURRENCY or 4.")
+        int | None,
+        typer.Option("--concurrency", help="Parallel page requests, 1-16. Default: DOCKERHUB_CONCURRENCY or 4."),
     ] = None,
     no_db: Annotated[bool, typer.Option("--no-db", help="Write the CSV only, no snapshot.")] = False,
     database_url: DatabaseUrlOption = None,
@@ -71,9 +85,19 @@ def run(
         bool,
         typer.Option("--no-csv-safe", help="Keep text cells verbatim (no neutralising of =, +, -, @ prefixes)."),
     ] = False,
+    prefect: Annotated[
+        bool | None,
+        typer.Option(
+            "--prefect/--no-prefect",
+            help="Run as a Prefect flow run (a temporary server if none is configured), or in this process. "
+            "Default: a flow run when a Prefect server is configured (PREFECT_API_URL or a profile).",
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and Prefect's own logs.")] = False,
 ) -> None:
-    """Run the export flow: fetch every repository, write the dated CSV, upsert the day's snapshot."""
+    """Export: fetch every repository, write the dated CSV, upsert the day's snapshot."""
+    from .pipeline import RunOptions
+    from .prefect_config import configured_prefect_api
     from .settings import Settings, parse_snapshot_date
 
     _state["debug"] = _state["debug"] or debug
@@ -86,46 +110,49 @@ def run(
     )
     # Everything that can be checked locally is checked before Prefect (and perhaps a temporary
     # server) starts: bad input fails in a fraction of a second.
-    org_name = settings.require_org()
+    settings.require_org()
     settings.require_token()
-    day = parse_snapshot_date(snapshot_date)
-    if database_url:
-        os.environ["SNAPSHOT_DATABASE_URL"] = database_url  # the flow reads it from the environment, never as a parameter
-    result = _run_flow(
-        org=org_name,
-        output_dir=str(settings.export_dir),
-        snapshot_date=day,
-        concurrency=settings.concurrency,
+    options = RunOptions(
+        snapshot_date=parse_snapshot_date(snapshot_date),
         allow_empty=allow_empty,
         allow_drop=allow_drop,
         write_snapshots=not no_db,
-        csv_safe=settings.csv_safe,
     )
+    if prefect is None:
+        prefect = configured_prefect_api() is not None
+    result = _run_flow(settings, options) if prefect else _run_in_process(settings, options)
     for warning in result.get("warnings", []):
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result["csv_path"])
 
 
-def _run_flow(**parameters: Any) -> dict[str, Any]:
+def _run_in_process(settings: Any, options: Any) -> dict[str, Any]:
+    with console_story(_state["debug"]):
+        log.info(IN_PROCESS_NOTE)
+        from .pipeline import export
+
+        gc.freeze()  # see _run_flow
+        result: dict[str, Any] = export(settings, options)
+        return result
+
+
+def _run_flow(settings: Any, options: Any) -> dict[str, Any]:
     _prepare_prefect_environment(_state["debug"])
-    with _console_story(_state["debug"]):
-        from flows.export_repositories import export_repositories
+    with console_story(_state["debug"]):
+        from .flows.export_repositories import run_with_settings
 
         # The ~200,000 objects of Prefect, pandas and SQLAlchemy live as long as this process: out of
         # the collector's sight, a full collection no longer walks them (0.14 s each, several a run).
         gc.freeze()
         try:
             with _without_heartbeats():
-                return export_repositories(**parameters)
+                return run_with_settings(settings, options)
         except ExportError:
             raise
         except Exception as exc:  # Prefect or its server, not our library: still one line
             if _state["debug"]:
                 raise
             raise ExportError(_prefect_failure(exc)) from exc
-
-
-_HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
 @contextmanager
@@ -156,7 +183,7 @@ def _prefect_failure(exc: BaseException) -> str:
 def _prepare_prefect_environment(debug: bool) -> None:
     """Prefect settings for a command-line run; anything the user set explicitly wins."""
     quiet = {
-        # The terminal tells the run's own story (our handler below); Prefect's console output,
+        # The terminal tells the run's own story (console_story); Prefect's console output,
         # the temporary server's logs and its shutdown noise stay out of it.
         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
         "PREFECT_LOGGING_HANDLERS_DEBUG_LEVEL": "CRITICAL",
@@ -175,82 +202,14 @@ def _prepare_prefect_environment(debug: bool) -> None:
         os.environ.setdefault(key, value)
 
 
-class _StoryHandler(logging.Handler):
-    """Our log lines on stderr: a progress bar on a terminal, concise timestamped lines otherwise."""
+def _register_commands() -> None:
+    from . import backfill_cli, db_cli, queries_cli
 
-    def __init__(self, progress: Any | None) -> None:
-        super().__init__(logging.INFO)
-        self.progress = progress
-        self.task: Any = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            if record.name == "dockerhub_export.progress":
-                self._advance(record)
-                return
-            message = record.getMessage()
-            prefix = "warning: " if record.levelno >= logging.WARNING else ""
-            if self.progress is not None:
-                self.progress.console.print(f"{prefix}{message}", markup=False, highlight=False)
-            else:
-                stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-                sys.stderr.write(f"{stamp} {prefix}{message}\n")
-        except Exception:  # a broken terminal must not break the export
-            self.handleError(record)
-
-    def _advance(self, record: logging.LogRecord) -> None:
-        if self.progress is None:
-            return
-        done = getattr(record, "pages_done", 0)
-        total = getattr(record, "pages_total", None)
-        if self.task is None:
-            self.task = self.progress.add_task("pages", total=total)
-        self.progress.update(self.task, completed=done, total=total if total else done)
+    for module in (db_cli, queries_cli, backfill_cli):
+        module.register(app)
 
 
-class _console_story:
-    """Context manager: route the library's logs to the terminal for the duration of a run."""
-
-    def __init__(self, debug: bool) -> None:
-        self.debug = debug
-        self.progress: Any = None
-        self.handlers: list[tuple[logging.Logger, logging.Handler]] = []
-
-    def __enter__(self) -> "_console_story":
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.progress = Progress(
-                TextColumn("fetching pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=Console(stderr=True), transient=True,
-            )
-            self.progress.start()
-        handler = _StoryHandler(self.progress)
-        for name in ("dockerhub_export", "dockerhub_export.progress"):
-            logger = logging.getLogger(name)
-            logger.setLevel(logging.DEBUG if self.debug and name == "dockerhub_export" else logging.INFO)
-            logger.addHandler(handler)
-            self.handlers.append((logger, handler))
-        logging.getLogger("dockerhub_export").propagate = self.debug
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        for logger, handler in self.handlers:
-            logger.removeHandler(handler)
-        if self.progress is not None:
-            self.progress.stop()
-
-
-def _register_query_commands() -> None:
-    try:
-        from .queries_cli import register
-    except ImportError:  # pragma: no cover - during development before the store lands
-        return
-    register(app)
-
-
-_register_query_commands()
+_register_commands()
 
 
 def main() -> None:

@@ -12,22 +12,26 @@ written to a temporary file in the same folder, synced, then renamed over the fi
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import OutputError
-if TYPE_CHECKING:  # pandas (and transform, which needs it) load only when a CSV is written:
-    import pandas as pd  # the query commands import FORMULA_PREFIXES from here and stay fast
+from .resources import Resource
+from .schema import Column, Schema
+
+if TYPE_CHECKING:  # pandas loads only when a CSV is written: the query commands use `neutralise`
+    import pandas as pd  # from here and stay fast
 
 log = logging.getLogger(__name__)
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_path(export_dir: Path, org: str, snapshot_date: date) -> Path:
-    return Path(export_dir) / org / f"repos-{snapshot_date.isoformat()}.csv"
+def csv_path(export_dir: Path, org: str, snapshot_date: date, resource: Resource) -> Path:
+    """``<export_dir>/<org>/<stem>-<YYYY-MM-DD>.csv``, e.g. ``exports/acme/repos-2026-11-27.csv``."""
+    return Path(export_dir) / org / f"{resource.csv_stem}-{snapshot_date.isoformat()}.csv"
 
 
 _FORMULA_FIRST = frozenset(FORMULA_PREFIXES)  # all one character: a set lookup of the first one
@@ -38,13 +42,13 @@ def neutralise(value: str) -> str:
     return "'" + value if value[:1] in _FORMULA_FIRST else value
 
 
-def _cells(values: "list[Any]", kind: str, *, unknown_as_zero: bool, safe: bool) -> list[str]:
+def _cells(values: list[Any], column: Column, *, safe: bool) -> list[str]:
     """One column's cells, jq ``@csv`` style: strings quoted (inner quotes doubled), numbers and booleans
     bare, null empty. Plain list comprehensions: 3x faster than pandas' object-backed string methods."""
-    if kind == "bool":
+    if column.kind == "bool":
         return ["" if value is None else "true" if value else "false" for value in values]
-    if kind == "int":
-        missing = "0" if unknown_as_zero else ""  # the reference doc's `(.pull_count//0)`
+    if column.kind == "int":
+        missing = "0" if column.null_as_zero else ""  # the reference doc's `(.pull_count//0)`
         return [missing if value is None else str(value) for value in values]
     if safe:
         values = [None if value is None else neutralise(value) for value in values]
@@ -54,36 +58,28 @@ def _cells(values: "list[Any]", kind: str, *, unknown_as_zero: bool, safe: bool)
     ]
 
 
-def csv_cells(frame: "pd.DataFrame", *, safe: bool = True) -> list[list[str]]:
-    """One list of ready-to-join cells per column, in `COLUMNS` order."""
-    from .transform import COLUMNS, KINDS
-
+def csv_cells(frame: "pd.DataFrame", schema: Schema, *, safe: bool = True) -> list[list[str]]:
+    """One list of ready-to-join cells per column, in the schema's order."""
     return [
-        _cells(
-            frame[name].to_numpy(dtype=object, na_value=None).tolist(),
-            KINDS[name],
-            unknown_as_zero=name in ("pull_count", "star_count"),
-            safe=safe,
-        )
-        for name in COLUMNS
+        _cells(frame[column.name].to_numpy(dtype=object, na_value=None).tolist(), column, safe=safe)
+        for column in schema.columns
     ]
 
 
 CHUNK_ROWS = 2_000  # rows formatted at a time: the text of 10,000 rows was 44 MiB of the peak; as fast
 
 
-def csv_chunks(frame: "pd.DataFrame", *, safe: bool = True) -> Iterator[str]:
+def csv_chunks(frame: "pd.DataFrame", schema: Schema, *, safe: bool = True) -> Iterator[str]:
     """The CSV document in pieces: a quoted header line, then the rows, "\n"-terminated."""
-    from .transform import COLUMNS
-
-    yield ",".join(f'"{name}"' for name in COLUMNS) + "\n"
+    yield ",".join(f'"{name}"' for name in schema.names) + "\n"
     for start in range(0, len(frame), CHUNK_ROWS):
-        cells = csv_cells(frame.iloc[start : start + CHUNK_ROWS], safe=safe)
+        cells = csv_cells(frame.iloc[start : start + CHUNK_ROWS], schema, safe=safe)
         yield "\n".join(map(",".join, zip(*cells))) + "\n"
 
 
-def write_csv(frame: "pd.DataFrame", path: Path, *, safe: bool = True) -> Path:
-    """Write ``frame`` to ``path`` atomically; an earlier good file is replaced only by a complete one."""
+def write_csv(frame: "pd.DataFrame", path: Path, resource: Resource, *, safe: bool = True) -> Path:
+    """Write ``frame`` (of ``resource``'s schema) to ``path`` atomically; an earlier good file is replaced
+    only by a complete one."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +90,7 @@ def write_csv(frame: "pd.DataFrame", path: Path, *, safe: bool = True) -> Path:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            for chunk in csv_chunks(frame, safe=safe):
+            for chunk in csv_chunks(frame, resource.schema, safe=safe):
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
@@ -106,7 +102,7 @@ def write_csv(frame: "pd.DataFrame", path: Path, *, safe: bool = True) -> Path:
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
-    log.info("wrote %d repositories to %s", len(frame), path)
+    log.info("wrote %d %s to %s", len(frame), resource.name, path)
     return path
 
 

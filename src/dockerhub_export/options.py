@@ -1,24 +1,61 @@
-"""Command-line options shared by `cli` and `queries_cli` (Typer annotations; no heavy imports)."""
+"""What the commands share at the edge: their common options (Typer annotations) and the one place
+where options become `Settings`. No heavy imports: ``--help`` must stay fast."""
 
+import enum
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
 OrgOption = Annotated[
-    Optional[str], typer.Option("--org", help="Docker Hub organization (namespace). Default: DOCKERHUB_ORG.")
+    str | None, typer.Option("--org", help="Docker Hub organization (namespace). Default: DOCKERHUB_ORG.")
 ]
 OutputDirOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--output-dir",
         help="Folder for <org>/repos-<date>.csv and snapshots.db (the default database). Default: EXPORT_DIR or ./exports.",
     ),
 ]
 DatabaseUrlOption = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--database-url",
         help="SQLAlchemy URL of the snapshot database. Default: SNAPSHOT_DATABASE_URL, else SQLite under the output dir.",
     ),
 ]
+SinceOption = Annotated[str | None, typer.Option("--since", help="First day, YYYY-MM-DD (inclusive).")]
+UntilOption = Annotated[str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (inclusive).")]
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", case_sensitive=False, help="table (for people), csv or json (to stdout).")
+]
+
+
+def settings_from(org: str | None, output_dir: Path | None, database_url: str | None) -> "Settings":
+    """The environment and ``.env`` under these options (the store commands' settings)."""
+    from .settings import Settings
+
+    return Settings.load(org=org, export_dir=output_dir, snapshot_database_url=database_url)
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"invalid {option} {value!r}: use YYYY-MM-DD, e.g. 2026-01-31") from None

@@ -1,69 +1,44 @@
-"""Commands over the snapshot store: ``db upgrade|current``, ``history``, ``trends``, ``backfill``.
+"""Queries over the stored snapshots: ``history`` of one repository and ``trends`` of an org.
 
 `register` adds them to the main Typer app. Each command parses its options, builds `Settings`, calls one
 library function and formats the result. Importing this module stays cheap (no pandas, SQLAlchemy or
-Prefect): the library is imported inside the commands, and the query commands never load pandas at all.
+Prefect): the library is imported inside the commands, and they never load pandas or Prefect at all.
 Machine-readable output (csv, json) goes to stdout alone; headers, notes and progress go to stderr.
 """
 
 import csv
-import enum
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
-from .csv_output import FORMULA_PREFIXES  # light: csv_output loads pandas only to write
-from .errors import ConfigError, StoreError
-from .options import DatabaseUrlOption, OrgOption, OutputDirOption
+from .csv_output import neutralise  # light: csv_output loads pandas only to write
+from .errors import ConfigError
+from .options import (
+    DatabaseUrlOption,
+    Format,
+    FormatOption,
+    OrgOption,
+    OutputDirOption,
+    SinceOption,
+    UntilOption,
+    parse_day,
+    settings_from,
+)
 
 TABLE_ROWS = 25  # trends --format table without --top: the largest movers; csv and json list all
 
-SinceOption = Annotated[Optional[str], typer.Option("--since", help="First day, YYYY-MM-DD (inclusive).")]
-UntilOption = Annotated[Optional[str], typer.Option("--until", help="Last day, YYYY-MM-DD (inclusive).")]
-
-
-class Format(str, enum.Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-FormatOption = Annotated[
-    Format, typer.Option("--format", case_sensitive=False, help="table (for people), csv or json (to stdout).")
-]
-
 
 def register(app: typer.Typer) -> None:
-    """Add ``db upgrade``, ``db current``, ``history``, ``trends`` and ``backfill`` to ``app``."""
-    db = typer.Typer(help="Manage the snapshot database's schema.", no_args_is_help=True)
-    db.command("upgrade")(db_upgrade)
-    db.command("current")(db_current)
-    app.add_typer(db, name="db")
+    """Add ``history`` and ``trends`` to ``app``."""
     app.command("history")(history)
     app.command("trends")(trends)
-    app.command("backfill")(backfill)
 
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _settings(org: Optional[str], output_dir: Optional[Path], database_url: Optional[str]) -> Any:
-    from .settings import Settings
-
-    return Settings.load(org=org, export_dir=output_dir, snapshot_database_url=database_url)
-
-
-def _date(value: Optional[str], option: str) -> Optional[date]:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(f"invalid {option} {value!r}: use YYYY-MM-DD, e.g. 2026-01-31") from None
 
 
 def _open_existing(settings: Any) -> Any:
@@ -80,7 +55,7 @@ def _err(message: str) -> None:
 def _cell(value: Any) -> Any:
     """A value as JSON shows it: days and timestamps as ISO text, the rest as is."""
     if isinstance(value, datetime):
-        from .reports import format_timestamp
+        from .timestamps import format_timestamp
 
         return format_timestamp(value)
     if isinstance(value, date):
@@ -95,9 +70,7 @@ def _csv_cell(value: Any, *, text: bool = False) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     value = str(value)
-    if text and value.startswith(FORMULA_PREFIXES):
-        return "'" + value  # a spreadsheet would run it as a formula (OWASP CSV injection), as csv_output
-    return value
+    return neutralise(value) if text else value  # OWASP CSV injection, as in the export's CSV
 
 
 def _write_csv(header: list[str], rows: list[list[str]]) -> None:
@@ -112,48 +85,12 @@ def _write_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def _number(value: Optional[int]) -> str:
+def _number(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
-def _signed(value: Optional[int]) -> str:
+def _signed(value: int | None) -> str:
     return "—" if value is None else f"{value:+,}"
-
-
-# --------------------------------------------------------------------------------------------------
-# db
-
-
-def db_upgrade(output_dir: OutputDirOption = None, database_url: DatabaseUrlOption = None) -> None:
-    """Create or upgrade the snapshot database's schema to this version (runs also start with it)."""
-    from . import store
-
-    url = store.database_url(_settings(None, output_dir, database_url))
-    try:
-        before, _head = store.current_revision(url)
-    except StoreError:
-        before = None  # no database yet (or unreachable: upgrade_database says which)
-    after = store.upgrade_database(url)
-    shown = store.redact(url)
-    if before == after:
-        typer.echo(f"{shown} is at revision {after}, the newest")
-    else:
-        typer.echo(f"{shown} upgraded from {before or 'an empty database'} to revision {after}")
-
-
-def db_current(output_dir: OutputDirOption = None, database_url: DatabaseUrlOption = None) -> None:
-    """Show the snapshot database's schema revision and whether it is the newest."""
-    from . import store
-
-    url = store.database_url(_settings(None, output_dir, database_url))
-    current, head = store.current_revision(url)
-    shown = store.redact(url)
-    if current is None:
-        typer.echo(f"{shown} has no schema yet: run `dockerhub-export db upgrade`")
-    elif current == head:
-        typer.echo(f"{shown} is at revision {current}, the newest")
-    else:
-        typer.echo(f"{shown} is at revision {current}; the newest is {head}: run `dockerhub-export db upgrade`")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -172,9 +109,9 @@ def history(
     """One repository's stored snapshots, one row per day: pulls, stars, visibility, last push, ..."""
     from . import reports, store
 
-    settings = _settings(org, output_dir, database_url)
+    settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
-    first, last = _date(since, "--since"), _date(until, "--until")
+    first, last = parse_day(since, "--since"), parse_day(until, "--until")
     engine = _open_existing(settings)
     try:
         rows = reports.history(engine, org_name, repo, since=first, until=last)
@@ -209,7 +146,7 @@ def _history_table(org: str, repo: str, rows: list[dict[str, Any]]) -> None:
     table = Table(title=f"{org}/{repo}: {len(rows)} snapshots", title_justify="left")
     for heading in ("date", "pulls", "Δ pulls", "stars", "private", "last updated"):
         table.add_column(heading, justify="right" if heading in ("pulls", "Δ pulls", "stars") else "left")
-    previous: Optional[int] = None
+    previous: int | None = None
     for row in rows:
         pulls = row["pull_count"]
         delta = pulls - previous if pulls is not None and previous is not None else None
@@ -240,15 +177,15 @@ def trends(
     since: SinceOption = None,
     until: UntilOption = None,
     days: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--days", min=1, help="Window length in days: from --since, else up to the latest snapshot."),
     ] = None,
     top: Annotated[
-        Optional[int], typer.Option("--top", min=1, help="Keep the N largest pull growths. Default: all (table: 25).")
+        int | None, typer.Option("--top", min=1, help="Keep the N largest pull growths. Default: all (table: 25).")
     ] = None,
     output_format: FormatOption = Format.table,
     plot: Annotated[
-        Optional[Path], typer.Option("--plot", help="Also write a PNG of the top movers' pulls over time.")
+        Path | None, typer.Option("--plot", help="Also write a PNG of the top movers' pulls over time.")
     ] = None,
     output_dir: OutputDirOption = None,
     database_url: DatabaseUrlOption = None,
@@ -260,11 +197,10 @@ def trends(
     """
     from . import reports
 
-    settings = _settings(org, output_dir, database_url)
+    settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
-    first, last = _date(since, "--since"), _date(until, "--until")
-    if last is not None and days is not None:
-        raise ConfigError("--until and --days exclude each other: give the window's end or its length")
+    first, last = parse_day(since, "--since"), parse_day(until, "--until")
+    reports.check_window(first, last, days)  # before the database is opened: bad input fails first
     engine = _open_existing(settings)
     try:
         report = reports.trends(engine, org_name, since=first, until=last, days=days, top=top)
@@ -318,7 +254,7 @@ def _trends_csv(report: Any) -> None:
     )  # fmt: skip
 
 
-def _trends_table(report: Any, top: Optional[int]) -> None:
+def _trends_table(report: Any, top: int | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -351,58 +287,3 @@ def _trends_table(report: Any, top: Optional[int]) -> None:
         console.print(f"visibility: {item['name']} {item['from']} → {item['to']}", markup=False, highlight=False)
     for item in report.anomalies:
         console.print(f"anomaly: {item['name']}: {item['detail']}", markup=False, highlight=False)
-
-
-# --------------------------------------------------------------------------------------------------
-# backfill
-
-
-def backfill(
-    directory: Annotated[
-        Path, typer.Argument(help="Folder of repos-YYYY-MM-DD.csv files (this tool's or the reference script's).")
-    ],
-    org: OrgOption = None,
-    output_dir: OutputDirOption = None,
-    database_url: DatabaseUrlOption = None,
-) -> None:
-    """Import earlier CSV exports as the snapshots of their days; malformed files are named and skipped."""
-    from . import backfill as backfill_module
-    from . import store
-
-    settings = _settings(org, output_dir, database_url)
-    org_name = settings.require_org()
-    url = store.database_url(settings)
-    engine = store.open_engine(url)
-    progress, task = _progress()
-    try:
-
-        def advance(name: str, done: int, total: int) -> None:
-            if progress is not None:
-                progress.update(task, completed=done, total=total, description=name or "done")
-
-        result = backfill_module.backfill(
-            engine, org_name, directory, progress=advance, workers=backfill_module.default_workers()
-        )
-    finally:
-        if progress is not None:
-            progress.stop()
-        engine.dispose()
-    typer.echo(f"imported {result.files} files ({result.rows:,} rows) of {org_name} into {store.redact(url)}")
-    if result.skipped:
-        _err(f"ignored {len(result.skipped)} CSV files not named repos-YYYY-MM-DD.csv: {', '.join(result.skipped)}")
-
-
-def _progress() -> tuple[Any, Any]:
-    """A progress bar on an interactive stderr, else nothing."""
-    if not sys.stderr.isatty():
-        return None, None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
-    )  # fmt: skip
-    task = progress.add_task("checking files", total=None)
-    progress.start()
-    return progress, task

@@ -28,14 +28,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import ConfigError, OutputError, StoreError
-from .store import reading, redact, repository_snapshots, snapshots
+from .errors import ConfigError, OutputError
+from .store import no_snapshots, reading, redact, repository_snapshots, snapshots
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "TrendReport",
-    "format_timestamp",
+    "check_window",
     "history",
     "latest_snapshot_date",
     "plot_trends",
@@ -64,16 +64,6 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "categories",
 )
 TIMESTAMP_COLUMNS = frozenset({"last_updated", "date_registered", "last_modified"})
-
-
-def format_timestamp(value: datetime | None) -> str | None:
-    """``2021-12-20T17:19:58.88296Z`` (the Hub's own style, as in the CSV) or None."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    fraction = f"{value.microsecond:06d}".rstrip("0")
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -115,13 +105,6 @@ def _span(engine: sa.Engine, org: str) -> tuple[date | None, date | None]:
     return row[0], row[1]
 
 
-def _no_snapshots(engine: sa.Engine, org: str) -> StoreError:
-    return StoreError(
-        f"no snapshots of {org} in {redact(engine.url)}: run `dockerhub-export run --org {org}` "
-        "or `dockerhub-export backfill` first"
-    )
-
-
 def window_text(since: date | None, until: date | None) -> str:
     if since and until:
         return f"between {since.isoformat()} and {until.isoformat()}"
@@ -143,7 +126,7 @@ def history(
 
     An empty list when the repository has no snapshot in the window.
     """
-    _check_window(since, until)
+    check_window(since, until)
     rs = repository_snapshots
     query = _by_day(org, [repo], since, until, *(rs.c[name] for name in HISTORY_COLUMNS))
     with reading(engine, f"read the history of {org}/{repo}") as connection:
@@ -222,7 +205,13 @@ class TrendReport:
         }
 
 
-def _check_window(since: date | None, until: date | None) -> None:
+def check_window(since: date | None, until: date | None, days: int | None = None) -> None:
+    """A `ConfigError` for a window that cannot be: ends reversed, or both an end and a length."""
+    if days is not None:
+        if until is not None:
+            raise ConfigError("--until and --days exclude each other: give the window's end or its length")
+        if days < 1:
+            raise ConfigError(f"--days must be at least 1, got {days}")
     if since is not None and until is not None and since > until:
         raise ConfigError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
 
@@ -231,15 +220,10 @@ def _resolve_window(
     engine: sa.Engine, org: str, since: date | None, until: date | None, days: int | None
 ) -> tuple[date | None, date | None, date, date]:
     """(requested since, requested until, first used day, last used day)."""
-    if days is not None:
-        if until is not None:
-            raise ConfigError("--until and --days exclude each other: give the window's end or its length")
-        if days < 1:
-            raise ConfigError(f"--days must be at least 1, got {days}")
-    _check_window(since, until)
+    check_window(since, until, days)
     first, last = _span(engine, org)
     if first is None or last is None:
-        raise _no_snapshots(engine, org)
+        raise no_snapshots(redact(engine.url), org)
     if days is not None:
         # From --since: N days on. Alone: the N days up to the latest snapshot (not today), so that a
         # nightly job that stopped a while ago still compares a full window; the report names the days.

@@ -6,57 +6,18 @@ count as 0), the snapshot store keeps it NULL.
 """
 
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
+from .schema import Columns, Kind, Schema
+from .timestamps import CANONICAL, format_timestamp
+
 log = logging.getLogger(__name__)
 
-Kind = Literal["text", "bool", "int", "timestamp", "list"]
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    kind: Kind
-    doc: str
-
-
-SCHEMA: tuple[Column, ...] = (
-    Column("namespace", "text", "the organization (Docker Hub namespace)"),
-    Column("name", "text", "repository name"),
-    Column("is_private", "bool", "true for a private repository"),
-    Column("last_updated", "timestamp", "last push (UTC, ISO-8601 with Z); empty if never pushed"),
-    Column("pull_count", "int", "pulls so far (the CSV writes an unknown count as 0, like the doc)"),
-    Column("star_count", "int", "stars (the CSV writes an unknown count as 0, like the doc)"),
-    Column("repository_type", "text", "image, plugin, or empty"),
-    Column("status", "int", "1 active, 0 inactive"),
-    Column("status_description", "text", "active or inactive"),
-    Column("description", "text", "short description"),
-    Column("date_registered", "timestamp", "creation time (UTC)"),
-    Column("last_modified", "timestamp", "last change of the repository's metadata (UTC)"),
-    Column("storage_size", "int", "bytes stored, when the Hub tells"),
-    Column("affiliation", "text", "the token's affiliation with the repository, when the Hub tells"),
-    Column("media_types", "list", "media types, ';'-separated"),
-    Column("content_types", "list", "content types (image, plugin, ...), ';'-separated"),
-    Column("categories", "list", "category slugs, ';'-separated"),
-)
-COLUMNS: tuple[str, ...] = tuple(column.name for column in SCHEMA)
-DOC_COLUMNS: tuple[str, ...] = COLUMNS[:6]
-KINDS: dict[str, Kind] = {column.name: column.kind for column in SCHEMA}
-# Fields with a handful of distinct values across an org (one namespace, two types and states, a few
-# media type and category combinations): `raw_columns` keeps one string per distinct value of these.
-_FEW_VALUES = frozenset({"namespace", "repository_type", "status_description", "affiliation", "media_types",
-                         "content_types", "categories"})
-
-# RFC 3339 in UTC with "Z" and 0-9 fraction digits: kept exactly as the Hub wrote it (so the CSV equals
-# the reference script's output); anything else that parses is rewritten in this form.
-_CANONICAL = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z"
-_CANONICAL_MATCH = re.compile(_CANONICAL).fullmatch
+_CANONICAL_MATCH = CANONICAL.fullmatch
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
 
@@ -68,40 +29,37 @@ def _warn_invalid(row: int, column: str, value: object) -> None:
     log.warning("repository #%d: unreadable %s %r, written as empty", row + 1, column, value)
 
 
-Columns = dict[str, list[Any]]
-"""The schema's fields of many records: one list of raw values per column of `COLUMNS`, all as long."""
-
-
 def to_frame(
     records: Iterable[Mapping[str, Any]],
+    schema: Schema,
     org: str | None = None,
     *,
     on_invalid: InvalidValue = _warn_invalid,
 ) -> pd.DataFrame:
-    """One row per repository, the columns of `SCHEMA` in order, typed by kind.
+    """One row per record, the columns of ``schema`` in order, typed by kind.
 
     Accepts API records (JSON types) and CSV rows (strings) alike, so that backfill reads files
     through the same rules. A missing namespace is filled with ``org``.
     """
-    return from_columns(raw_columns(records), org, on_invalid=on_invalid, consume=True)
+    return from_columns(raw_columns(records, schema), schema, org, on_invalid=on_invalid, consume=True)
 
 
-def raw_columns(records: Iterable[Mapping[str, Any]]) -> Columns:
+def raw_columns(records: Iterable[Mapping[str, Any]], schema: Schema) -> Columns:
     """The schema's fields of ``records``, one list per column, for `from_columns`.
 
     Only the list fields are converted here (joined, see `_joined`); every other value stays as given,
-    equal strings of the `_FEW_VALUES` fields as one object. Without a dict per record, nested lists and
-    a copy of "image" per repository, a large listing takes about a third of the records' memory in this
-    form: the fetch keeps each page like this (`hub.Listing.columns`).
+    equal strings of the ``few_values`` columns as one object. Without a dict per record, nested lists
+    and a copy of "image" per repository, a large listing takes about a third of the records' memory in
+    this form: the fetch keeps each page like this (`fetch.Listing.columns`).
     """
     rows = list(records)
     columns: Columns = {}
-    for column in SCHEMA:
+    for column in schema.columns:
         if column.kind == "list":
             values = [_joined(row.get(column.name)) for row in rows]
         else:
             values = [row.get(column.name) for row in rows]
-        if column.name in _FEW_VALUES:
+        if column.few_values:
             values = [sys.intern(value) if type(value) is str else value for value in values]
         columns[column.name] = values
     return columns
@@ -109,23 +67,24 @@ def raw_columns(records: Iterable[Mapping[str, Any]]) -> Columns:
 
 def from_columns(
     columns: Columns,
+    schema: Schema,
     org: str | None = None,
     *,
     on_invalid: InvalidValue = _warn_invalid,
     consume: bool = False,
 ) -> pd.DataFrame:
-    """`to_frame` of records given as `raw_columns` (every column of `COLUMNS`, same length).
+    """`to_frame` of records given as `raw_columns` (every column of ``schema``, same length).
 
     With ``consume``, each raw column is taken out of ``columns`` as soon as it is typed, so the raw
     lists and numbers are freed while the frame is built instead of after it (−11 MiB at the peak of a
     100,000-repository export).
     """
     data: dict[str, pd.Series] = {}
-    for column in SCHEMA:
+    for column in schema.columns:
         raw = columns.pop(column.name) if consume else columns[column.name]
         data[column.name] = _CONVERT[column.kind](raw, column.name, on_invalid)
-    frame = pd.DataFrame(data, columns=list(COLUMNS))
-    if org is not None:
+    frame = pd.DataFrame(data, columns=list(schema.names))
+    if org is not None and "namespace" in frame:
         frame["namespace"] = frame["namespace"].fillna(org)
     return frame
 
@@ -225,14 +184,3 @@ _CONVERT: dict[Kind, Callable[[list[object], str, InvalidValue], pd.Series]] = {
     "timestamp": _timestamp,
     "list": _list,
 }
-
-
-def format_timestamp(value: pd.Timestamp) -> str:
-    """``2021-12-20T17:19:58.88296Z``: UTC, "Z", fraction without trailing zeros (the Hub's own style)."""
-    value = value.tz_convert("UTC") if value.tzinfo else value.tz_localize("UTC")
-    fraction = f"{value.microsecond * 1000 + value.nanosecond:09d}".rstrip("0")
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
-
-
-def is_canonical_timestamp(value: str) -> bool:
-    return _CANONICAL_MATCH(value) is not None

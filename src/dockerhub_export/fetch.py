@@ -1,0 +1,167 @@
+"""Every record of a resource, fetched through the HTTP client and joined into the resource's columns.
+
+The client (`hub`) knows no resource: it hands over each page's records as the page arrives. Here
+each page becomes the schema's columns at once (`transform.raw_columns`), waits until the pages before
+it are in, and is appended in page order; a record whose key was seen on an earlier page is dropped
+(pages shift while entries are created or deleted mid-run). A large listing so never exists as dicts.
+"""
+
+import asyncio
+import gc
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .auth import HubAuth
+from .hub import Endpoint, FetchStats, HubClient, PageCallback
+from .resources import Resource
+from .schema import Columns
+from .settings import Settings, validate_org
+from .transform import raw_columns
+
+log = logging.getLogger("dockerhub_export.hub")
+# Page-by-page progress goes to its own logger, silent unless someone listens (the CLI's progress bar):
+# it must not flood the run logs with one line per page.
+progress_log = logging.getLogger("dockerhub_export.progress")
+progress_log.propagate = False
+progress_log.addHandler(logging.NullHandler())
+
+
+@dataclass(repr=False)
+class Listing:
+    """What the Hub returned for one resource of one namespace, after de-duplication.
+
+    ``columns`` holds the schema's fields of every record, in the Hub's order, one list per column
+    (`transform.raw_columns`; `transform.from_columns` types them).
+    """
+
+    org: str
+    resource: Resource
+    columns: Columns
+    api_count: int | None
+    stats: FetchStats = field(default_factory=FetchStats)
+    warnings: list[str] = field(default_factory=list)
+    duplicates: int = 0
+
+    @property
+    def keys(self) -> list[Any]:
+        return self.columns.get(self.resource.key, [])
+
+    @property
+    def names(self) -> list[Any]:
+        return self.keys
+
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio.run formats the repr of its finished task (and so of this result)
+        # when it restores the SIGINT handler; a full repr of 100,000 records costs seconds.
+        return (
+            f"Listing(org={self.org!r}, {self.resource.name}=<{len(self.keys)}>, api_count={self.api_count})"
+        )
+
+
+class ColumnJoiner:
+    """The sink of `HubClient.paginate`: pages into ``listing.columns``, in page order, keys unique."""
+
+    def __init__(self, listing: Listing) -> None:
+        self.listing = listing
+        self.resource = listing.resource
+        self.columns = listing.columns = {name: [] for name in listing.resource.schema.names}
+        self._waiting: dict[int, Columns | None] = {}
+        self._next = 1
+        self._seen: set[Any] = set()
+
+    def __call__(self, number: int, records: list[Any] | None) -> None:
+        """Page ``number``'s records, or None for a page that answered 404 (the listing shrank)."""
+        self._waiting[number] = None if records is None else self._columns(records)
+        while self._next in self._waiting:
+            page = self._waiting.pop(self._next)
+            self._next += 1
+            if page is not None:
+                self._append(page)
+
+    def _columns(self, records: list[Any]) -> Columns:
+        key = self.resource.key
+        keyed = [item for item in records if isinstance(item, dict) and isinstance(item.get(key), str) and item[key]]
+        self.listing.warnings += [f"skipped a {self.resource.item} entry without a {key}"] * (len(records) - len(keyed))
+        return raw_columns(keyed, self.resource.schema)
+
+    def _append(self, page: Columns) -> None:
+        keep = []
+        for index, key in enumerate(page[self.resource.key]):
+            if key in self._seen:
+                self.listing.duplicates += 1
+            else:
+                self._seen.add(key)
+                keep.append(index)
+        for name, values in page.items():
+            self.columns[name] += values if len(keep) == len(values) else [values[index] for index in keep]
+
+    def finish(self) -> None:
+        listing, name = self.listing, self.resource.name
+        if listing.duplicates:
+            log.info("dropped %d duplicate entries (pages shifted during the run)", listing.duplicates)
+        if listing.api_count is not None and listing.api_count != len(listing.keys):
+            listing.warnings.append(
+                f"the Hub reported {listing.api_count} {name} but {len(listing.keys)} were listed: {name} "
+                "were probably created or deleted during the run"
+            )
+
+
+async def list_resource(
+    hub: HubClient, resource: Resource, org: str, *, on_page: PageCallback | None = None
+) -> Listing:
+    """Every record of ``resource`` in namespace ``org`` visible to the token, in the Hub's order."""
+    validate_org(org)
+    listing = Listing(org=org, resource=resource, columns={}, api_count=None)
+    joiner = ColumnJoiner(listing)
+    endpoint = Endpoint(
+        path=resource.url_path(org), label=org, noun=resource.name, forbidden=resource.forbidden,
+        params=resource.params,
+    )
+    listing.api_count = await hub.paginate(endpoint, joiner, on_page=on_page)
+    joiner.finish()
+    listing.stats = hub.stats
+    return listing
+
+
+def fetch_all_pages(
+    settings: Settings,
+    auth: HubAuth,
+    resource: Resource,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    on_page: PageCallback | None = None,
+) -> Listing:
+    """Every record of ``resource`` in ``settings.org``; logs its warnings and totals."""
+    org = settings.require_org()
+    report = on_page or _log_progress
+
+    async def run() -> Listing:
+        async with HubClient.for_settings(settings, auth, transport) as hub:
+            return await list_resource(hub, resource, org, on_page=report)
+
+    # Each page's JSON is acyclic and freed by reference counting once it is in the listing's columns;
+    # full collections would only walk every object of the process again and again mid-fetch (0.11 s in
+    # all at 100,000 repositories; 1.6 s while the listing was kept as dicts). Only the oldest
+    # generation is held back: young cycles from httpx and asyncio are still freed.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], 1_000_000)
+    try:
+        listing = asyncio.run(run())
+    finally:
+        gc.set_threshold(*thresholds)
+    for warning in listing.warnings:
+        log.warning(warning)
+    stats = listing.stats
+    log.info(
+        "fetched %d %s of %s in %d pages (%d requests, %d retries, %d rate-limit pauses, %.1f s)",
+        len(listing.keys), resource.name, org, stats.pages, stats.requests, stats.retries, stats.rate_limited,
+        stats.seconds,
+    )
+    return listing
+
+
+def _log_progress(done: int, total: int | None) -> None:
+    progress_log.info("page %d of %s", done, total or "?", extra={"pages_done": done, "pages_total": total})

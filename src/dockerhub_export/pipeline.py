@@ -1,0 +1,179 @@
+"""The nightly export, written once: authenticate → fetch → transform → check → write CSV → upsert → movers.
+
+`export` runs the stages in order. Each stage is a plain library function, called through ``call``:
+directly by default (the command line's in-process run), or as a Prefect task (the flow passes a
+``call`` that maps each function to its task). Either way the outputs, the run log and the errors are
+the same, because the sequence is this one function.
+
+`ExportRun` holds what a run owns for its duration, whatever happens: the snapshot database's engine
+and the run-log row, closed with the outcome (success, failed, or refused by the history guard).
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+
+from . import csv_output, guard, hub, reports, store, transform
+from .errors import EmptyOrgError, ExportError, HistoryGuardError
+from .fetch import Listing, fetch_all_pages
+from .resources import REPOSITORIES
+from .settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import sqlalchemy as sa
+
+P = ParamSpec("P")
+T = TypeVar("T")
+TOP_MOVERS = 10
+
+
+class Call(Protocol):
+    """How a stage runs: ``call(function, *args, **kwargs)`` returns what ``function`` returns."""
+
+    def __call__(self, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+
+
+def direct(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    return function(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run does besides the settings: the day it files, and the overrides a user may give."""
+
+    snapshot_date: date
+    allow_empty: bool = False  # accept an org with zero visible repositories
+    allow_drop: bool = False  # accept what the history guard would refuse, as warnings
+    write_snapshots: bool = True  # also upsert the day's snapshot and log the run
+
+
+def listing_frame(listing: Listing) -> "pd.DataFrame":
+    """The listing typed; its raw columns are freed one by one as the frame takes them over."""
+    return transform.from_columns(listing.columns, listing.resource.schema, listing.org, consume=True)
+
+
+def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> dict[str, Any]:
+    """One org's repositories to the dated CSV and the day's snapshot; returns the run's summary."""
+    with ExportRun(settings, options) as run:
+        auth = call(hub.authenticate, settings)
+        run.listing = call(fetch_all_pages, settings, auth, REPOSITORIES)
+        frame = run.accept(call(listing_frame, run.listing))
+        warnings = list(run.listing.warnings)
+        if run.engine is not None:
+            warnings += call(guard.check_history, run.engine, run.org, run.day, frame, allow_drop=options.allow_drop)
+        path = call(csv_output.write_csv, frame, run.csv_path, REPOSITORIES, safe=settings.csv_safe)
+        if run.engine is None:
+            return run.succeed(path, warnings)
+        summary = call(
+            store.upsert_snapshot, run.engine, run.org, run.day, frame, run_id=run.run_id,
+            api_count=run.listing.api_count,
+        )  # fmt: skip
+        movers = call(reports.top_movers, run.engine, run.org, run.day, n=TOP_MOVERS)
+        return run.succeed(path, warnings, summary, movers)
+
+
+class ExportRun:
+    """One export of one org: the snapshot database open and the run logged while it lasts.
+
+    Entering checks the settings, opens the database (upgrading its schema) and logs the run as
+    running; leaving closes the run-log row with the outcome, if `succeed` did not, and the engine.
+    """
+
+    def __init__(self, settings: Settings, options: RunOptions) -> None:
+        self.settings = settings
+        self.options = options
+        self.org = settings.require_org()
+        settings.require_token()
+        self.day = options.snapshot_date
+        self.csv_path = csv_output.csv_path(settings.export_dir, self.org, self.day, REPOSITORIES)
+        self.engine: sa.Engine | None = None
+        self.run_id: int | None = None
+        self.listing: Listing | None = None
+        self.frame: pd.DataFrame | None = None
+        self.started = time.monotonic()
+
+    def __enter__(self) -> "ExportRun":
+        if self.options.write_snapshots:
+            self.engine = store.open_engine(store.database_url(self.settings))
+            try:
+                self.run_id = store.start_run(self.engine, org=self.org, snapshot_date=self.day)
+            except BaseException:
+                self.engine.dispose()
+                raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        try:
+            if error is not None and self.engine is not None and self.run_id is not None:
+                status = "refused" if isinstance(error, HistoryGuardError) else "failed"
+                store.finish_run(self.engine, self.run_id, status=status, error=one_line(error), **self.counts())
+        finally:
+            if self.engine is not None:
+                self.engine.dispose()  # no pooled connection outlives the run
+
+    def accept(self, frame: "pd.DataFrame") -> "pd.DataFrame":
+        """The typed listing, unless it is empty and an empty org was not allowed (`EmptyOrgError`)."""
+        self.frame = frame
+        if frame.empty and not self.options.allow_empty:
+            raise EmptyOrgError(
+                f"no repositories visible for org {self.org!r}: check the name and the token's repository "
+                "permissions (pass --allow-empty / allow_empty to accept an empty org)"
+            )
+        return frame
+
+    def counts(self) -> dict[str, int | None]:
+        frame = self.frame
+        return {
+            "repositories": None if frame is None else int(len(frame)),
+            "private": None if frame is None else int(frame["is_private"].fillna(False).sum()),
+            "api_count": None if self.listing is None else self.listing.api_count,
+        }
+
+    def succeed(
+        self,
+        path: Any,
+        warnings: list[str],
+        summary: store.SnapshotSummary | None = None,
+        movers: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The run's summary; the run log records the success."""
+        assert self.listing is not None
+        stats = self.listing.stats
+        result = {
+            "org": self.org,
+            "snapshot_date": self.day.isoformat(),
+            "csv_path": str(path),
+            **self.counts(),
+            "warnings": warnings,
+            "snapshot": None
+            if summary is None
+            else {
+                "previous_date": None if summary.previous_date is None else summary.previous_date.isoformat(),
+                "added": summary.added,
+                "removed": summary.vanished,
+            },
+            "top_movers": [dict(row) for row in movers or []],
+            "seconds": round(time.monotonic() - self.started, 2),
+            "retries": stats.retries,
+            "rate_limited": stats.rate_limited,
+            "waited_seconds": round(stats.waited_seconds, 1),
+        }
+        if self.engine is not None and self.run_id is not None:
+            store.finish_run(
+                self.engine, self.run_id, status="success", csv_path=str(path), warnings=warnings, **self.counts()
+            )
+            self.run_id = None  # closed: leaving must not close it again
+        return result
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as the run log and the failure summary show it: our own messages as they are."""
+    if isinstance(exc, ExportError):
+        return str(exc)
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]

@@ -1,0 +1,61 @@
+"""The snapshot database: daily snapshots of an organization's repositories, and a log of every run.
+
+SQLite is the embedded default; PostgreSQL and MariaDB/MySQL are supported servers. The schema is
+managed by the Alembic revisions shipped in ``dockerhub_export/migrations`` and upgraded automatically
+when an engine is opened. The store takes typed rows and knows nothing of the Hub's API.
+
+    tables.py      the table declarations
+    engine.py      URLs, drivers, SQLite's pragmas, read and write transactions
+    translate.py   database errors as one-line `StoreError`s (the password hidden), deadlock retries
+    migrate.py     the schema's revision: checked and upgraded when an engine opens (`open_engine`)
+    runlog.py      the run log (`export_runs`)
+    frames.py      a typed frame checked and turned into plain column lists for the drivers
+    bulk.py        bulk write paths: executemany, COPY, and each dialect's upsert
+    days.py        the day-claim protocol: one day's snapshot replaced as a whole
+
+Timestamp text (`timestamps`) and the history guard (`guard`) live beside the store: the first is
+shared with the CSV and the reports, the second is a rule about snapshots, not storage.
+"""
+
+from .days import PreviousSnapshot, SnapshotSummary, previous_snapshot, upsert_snapshot, write_snapshot
+from .engine import analyze, database_url, reading, writing
+from .migrate import (
+    SCHEMA_REVISION,
+    VERSION_TABLE,
+    current_revision,
+    head_revision,
+    open_engine,
+    upgrade_database,
+)
+from .runlog import RUN_STATUSES, finish_run, start_run
+from .tables import DATA_COLUMNS, KEY_COLUMNS, export_runs, metadata, repository_snapshots, snapshots
+from .translate import no_snapshots, redact
+
+__all__ = [
+    "DATA_COLUMNS",
+    "KEY_COLUMNS",
+    "RUN_STATUSES",
+    "SCHEMA_REVISION",
+    "VERSION_TABLE",
+    "PreviousSnapshot",
+    "SnapshotSummary",
+    "analyze",
+    "current_revision",
+    "database_url",
+    "export_runs",
+    "finish_run",
+    "head_revision",
+    "metadata",
+    "no_snapshots",
+    "open_engine",
+    "previous_snapshot",
+    "reading",
+    "redact",
+    "repository_snapshots",
+    "snapshots",
+    "start_run",
+    "upgrade_database",
+    "upsert_snapshot",
+    "write_snapshot",
+    "writing",
+]

@@ -1,0 +1,51 @@
+"""A typed frame checked and turned into the store's input: plain column lists of driver values."""
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StoreError
+from ..schema import Schema
+from ..timestamps import timestamp_texts
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def repeated(keys: Sequence[Any]) -> list[str]:
+    """The keys that occur more than once, sorted (a rewrite would silently keep one of them)."""
+    if len(set(keys)) == len(keys):
+        return []
+    return sorted(str(key) for key, times in Counter(keys).items() if times > 1)
+
+
+def frame_columns(
+    org: str, frame: "pd.DataFrame", schema: Schema, key: str, data_columns: Sequence[str]
+) -> dict[str, list[Any]]:
+    """The frame as plain Python column lists (None for unknown), checked and typed for the driver:
+    ``key`` and ``data_columns``, every row of namespace ``org``, keys present and unique."""
+    missing = [name for name in schema.names if name not in frame.columns]
+    if missing:
+        raise StoreError(f"cannot store the snapshot: the frame lacks columns {', '.join(missing)}")
+    keys = frame[key]
+    if keys.isna().any() or keys.eq("").any():
+        raise StoreError(f"cannot store the {org} snapshot: a repository without a {key}")
+    columns: dict[str, list[Any]] = {key: keys.astype(object).tolist()}
+    repeats = repeated(columns[key])
+    if repeats:
+        raise StoreError(f"cannot store the {org} snapshot: repository names repeat ({', '.join(repeats[:5])})")
+    namespaces = frame["namespace"].fillna(org)
+    foreign = namespaces[namespaces.ne(org)]
+    if len(foreign):
+        raise StoreError(
+            f"cannot store the {org} snapshot: it holds repositories of namespace {foreign.iloc[0]!r}"
+        )
+    for name in data_columns:
+        series = frame[name]
+        values = series.astype(object).where(series.notna(), None).tolist()
+        columns[name] = timestamp_texts(values) if schema.kinds[name] == "timestamp" else values
+    return columns
+
+
+def private_count(frame: "pd.DataFrame") -> int:
+    return int(frame["is_private"].eq(True).sum())

@@ -1,0 +1,112 @@
+"""The snapshot database's tables.
+
+Declared here explicitly rather than generated from the resources' schemas: any change needs an
+Alembic revision anyway, and test_store checks that both agree. The revisions in ``migrations/versions``
+create exactly these tables; test_store compares them with Alembic's autogenerate.
+
+    export_runs           the run log: started, finished, outcome, counts, warnings, error
+    snapshots             one header row per (namespace, snapshot_date): the write that owns the
+                          day, its counts, and the run that wrote it
+    repository_snapshots  one row per repository and day, every field of `REPOSITORIES.schema`
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=_NAMING)
+
+# MariaDB/MySQL compare strings case-insensitively by default; Hub names are case-sensitive keys.
+KEY = sa.String(255).with_variant(mysql.VARCHAR(255, collation="utf8mb4_bin"), "mysql", "mariadb")
+
+# Naive UTC: SQLite and MySQL have no zone-aware type; MySQL needs fsp=6 to keep microseconds.
+TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+export_runs = sa.Table(
+    "export_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("namespace", KEY, nullable=False),
+    sa.Column("snapshot_date", sa.Date, nullable=False),
+    sa.Column("started_at", TIMESTAMP, nullable=False),
+    sa.Column("finished_at", TIMESTAMP),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("repositories", sa.Integer),
+    sa.Column("private", sa.Integer),
+    sa.Column("api_count", sa.Integer),
+    sa.Column("csv_path", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("warnings", sa.Text),  # JSON array of strings; added by revision 0002
+    sa.Index("ix_export_runs_namespace_snapshot_date", "namespace", "snapshot_date"),  # revision 0002
+)
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("namespace", KEY, primary_key=True),
+    sa.Column("snapshot_date", sa.Date, primary_key=True),
+    # Bumped by every write of the day: rows carrying another value are leftovers of an earlier write.
+    sa.Column("write_id", sa.Integer, nullable=False),
+    sa.Column("repositories", sa.Integer, nullable=False),
+    sa.Column("private", sa.Integer, nullable=False),
+    sa.Column("api_count", sa.Integer),
+    sa.Column("written_at", TIMESTAMP, nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("export_runs.id", ondelete="SET NULL")),
+)
+
+# Primary key (namespace, snapshot_date, name), and deliberately no other index. A day of one org is one
+# contiguous key range: the upsert, the stale-row delete and trends each scan one or two such ranges,
+# and a new day's rows append at the end of the key order (InnoDB clusters on it too). One repository's
+# history is read through the small `snapshots` table: one primary-key seek per day (365 a year, a few
+# ms). A (namespace, name, snapshot_date) index would serve history too, but every new day then touches
+# one index leaf per repository all over the index: at a year of a 10,000-repository org that made each
+# day's write 6x slower and the SQLite WAL 40 MB a day (measured), for no query we need it for.
+repository_snapshots = sa.Table(
+    "repository_snapshots",
+    metadata,
+    sa.Column("namespace", KEY, primary_key=True),
+    sa.Column("snapshot_date", sa.Date, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("write_id", sa.Integer, nullable=False),
+    sa.Column("is_private", sa.Boolean),
+    sa.Column("last_updated", TIMESTAMP),
+    sa.Column("pull_count", sa.BigInteger),  # counts stay NULL when unknown: unknown is not 0
+    sa.Column("star_count", sa.BigInteger),
+    sa.Column("repository_type", sa.Text),
+    sa.Column("status", sa.Integer),
+    sa.Column("status_description", sa.Text),
+    sa.Column("description", sa.Text),
+    sa.Column("date_registered", TIMESTAMP),
+    sa.Column("last_modified", TIMESTAMP),
+    sa.Column("storage_size", sa.BigInteger),
+    sa.Column("affiliation", sa.Text),
+    sa.Column("media_types", sa.Text),  # lists as text, ';'-separated like the CSV
+    sa.Column("content_types", sa.Text),
+    sa.Column("categories", sa.Text),
+)
+
+# Columns a daily snapshot table's writer sets itself on every row: the day's key and the write's id.
+DAY_COLUMNS = ("namespace", "snapshot_date", "write_id")
+
+
+def key_columns(table: sa.Table) -> tuple[str, ...]:
+    return tuple(column.name for column in table.primary_key.columns)
+
+
+def data_columns(table: sa.Table) -> tuple[str, ...]:
+    """The columns a record fills: all but the primary key and the write id."""
+    keys = key_columns(table)
+    return tuple(column.name for column in table.columns if column.name not in (*keys, "write_id"))
+
+
+def table(name: str) -> sa.Table:
+    return metadata.tables[name]
+
+
+KEY_COLUMNS = key_columns(repository_snapshots)
+DATA_COLUMNS: tuple[str, ...] = data_columns(repository_snapshots)
