@@ -36,9 +36,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(1)
 
     from prefect.blocks.system import Secret
+    from pydantic import SecretStr
 
     try:
-        Secret(value=value).save(args.name, overwrite=args.overwrite)
+        Secret(value=SecretStr(value)).save(args.name, overwrite=args.overwrite)
     except ValueError as exc:
         if "already in use" in str(exc):
             message = f"a Secret block named {args.name!r} exists: pass --overwrite to replace its value"

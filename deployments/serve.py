@@ -32,7 +32,7 @@ def deployment_specs(path: Path = PREFECT_FILE) -> list[dict[str, Any]]:
 
 def runner_deployments(path: Path = PREFECT_FILE) -> Iterator[Any]:
     """One `RunnerDeployment` per prefect.yaml entry, with the same schedule, timezone and defaults."""
-    from prefect.flows import load_flow_from_entrypoint
+    from prefect.flows import Flow, load_flow_from_entrypoint
     from prefect.schedules import Cron
 
     for spec in deployment_specs(path):
@@ -40,7 +40,7 @@ def runner_deployments(path: Path = PREFECT_FILE) -> Iterator[Any]:
             Cron(item["cron"], timezone=item.get("timezone"), active=item.get("active", True))
             for item in spec.get("schedules") or []
         ]
-        flow = load_flow_from_entrypoint(spec["entrypoint"], use_placeholder_flow=False)
+        flow: Flow[..., Any] = load_flow_from_entrypoint(spec["entrypoint"], use_placeholder_flow=False)
         yield flow.to_deployment(
             name=spec["name"],
             description=spec.get("description"),

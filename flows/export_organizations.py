@@ -13,7 +13,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
-from prefect.states import State
+from prefect.client.schemas.objects import State
 from pydantic import BaseModel, ConfigDict, Field
 
 from dockerhub_export.errors import ConfigError, ExportError
@@ -47,7 +47,7 @@ class Organization(BaseModel):
 def _check(organizations: list[Organization]) -> None:
     """Everything that can be wrong with the list, found before any org starts."""
     if not organizations:
-        raise ConfigError("no organizations given: pass organizations=[{\"org\": \"acme\"}, ...]")
+        raise ConfigError('no organizations given: pass organizations=[{"org": "acme"}, ...]')
     seen: set[str] = set()
     for entry in organizations:
         validate_org(entry.org)
@@ -76,32 +76,45 @@ def export_organizations(
     """Export several Docker Hub organizations, each with its own token, to dated CSVs and snapshots.
 
     Args:
-        organizations: The orgs to export; per org a token source: token_block (a Secret block name) or token_env (an environment variable name); neither: DOCKERHUB_TOKEN.
-        output_dir: Folder for every `<org>/repos-<date>.csv` (and the default SQLite snapshots.db). Empty: EXPORT_DIR, else ./exports.
-        snapshot_date: Day every org's snapshot is filed under (YYYY-MM-DD). Empty: the UTC date of the scheduled run.
+        organizations: The orgs to export; per org a token source: token_block (a Secret block name) or
+            token_env (an environment variable name); neither: DOCKERHUB_TOKEN.
+        output_dir: Folder for every `<org>/repos-<date>.csv` (and the default SQLite snapshots.db). Empty:
+            EXPORT_DIR, else ./exports.
+        snapshot_date: Day every org's snapshot is filed under (YYYY-MM-DD). Empty: the UTC date of the
+            scheduled run.
         parallel: Organizations exported at the same time (1-8).
-        concurrency: Parallel page requests to Docker Hub per org (1-16). Empty: DOCKERHUB_CONCURRENCY, else 4.
+        concurrency: Parallel page requests to Docker Hub per org (1-16). Empty: DOCKERHUB_CONCURRENCY, else
+            4.
         allow_empty: Accept orgs with zero visible repositories.
         allow_drop: Accept losing all private repositories or more than half of them since the last snapshot.
         write_snapshots: Also upsert each day's snapshot into the database.
         csv_safe: Neutralise spreadsheet formulas in text cells (OWASP CSV injection).
-        database_url_block: Name (not value) of a Prefect Secret block holding the snapshot database URL. Empty: SNAPSHOT_DATABASE_URL.
+        database_url_block: Name (not value) of a Prefect Secret block holding the snapshot database URL.
+            Empty: SNAPSHOT_DATABASE_URL.
     """
     logger = get_run_logger()
     _check(organizations)
     # One day for every org, fixed here: a subflow's own "scheduled time" is when it happens to start.
     day = parse_snapshot_date(snapshot_date) if snapshot_date else default_snapshot_date()
     common = dict(
-        output_dir=output_dir, snapshot_date=day, concurrency=concurrency, allow_empty=allow_empty,
-        allow_drop=allow_drop, write_snapshots=write_snapshots, csv_safe=csv_safe,
+        output_dir=output_dir,
+        snapshot_date=day,
+        concurrency=concurrency,
+        allow_empty=allow_empty,
+        allow_drop=allow_drop,
+        write_snapshots=write_snapshots,
+        csv_safe=csv_safe,
         database_url_block=database_url_block,
     )
 
     def export_one(entry: Organization) -> State:
         subflow = export_repositories.with_options(flow_run_name=f"{entry.org}-{day.isoformat()}")
         return subflow(
-            org=entry.org, token_block=entry.token_block, token_env=entry.token_env,
-            return_state=True, **common,
+            org=entry.org,
+            token_block=entry.token_block,
+            token_env=entry.token_env,
+            return_state=True,
+            **common,
         )
 
     logger.info("exporting %d organizations, %d at a time", len(organizations), parallel)
@@ -136,7 +149,8 @@ def _outcome(org: str, future: Any) -> dict[str, Any]:
     except Exception as exc:  # the subflow could not even start (e.g. its parameters were refused)
         return {"failed": one_line(exc)}
     if state.is_completed():
-        return state.result()
+        result: dict[str, Any] = state.result()
+        return result
     error = state.result(raise_on_failure=False)
     reason = one_line(error) if isinstance(error, BaseException) else (state.message or state.name)
     return {"failed": reason, "flow_run_id": str(state.state_details.flow_run_id)}
@@ -144,10 +158,22 @@ def _outcome(org: str, future: Any) -> dict[str, Any]:
 
 def _row(org: str, outcome: dict[str, Any]) -> dict[str, Any]:
     if "failed" in outcome:
-        return {"org": org, "status": "failed", "repositories": None, "private": None, "csv_path": None,
-                "reason": outcome["failed"]}
-    return {"org": org, "status": "exported", "repositories": outcome["repositories"],
-            "private": outcome["private"], "csv_path": outcome["csv_path"], "reason": None}
+        return {
+            "org": org,
+            "status": "failed",
+            "repositories": None,
+            "private": None,
+            "csv_path": None,
+            "reason": outcome["failed"],
+        }
+    return {
+        "org": org,
+        "status": "exported",
+        "repositories": outcome["repositories"],
+        "private": outcome["private"],
+        "csv_path": outcome["csv_path"],
+        "reason": None,
+    }
 
 
 __all__ = ["Organization", "export_organizations"]

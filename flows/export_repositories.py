@@ -30,17 +30,17 @@ T = TypeVar("T")
 # The pipeline's stages, each the task of one library function. Every one holds the token, a client or
 # a frame: NO_CACHE keeps them out of cache keys and result storage, and a nightly snapshot must never
 # be served from an earlier run's cache.
+STAGES: tuple[tuple[Callable[..., Any], str], ...] = (
+    (hub.authenticate, "authenticate"),
+    (fetch_all_pages, "fetch-all-pages"),
+    (pipeline.listing_frame, "transform"),
+    (guard.check_history, "check-history"),
+    (csv_output.write_csv, "write-csv"),
+    (store.upsert_snapshot, "upsert-snapshots"),
+    (reports.top_movers, "top-movers"),
+)
 TASKS: dict[Callable[..., Any], Any] = {
-    function: task(function, name=name, cache_policy=NO_CACHE)
-    for function, name in (
-        (hub.authenticate, "authenticate"),
-        (fetch_all_pages, "fetch-all-pages"),
-        (pipeline.listing_frame, "transform"),
-        (guard.check_history, "check-history"),
-        (csv_output.write_csv, "write-csv"),
-        (store.upsert_snapshot, "upsert-snapshots"),
-        (reports.top_movers, "top-movers"),
-    )
+    function: task(name=name, cache_policy=NO_CACHE)(function) for function, name in STAGES
 }
 
 
@@ -68,18 +68,26 @@ def export_repositories(
     """Export every repository of a Docker Hub organization to a dated CSV and a daily snapshot.
 
     Args:
-        org: Docker Hub organization (namespace), e.g. acme. Empty: DOCKERHUB_ORG from the worker's environment.
-        output_dir: Folder for `<org>/repos-<date>.csv` (and the default SQLite snapshots.db), on the machine that runs the flow. Empty: EXPORT_DIR, else ./exports.
-        snapshot_date: Day the snapshot is filed under (YYYY-MM-DD). Empty: the UTC date of the scheduled run (today for a manual run).
+        org: Docker Hub organization (namespace), e.g. acme. Empty: DOCKERHUB_ORG from the worker's
+            environment.
+        output_dir: Folder for `<org>/repos-<date>.csv` (and the default SQLite snapshots.db), on the machine
+            that runs the flow. Empty: EXPORT_DIR, else ./exports.
+        snapshot_date: Day the snapshot is filed under (YYYY-MM-DD). Empty: the UTC date of the scheduled run
+            (today for a manual run).
         concurrency: Parallel page requests to Docker Hub (1-16). Empty: DOCKERHUB_CONCURRENCY, else 4.
-        allow_empty: Accept an org with zero visible repositories (normally an error: wrong name or token scope).
+        allow_empty: Accept an org with zero visible repositories (normally an error: wrong name or token
+            scope).
         allow_drop: Accept losing all private repositories or more than half of them since the last snapshot.
-        write_snapshots: Also upsert the day's snapshot into the database (SNAPSHOT_DATABASE_URL, else SQLite under output_dir).
+        write_snapshots: Also upsert the day's snapshot into the database (SNAPSHOT_DATABASE_URL, else SQLite
+            under output_dir).
         csv_safe: Neutralise spreadsheet formulas in text cells (OWASP CSV injection).
-        token_block: Name (not value) of a Prefect Secret block holding the Docker Hub token. Empty: token_env, else DOCKERHUB_TOKEN from the environment.
-        token_env: Name (not value) of an environment variable holding the Docker Hub token, e.g. DOCKERHUB_TOKEN_ACME. Empty: DOCKERHUB_TOKEN.
-        database_url_block: Name (not value) of a Prefect Secret block holding the snapshot database URL (use it when the URL has a password). Empty: SNAPSHOT_DATABASE_URL.
-    """  # noqa: E501 - one line per parameter: each becomes its description in the run form
+        token_block: Name (not value) of a Prefect Secret block holding the Docker Hub token. Empty:
+            token_env, else DOCKERHUB_TOKEN from the environment.
+        token_env: Name (not value) of an environment variable holding the Docker Hub token, e.g.
+            DOCKERHUB_TOKEN_ACME. Empty: DOCKERHUB_TOKEN.
+        database_url_block: Name (not value) of a Prefect Secret block holding the snapshot database URL (use
+            it when the URL has a password). Empty: SNAPSHOT_DATABASE_URL.
+    """
     runtime.forward_library_logs()
     logger = get_run_logger()
     started = time.monotonic()
@@ -101,7 +109,10 @@ def export_repositories(
     artifacts.publish_summary(result)
     logger.info(
         "exported %d repositories of %s (%d private) to %s",
-        result["repositories"], org_name, result["private"], result["csv_path"],
+        result["repositories"],
+        org_name,
+        result["private"],
+        result["csv_path"],
     )
     return result
 

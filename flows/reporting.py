@@ -16,8 +16,11 @@ MAX_NAMES = 20  # names listed per "added"/"removed" line before "... and N more
 # The summary's movers table: these columns of `reports.top_movers` rows, under these headers (the
 # table artifact keeps every column).
 MOVER_COLUMNS = {
-    "name": "repository", "pulls_delta": "pull growth", "pulls_start": "pulls before",
-    "pulls_end": "pulls now", "stars_delta": "star change",
+    "name": "repository",
+    "pulls_delta": "pull growth",
+    "pulls_start": "pulls before",
+    "pulls_end": "pulls now",
+    "stars_delta": "star change",
 }
 
 
@@ -148,20 +151,23 @@ def summary_markdown(result: Mapping[str, Any], movers: Sequence[Mapping[str, An
 def failure_markdown(org: str | None, snapshot_date: date | str | None, reason: str, seconds: float) -> str:
     """The summary of a failed run: what failed and why, in the same place a success would be."""
     day = snapshot_date.isoformat() if isinstance(snapshot_date, date) else snapshot_date
-    return "\n".join(
-        [
-            f"# {org or '(no organization)'}: {day or '(no date)'}",
-            "",
-            "| | |",
-            "|---|---|",
-            "| Status | **failed** |",
-            f"| Reason | {_cell(reason)} |",
-            f"| Duration | {seconds:.1f} s |",
-            "",
-            "No CSV was written for this day by this run; the snapshot database's run log records "
-            "the failure.",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                f"# {org or '(no organization)'}: {day or '(no date)'}",
+                "",
+                "| | |",
+                "|---|---|",
+                "| Status | **failed** |",
+                f"| Reason | {_cell(reason)} |",
+                f"| Duration | {seconds:.1f} s |",
+                "",
+                "No CSV was written for this day by this run; the snapshot database's run log records "
+                "the failure.",
+            ]
+        )
+        + "\n"
+    )
 
 
 def organizations_markdown(rows: Iterable[Mapping[str, Any]]) -> str:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dockerhub_export.errors import ConfigError
@@ -93,13 +93,15 @@ def _secret(block_name: str | None) -> str | None:
             "stored in this run's parameters), save the new one in a Secret block and pass the block's name"
         )
     try:
-        return str(Secret.load(block_name).get())
+        block = Secret.load(block_name)
     except ValueError as exc:
         shown = f"{block_name!r} ({exc})" if _SHOWN_BLOCK_NAME.fullmatch(block_name) else "(name not shown)"
         raise ConfigError(
             f"cannot load the Secret block {shown}: create it in the Prefect UI "
             "(Blocks > Secret) or as docs/operations.md shows, or leave the parameter empty"
         ) from None
+    assert isinstance(block, Secret)  # loaded synchronously: this flow is sync
+    return str(block.get())
 
 
 def _env_secret(variable: str | None) -> str | None:
@@ -133,8 +135,8 @@ def default_snapshot_date() -> date:
 
     scheduled = flow_run.scheduled_start_time
     if scheduled is None:
-        return datetime.now(timezone.utc).date()
-    return datetime.fromtimestamp(scheduled.timestamp(), tz=timezone.utc).date()
+        return datetime.now(UTC).date()
+    return datetime.fromtimestamp(scheduled.timestamp(), tz=UTC).date()
 
 
 def forward_library_logs() -> None:

@@ -1,6 +1,7 @@
 """The command line as a user meets it: real processes, one-line errors, no tracebacks, no stray files."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,10 +14,21 @@ from conftest import ORG, PAT, REPO_COUNT, TOKEN
 EXE = [sys.executable, "-m", "dockerhub_export"]
 
 
-def _cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 180):  # type: ignore[no-untyped-def]
+def _cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 180, exe=EXE):  # type: ignore[no-untyped-def]
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKERHUB_", "PREFECT_API_URL"))}
+    base["PREFECT_HOME"] = str(cwd / "prefect-home")  # no profile of the developer's names a server
     base.update(env or {})
-    return subprocess.run(EXE + args, cwd=cwd, env=base, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(exe + args, cwd=cwd, env=base, capture_output=True, text=True, timeout=timeout)
+
+
+# The command line, telling on exit whether Prefect was ever imported.
+WATCHED = [sys.executable, "-c", (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('prefect imported:', 'prefect' in sys.modules, file=sys.stderr))\n"
+    "from dockerhub_export.cli import main\n"
+    "sys.argv[0] = 'dockerhub-export'\n"
+    "main()\n"
+)]  # fmt: skip
 
 
 def _assert_one_line_error(result, fragment: str) -> None:  # type: ignore[no-untyped-def]
@@ -54,6 +66,43 @@ def test_bad_input_is_one_line_before_anything_starts(args, env, fragment, tmp_p
     assert "t" not in result.stderr.split("error:")[0]
 
 
+def test_without_a_prefect_server_the_run_is_in_process_says_so_and_never_imports_prefect(
+    hub, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    env = {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": TOKEN}
+    result = _cli(["run", "--org", ORG, "--output-dir", str(out), "--snapshot-date", "2026-11-27"], tmp_path, env,
+                  exe=WATCHED)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    path = out / ORG / "repos-2026-11-27.csv"
+    assert result.stdout.strip() == str(path) and path.read_text().count("\n") >= REPO_COUNT + 1
+    notes = [line for line in result.stderr.splitlines() if "no Prefect server configured" in line]
+    assert len(notes) == 1 and "PREFECT_API_URL=http://127.0.0.1:4200/api" in notes[0] and "--prefect" in notes[0]
+    assert f"fetched {REPO_COUNT} repositories" in result.stderr
+    assert "prefect imported: False" in result.stderr
+    with sqlite3.connect(out / "snapshots.db") as db:
+        assert db.execute("select status, repositories from export_runs").fetchall() == [("success", REPO_COUNT)]
+
+
+def test_no_prefect_runs_in_process_even_with_a_server_configured(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": TOKEN, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    result = _cli(["run", "--org", ORG, "--output-dir", str(tmp_path / "out"), "--no-prefect"], tmp_path, env,
+                  exe=WATCHED)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "prefect imported: False" in result.stderr
+
+
+def test_in_process_errors_are_one_line_and_logged_like_a_flow_run(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    result = _cli(["run", "--org", ORG, "--output-dir", str(out)], tmp_path,
+                  {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": "wrong-token"})  # fmt: skip
+    _assert_one_line_error(result, "rejected the credentials")
+    assert not list(out.rglob("*.csv")) and "wrong-token" not in result.stderr
+    with sqlite3.connect(out / "snapshots.db") as db:
+        (status, error), = db.execute("select status, error from export_runs").fetchall()
+    assert status == "failed" and "rejected the credentials" in error
+
+
 @pytest.mark.prefect
 class TestRunAgainstPrefectServer:
     @pytest.fixture(autouse=True)
@@ -87,6 +136,21 @@ class TestRunAgainstPrefectServer:
         result = self.run("--org", "nosuchorg", DOCKERHUB_TOKEN=PAT, DOCKERHUB_USERNAME="alice")
         _assert_one_line_error(result, "no repositories visible for org 'nosuchorg'")
         assert not list(self.out.rglob("*.csv"))
+
+    def test_the_database_url_reaches_the_flow_run_but_not_its_parameters(self) -> None:
+        url = f"sqlite:///{self.cwd / 'elsewhere' / 'snap.db'}"
+        result = self.run("--org", ORG, "--database-url", url)
+        assert result.returncode == 0, result.stderr
+        assert "no Prefect server configured" not in result.stderr  # a flow run: the server is configured
+        with sqlite3.connect(self.cwd / "elsewhere" / "snap.db") as db:
+            assert db.execute("select status from export_runs").fetchall() == [("success",)]
+        assert not (self.out / "snapshots.db").exists()
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.sorting import FlowRunSort
+
+        with get_client(sync_client=True) as client:
+            (latest,) = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
+        assert latest.parameters["org"] == ORG and "snap.db" not in repr(latest.parameters)
 
     def test_unreachable_prefect_server_is_one_line(self) -> None:
         result = self.run("--org", ORG, PREFECT_API_URL="http://127.0.0.1:9/api")

@@ -103,22 +103,21 @@ class HubAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         raise TypeError("HubAuth works with httpx.AsyncClient only")
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         if not same_origin(request.url, self._origin):
             # Defence in depth: the client never builds such a request, but if one slips through it
             # goes out without credentials.
             yield request
             return
         used: _Jwt | None = None
+        answered: httpx.Response | None = None  # the Hub's answer to the previous attempt (a 401)
         for _ in range(2):
             jwt = self._jwt
             # `jwt is used` means the Hub just answered 401 to it: expired or revoked mid-run, so log
             # in again (once); if another request already renewed it, simply retry with the new one.
             if jwt is None or jwt is used or time.monotonic() >= jwt.renew_at:
-                if used is not None:
-                    await response.aread()  # frees the 401's connection before logging in again
+                if answered is not None:
+                    await answered.aread()  # frees the 401's connection before logging in again
                     log.info("Docker Hub answered 401 mid-run: logging in again")
                 async with self._get_lock():  # one login for all concurrent requests
                     if self._jwt is jwt:  # nobody renewed it while we waited
@@ -130,8 +129,8 @@ class HubAuth(httpx.Auth):
             used = self._jwt
             assert used is not None
             request.headers["Authorization"] = f"Bearer {used.value}"
-            response = yield request
-            if response.status_code != 401:
+            answered = yield request
+            if answered.status_code != 401:
                 return
 
     async def ensure_login(self, client: httpx.AsyncClient) -> None:
@@ -201,7 +200,9 @@ class HubAuth(httpx.Auth):
         if status >= 500:
             raise TransientHubError(f"login to {self._base}{route} failed with {status}", status=status)
         if status != 200:
-            raise HubError(f"login to {self._base}{route} failed with {status} {_detail(response)}: try again later")
+            raise HubError(
+                f"login to {self._base}{route} failed with {status} {_detail(response)}: try again later"
+            )
         key = "access_token" if route == TOKEN_ROUTE else "token"
         value = body.get(key) if isinstance(body, dict) else None
         if not isinstance(value, str) or not value:

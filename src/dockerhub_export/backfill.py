@@ -36,7 +36,6 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -121,7 +120,9 @@ def backfill(
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise ConfigError(f"{directory} is not a folder: pass the folder holding the repos-YYYY-MM-DD.csv files")
+        raise ConfigError(
+            f"{directory} is not a folder: pass the folder holding the repos-YYYY-MM-DD.csv files"
+        )
     dated, skipped, bad = _listing(directory)
     if not dated and not bad:
         raise ConfigError(f"no repos-YYYY-MM-DD.csv files in {directory}")
@@ -130,7 +131,7 @@ def backfill(
     rows = imported = 0
     with _Readers(workers) as readers:
         loads = readers.map(_prepare, [(path, org) for _, path in dated])
-        for done, ((day, path), loaded) in enumerate(zip(dated, loads)):
+        for done, ((day, path), loaded) in enumerate(zip(dated, loads, strict=True)):
             if progress is not None:
                 progress(path.name, done, len(dated))
             if isinstance(loaded, str):
@@ -229,7 +230,9 @@ class _Readers:
         """
         slots: deque[list[Any]] = deque()  # [future, arguments, result or _NOT_YET]
         queued = iter(arguments)
-        ahead = self.workers * 2 + 4  # the pool queues one call per worker and one more: some stay cancellable
+        ahead = (
+            self.workers * 2 + 4
+        )  # the pool queues one call per worker and one more: some stay cancellable
 
         def top_up() -> None:
             for args in itertools.islice(queued, ahead - len(slots)):
@@ -239,7 +242,9 @@ class _Readers:
         while slots:
             head = slots[0]
             while head[2] is _NOT_YET and not head[0].done():
-                spare = next((slot for slot in reversed(slots) if slot[2] is _NOT_YET and slot[0].cancel()), None)
+                spare = next(
+                    (slot for slot in reversed(slots) if slot[2] is _NOT_YET and slot[0].cancel()), None
+                )
                 if spare is None:
                     break
                 spare[2] = function(*spare[1])
@@ -278,7 +283,8 @@ def _listing(directory: Path) -> tuple[list[tuple[date, Path]], list[str], list[
 
 
 def read_export(path: Path, org: str) -> pd.DataFrame:
-    """One export as a frame of `REPOSITORIES.schema`; a `BackfillError` listing every problem if malformed."""
+    """One export as a frame of the repositories' schema; a `BackfillError` listing every problem if
+    malformed."""
     import pandas as pd
 
     columns = _columns(path, org, storage=False)
@@ -310,7 +316,9 @@ def _columns(path: Path, org: str, *, storage: bool) -> dict[str, list[Any]]:
         raise _Malformed(["no repositories (header only)"])
     width = len(header)
     problems: list[_Problem] = [  # lines are looked up only if there are problems
-        (index, f"{len(row)} fields, expected {width}", None) for index, row in enumerate(rows) if len(row) != width
+        (index, f"{len(row)} fields, expected {width}", None)
+        for index, row in enumerate(rows)
+        if len(row) != width
     ]
     if problems:
         raise _Malformed(_with_lines(path, problems))
@@ -376,7 +384,7 @@ def _typed(
         what = _KIND_TEXT.get(KINDS[name], "valid")
         problems.append((offset, f"{name} {str(value)[:60]!r} is not {what}", None))
 
-    for name, cells in zip(header, zip(*rows)):
+    for name, cells in zip(header, zip(*rows, strict=True), strict=True):
         kind = KINDS[name]
         if neutralised and kind not in ("bool", "int") and "\x00'" in "\x00" + "\x00".join(cells):
             cells = tuple(_unneutralise(cell) for cell in cells)
@@ -406,7 +414,7 @@ def _dtypes() -> dict[str, Any]:
 
     global _DTYPES
     if _DTYPES is None:
-        _DTYPES = dict(transform.to_frame([], SCHEMA).dtypes.items())
+        _DTYPES = {str(name): dtype for name, dtype in transform.to_frame([], SCHEMA).dtypes.items()}
     return _DTYPES
 
 
@@ -464,7 +472,7 @@ def _cellwise(
             org,
             on_invalid=lambda row, column, value: invalid(odd[row], column, value),
         )[name]
-        for offset, value in zip(odd, typed.tolist()):
+        for offset, value in zip(odd, typed.tolist(), strict=True):
             values[offset] = None if pd.isna(value) else value
     return values
 
@@ -478,7 +486,9 @@ def _identity_problems(namespaces: list[str], names: list[str], org: str) -> lis
             if value != org
         )
     if "" in names:
-        problems.extend((index, "empty repository name", None) for index, name in enumerate(names) if name == "")
+        problems.extend(
+            (index, "empty repository name", None) for index, name in enumerate(names) if name == ""
+        )
     if len(set(names)) != len(names):
         first_seen: dict[str, int] = {}
         for index, name in enumerate(names):

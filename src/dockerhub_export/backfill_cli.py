@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
 
 def backfill(
     directory: Annotated[
-        Path, typer.Argument(help="Folder of repos-YYYY-MM-DD.csv files (this tool's or the reference script's).")
+        Path,
+        typer.Argument(help="Folder of repos-YYYY-MM-DD.csv files (this tool's or the reference script's)."),
     ],
     org: OrgOption = None,
     output_dir: OutputDirOption = None,
@@ -47,4 +48,6 @@ def backfill(
         engine.dispose()
     typer.echo(f"imported {result.files} files ({result.rows:,} rows) of {org_name} into {store.redact(url)}")
     if result.skipped:
-        typer.echo(f"ignored {len(result.skipped)} CSV files not named repos-YYYY-MM-DD.csv: {', '.join(result.skipped)}", err=True)
+        skipped = ", ".join(result.skipped)
+        count = len(result.skipped)
+        typer.echo(f"ignored {count} CSV files not named repos-YYYY-MM-DD.csv: {skipped}", err=True)

@@ -66,11 +66,15 @@ def run(
     output_dir: OutputDirOption = None,
     snapshot_date: Annotated[
         str | None,
-        typer.Option("--snapshot-date", help="Day to file the export under, YYYY-MM-DD. Default: today (UTC)."),
+        typer.Option(
+            "--snapshot-date", help="Day to file the export under, YYYY-MM-DD. Default: today (UTC)."
+        ),
     ] = None,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", help="Parallel page requests, 1-16. Default: DOCKERHUB_CONCURRENCY or 4."),
+        typer.Option(
+            "--concurrency", help="Parallel page requests, 1-16. Default: DOCKERHUB_CONCURRENCY or 4."
+        ),
     ] = None,
     no_db: Annotated[bool, typer.Option("--no-db", help="Write the CSV only, no snapshot.")] = False,
     database_url: DatabaseUrlOption = None,
@@ -79,11 +83,16 @@ def run(
     ] = False,
     allow_drop: Annotated[
         bool,
-        typer.Option("--allow-drop", help="Accept losing the private repositories or more than half of the repositories."),
+        typer.Option(
+            "--allow-drop",
+            help="Accept losing the private repositories or more than half of the repositories.",
+        ),
     ] = False,
     no_csv_safe: Annotated[
         bool,
-        typer.Option("--no-csv-safe", help="Keep text cells verbatim (no neutralising of =, +, -, @ prefixes)."),
+        typer.Option(
+            "--no-csv-safe", help="Keep text cells verbatim (no neutralising of =, +, -, @ prefixes)."
+        ),
     ] = False,
     prefect: Annotated[
         bool | None,
@@ -118,9 +127,8 @@ def run(
         allow_drop=allow_drop,
         write_snapshots=not no_db,
     )
-    if prefect is None:
-        prefect = configured_prefect_api() is not None
-    result = _run_flow(settings, options) if prefect else _run_in_process(settings, options)
+    as_flow_run = configured_prefect_api() is not None if prefect is None else prefect
+    result = _run_flow(settings, options) if as_flow_run else _run_in_process(settings, options)
     for warning in result.get("warnings", []):
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result["csv_path"])
@@ -146,7 +154,8 @@ def _run_flow(settings: Any, options: Any) -> dict[str, Any]:
         gc.freeze()
         try:
             with _without_heartbeats():
-                return run_with_settings(settings, options)
+                result: dict[str, Any] = run_with_settings(settings, options)
+                return result
         except ExportError:
             raise
         except Exception as exc:  # Prefect or its server, not our library: still one line
@@ -176,7 +185,10 @@ def _prefect_failure(exc: BaseException) -> str:
     api = os.environ.get("PREFECT_API_URL")
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if api and ("connect" in text.lower() or "connect" in type(exc).__name__.lower()):
-        return f"cannot reach the Prefect server at {api}: start it (prefect server start) or unset PREFECT_API_URL"
+        return (
+            f"cannot reach the Prefect server at {api}: start it (prefect server start) or unset "
+            "PREFECT_API_URL"
+        )
     return f"the flow run failed: {type(exc).__name__}: {text} (rerun with --debug for details)"
 
 

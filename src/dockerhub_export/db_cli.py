@@ -43,4 +43,6 @@ def db_current(output_dir: OutputDirOption = None, database_url: DatabaseUrlOpti
     elif current == head:
         typer.echo(f"{shown} is at revision {current}, the newest")
     else:
-        typer.echo(f"{shown} is at revision {current}; the newest is {head}: run `dockerhub-export db upgrade`")
+        typer.echo(
+            f"{shown} is at revision {current}; the newest is {head}: run `dockerhub-export db upgrade`"
+        )

@@ -83,8 +83,14 @@ class ColumnJoiner:
 
     def _columns(self, records: list[Any]) -> Columns:
         key = self.resource.key
-        keyed = [item for item in records if isinstance(item, dict) and isinstance(item.get(key), str) and item[key]]
-        self.listing.warnings += [f"skipped a {self.resource.item} entry without a {key}"] * (len(records) - len(keyed))
+        keyed = [
+            item
+            for item in records
+            if isinstance(item, dict) and isinstance(item.get(key), str) and item[key]
+        ]
+        self.listing.warnings += [f"skipped a {self.resource.item} entry without a {key}"] * (
+            len(records) - len(keyed)
+        )
         return raw_columns(keyed, self.resource.schema)
 
     def _append(self, page: Columns) -> None:
@@ -117,7 +123,10 @@ async def list_resource(
     listing = Listing(org=org, resource=resource, columns={}, api_count=None)
     joiner = ColumnJoiner(listing)
     endpoint = Endpoint(
-        path=resource.url_path(org), label=org, noun=resource.name, forbidden=resource.forbidden,
+        path=resource.url_path(org),
+        label=org,
+        noun=resource.name,
+        forbidden=resource.forbidden,
         params=resource.params,
     )
     listing.api_count = await hub.paginate(endpoint, joiner, on_page=on_page)
@@ -157,7 +166,13 @@ def fetch_all_pages(
     stats = listing.stats
     log.info(
         "fetched %d %s of %s in %d pages (%d requests, %d retries, %d rate-limit pauses, %.1f s)",
-        len(listing.keys), resource.name, org, stats.pages, stats.requests, stats.retries, stats.rate_limited,
+        len(listing.keys),
+        resource.name,
+        org,
+        stats.pages,
+        stats.requests,
+        stats.retries,
+        stats.rate_limited,
         stats.seconds,
     )
     return listing

@@ -161,21 +161,29 @@ class HubClient:
         self.stats.max_in_flight = self._limiter.max_in_flight
         return count
 
-    def _deliver(self, sink: PageSink, last: _Last, number: int, body: dict[str, Any] | None,
-                 endpoint: Endpoint) -> None:
+    def _deliver(
+        self, sink: PageSink, last: _Last, number: int, body: dict[str, Any] | None, endpoint: Endpoint
+    ) -> None:
         if body is None:
             sink(number, None)
             return
         results = body.get("results")
         if not isinstance(results, list):
-            raise HubError(f"the Hub answered a page of {endpoint.label} without a results list: try again later")
+            raise HubError(
+                f"the Hub answered a page of {endpoint.label} without a results list: try again later"
+            )
         self.stats.pages += 1
         if number > last.number:
             last.number, last.size, last.next = number, len(results), body.get("next")
         sink(number, results)
 
     async def _numbered_pages(
-        self, url: str, endpoint: Endpoint, count: int, sink: PageSink, last: _Last,
+        self,
+        url: str,
+        endpoint: Endpoint,
+        count: int,
+        sink: PageSink,
+        last: _Last,
         on_page: PageCallback | None,
     ) -> None:
         total = max(1, math.ceil(count / MAX_PAGE_SIZE))
@@ -230,7 +238,9 @@ class HubClient:
                     "send the token there; check DOCKERHUB_API_URL or the server in front of it"
                 )
             if link in seen:
-                raise HubError(f"the Hub's pagination loops back to {next_url.copy_with(query=None)}: try again later")
+                raise HubError(
+                    f"the Hub's pagination loops back to {next_url.copy_with(query=None)}: try again later"
+                )
             seen.add(link)
             number += 1
             body = await self._get_json(str(next_url), None, endpoint, what=f"{endpoint.label} page {number}")
@@ -244,7 +254,9 @@ class HubClient:
         params = {"page": number, "page_size": MAX_PAGE_SIZE, **endpoint.params}
         body = await self._get_json(url, params, endpoint, what=f"{endpoint.label} page {number}")
         if body is None and number > 1:
-            log.info("page %d of %s no longer exists (the listing shrank during the run)", number, endpoint.label)
+            log.info(
+                "page %d of %s no longer exists (the listing shrank during the run)", number, endpoint.label
+            )
         return body
 
     # -- requests ------------------------------------------------------------------------------
@@ -252,7 +264,9 @@ class HubClient:
     async def _get_json(
         self, url: str, params: dict[str, Any] | None, endpoint: Endpoint, *, what: str
     ) -> dict[str, Any] | None:
-        result: dict[str, Any] | None = await self._call(lambda: self._send(url, params, endpoint, what), what=what)
+        result: dict[str, Any] | None = await self._call(
+            lambda: self._send(url, params, endpoint, what), what=what
+        )
         return result
 
     async def _call(self, attempt: Callable[[], Any], *, what: str) -> Any:
@@ -327,9 +341,9 @@ class HubClient:
                     f"{_detail(response)}): check DOCKERHUB_TOKEN"
                 )
             if status == 403:
-                raise AuthError(
-                    f"the token may not list {endpoint.label} (403: {_detail(response)}): {endpoint.forbidden}"
-                )
+                detail = _detail(response)
+                listed, needed = endpoint.label, endpoint.forbidden
+                raise AuthError(f"the token may not list {listed} (403: {detail}): {needed}")
             if status == 404:
                 return None
             if status >= 400:

@@ -20,14 +20,16 @@ OutputDirOption = Annotated[
     Path | None,
     typer.Option(
         "--output-dir",
-        help="Folder for <org>/repos-<date>.csv and snapshots.db (the default database). Default: EXPORT_DIR or ./exports.",
+        help="Folder for <org>/repos-<date>.csv and snapshots.db (the default database). "
+        "Default: EXPORT_DIR or ./exports.",
     ),
 ]
 DatabaseUrlOption = Annotated[
     str | None,
     typer.Option(
         "--database-url",
-        help="SQLAlchemy URL of the snapshot database. Default: SNAPSHOT_DATABASE_URL, else SQLite under the output dir.",
+        help="SQLAlchemy URL of the snapshot database. "
+        "Default: SNAPSHOT_DATABASE_URL, else SQLite under the output dir.",
     ),
 ]
 SinceOption = Annotated[str | None, typer.Option("--since", help="First day, YYYY-MM-DD (inclusive).")]
@@ -41,7 +43,8 @@ class Format(enum.StrEnum):
 
 
 FormatOption = Annotated[
-    Format, typer.Option("--format", case_sensitive=False, help="table (for people), csv or json (to stdout).")
+    Format,
+    typer.Option("--format", case_sensitive=False, help="table (for people), csv or json (to stdout)."),
 ]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypedDict, TypeVar
 
 from . import csv_output, guard, hub, reports, store, transform
 from .errors import EmptyOrgError, ExportError, HistoryGuardError
@@ -51,6 +51,14 @@ class RunOptions:
     write_snapshots: bool = True  # also upsert the day's snapshot and log the run
 
 
+class Counts(TypedDict):
+    """What the run log records of a run's listing (None: not that far)."""
+
+    repositories: int | None
+    private: int | None
+    api_count: int | None
+
+
 def listing_frame(listing: Listing) -> "pd.DataFrame":
     """The listing typed; its raw columns are freed one by one as the frame takes them over."""
     return transform.from_columns(listing.columns, listing.resource.schema, listing.org, consume=True)
@@ -64,7 +72,9 @@ def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> d
         frame = run.accept(call(listing_frame, run.listing))
         warnings = list(run.listing.warnings)
         if run.engine is not None:
-            warnings += call(guard.check_history, run.engine, run.org, run.day, frame, allow_drop=options.allow_drop)
+            warnings += call(
+                guard.check_history, run.engine, run.org, run.day, frame, allow_drop=options.allow_drop
+            )
         path = call(csv_output.write_csv, frame, run.csv_path, REPOSITORIES, safe=settings.csv_safe)
         if run.engine is None:
             return run.succeed(path, warnings)
@@ -112,7 +122,9 @@ class ExportRun:
         try:
             if error is not None and self.engine is not None and self.run_id is not None:
                 status = "refused" if isinstance(error, HistoryGuardError) else "failed"
-                store.finish_run(self.engine, self.run_id, status=status, error=one_line(error), **self.counts())
+                store.finish_run(
+                    self.engine, self.run_id, status=status, error=one_line(error), **self.counts()
+                )
         finally:
             if self.engine is not None:
                 self.engine.dispose()  # no pooled connection outlives the run
@@ -127,7 +139,7 @@ class ExportRun:
             )
         return frame
 
-    def counts(self) -> dict[str, int | None]:
+    def counts(self) -> Counts:
         frame = self.frame
         return {
             "repositories": None if frame is None else int(len(frame)),
@@ -166,7 +178,12 @@ class ExportRun:
         }
         if self.engine is not None and self.run_id is not None:
             store.finish_run(
-                self.engine, self.run_id, status="success", csv_path=str(path), warnings=warnings, **self.counts()
+                self.engine,
+                self.run_id,
+                status="success",
+                csv_path=str(path),
+                warnings=warnings,
+                **self.counts(),
             )
             self.run_id = None  # closed: leaving must not close it again
         return result

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 
-
-
-def configured_prefect_api(directory: Path | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+def configured_prefect_api(
+    directory: Path | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
     """The Prefect API URL that Prefect would use here, or None (it would start a temporary server)."""
     environ = os.environ if environ is None else environ
     directory = Path.cwd() if directory is None else directory

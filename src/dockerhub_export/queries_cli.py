@@ -118,13 +118,16 @@ def history(
         if not rows:
             span = reports.repository_span(engine, org_name, repo)
             if span[0] is None:
+                shown = store.redact(engine.url)
                 raise ConfigError(
-                    f"no snapshots of {org_name}/{repo} in {store.redact(engine.url)}: check --repo and --org "
+                    f"no snapshots of {org_name}/{repo} in {shown}: check --repo and --org "
                     "(names are case-sensitive)"
                 )
+            start, end = span
+            assert start is not None and end is not None  # a first day has a last one
             raise ConfigError(
                 f"no snapshots of {org_name}/{repo} {reports.window_text(first, last)}: "
-                f"it has snapshots from {span[0].isoformat()} to {span[1].isoformat()}"
+                f"it has snapshots from {start.isoformat()} to {end.isoformat()}"
             )
     finally:
         engine.dispose()
@@ -168,7 +171,8 @@ def _history_table(org: str, repo: str, rows: list[dict[str, Any]]) -> None:
 # trends
 
 TREND_COLUMNS = [
-    "name", "pulls_start", "pulls_end", "pulls_delta", "stars_start", "stars_end", "stars_delta", "is_private",
+    "name", "pulls_start", "pulls_end", "pulls_delta", "stars_start", "stars_end", "stars_delta",
+    "is_private",
 ]  # fmt: skip
 
 
@@ -178,10 +182,13 @@ def trends(
     until: UntilOption = None,
     days: Annotated[
         int | None,
-        typer.Option("--days", min=1, help="Window length in days: from --since, else up to the latest snapshot."),
+        typer.Option(
+            "--days", min=1, help="Window length in days: from --since, else up to the latest snapshot."
+        ),
     ] = None,
     top: Annotated[
-        int | None, typer.Option("--top", min=1, help="Keep the N largest pull growths. Default: all (table: 25).")
+        int | None,
+        typer.Option("--top", min=1, help="Keep the N largest pull growths. Default: all (table: 25)."),
     ] = None,
     output_format: FormatOption = Format.table,
     plot: Annotated[
@@ -224,10 +231,13 @@ def _trend_header(report: Any) -> str:
     """``acme: trends from 2025-01-01 to 2025-01-31 (nearest snapshots for 2024-12-25 to 2025-02-02); ...``"""
     used = f"{report.from_date.isoformat()} to {report.to_date.isoformat()}"
     since, until = report.requested_since, report.requested_until
-    moved = (since is not None and since != report.from_date) or (until is not None and until != report.to_date)
+    moved = (since is not None and since != report.from_date) or (
+        until is not None and until != report.to_date
+    )
     note = ""
     if moved:
-        asked = f"{since.isoformat() if since else 'the first snapshot'} to {until.isoformat() if until else 'the latest'}"
+        first = since.isoformat() if since else "the first snapshot"
+        asked = f"{first} to {until.isoformat() if until else 'the latest'}"
         note = f" (nearest snapshots for {asked})"
     return f"{report.org}: trends from {used}{note}; {report.total} repositories"
 
@@ -261,9 +271,13 @@ def _trends_table(report: Any, top: int | None) -> None:
     console = Console()
     rows = report.repositories if top is not None else report.repositories[:TABLE_ROWS]
     changes = _changes(report)
-    table = Table(title=f"{report.org}: {report.from_date} → {report.to_date}, by pull growth", title_justify="left")
+    table = Table(
+        title=f"{report.org}: {report.from_date} → {report.to_date}, by pull growth", title_justify="left"
+    )
     for heading in ("repository", "pulls", "Δ pulls", "stars", "Δ stars", "private", "change"):
-        table.add_column(heading, justify="right" if heading in ("pulls", "Δ pulls", "stars", "Δ stars") else "left")
+        table.add_column(
+            heading, justify="right" if heading in ("pulls", "Δ pulls", "stars", "Δ stars") else "left"
+        )
     for row in rows:
         private = "—" if row["is_private"] is None else ("yes" if row["is_private"] else "no")
         table.add_row(
@@ -284,6 +298,8 @@ def _trends_table(report: Any, top: int | None) -> None:
             shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
             console.print(f"{title} ({len(names)}): {shown}", markup=False, highlight=False)
     for item in report.visibility_changed:
-        console.print(f"visibility: {item['name']} {item['from']} → {item['to']}", markup=False, highlight=False)
+        console.print(
+            f"visibility: {item['name']} {item['from']} → {item['to']}", markup=False, highlight=False
+        )
     for item in report.anomalies:
         console.print(f"anomaly: {item['name']}: {item['detail']}", markup=False, highlight=False)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ TIMESTAMP_COLUMNS = frozenset({"last_updated", "date_registered", "last_modified
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.replace(tzinfo=timezone.utc)
+    return None if value is None else value.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -140,8 +140,11 @@ def history(
     return out
 
 
-def _by_day(org: str, names: list[str], since: date | None, until: date | None, *columns: Any) -> sa.Select:
-    """Rows of ``names`` on each snapshot day: the days from `snapshots`, then one key seek per day and name."""
+def _by_day(
+    org: str, names: list[str], since: date | None, until: date | None, *columns: Any
+) -> sa.Select[Any]:
+    """Rows of ``names`` on each snapshot day: the days from `snapshots`, then one key seek per day and
+    name."""
     rs, days = repository_snapshots, snapshots
     query = (
         sa.select(*columns)
@@ -166,7 +169,14 @@ def _by_day(org: str, names: list[str], since: date | None, until: date | None, 
 
 def repository_span(engine: sa.Engine, org: str, repo: str) -> tuple[date | None, date | None]:
     """First and last snapshot day of one repository (for "it has snapshots from ... to ..." hints)."""
-    query = _by_day(org, [repo], None, None, sa.func.min(snapshots.c.snapshot_date), sa.func.max(snapshots.c.snapshot_date))
+    query = _by_day(
+        org,
+        [repo],
+        None,
+        None,
+        sa.func.min(snapshots.c.snapshot_date),
+        sa.func.max(snapshots.c.snapshot_date),
+    )
     with reading(engine, f"read the history of {org}/{repo}") as connection:
         row = connection.execute(query).one()
     return row[0], row[1]
@@ -342,7 +352,9 @@ def _build(
                 )
             elif pulls_start is None or pulls_end is None:
                 unknown = " and ".join(
-                    day.isoformat() for day, value in ((start, pulls_start), (end, pulls_end)) if value is None
+                    day.isoformat()
+                    for day, value in ((start, pulls_start), (end, pulls_end))
+                    if value is None
                 )
                 report.anomalies.append(
                     {"name": name, "kind": "pulls_unknown", "detail": f"pull count unknown on {unknown}"}
@@ -437,10 +449,19 @@ def plot_trends(engine: sa.Engine, report: TrendReport, path: Path, *, top: int 
 
     names = [row["name"] for row in report.repositories if row["pulls_delta"] is not None][:top]
     rs = repository_snapshots
-    series: dict[str, tuple[list[date], list[int]]] = {name: ([], []) for name in names}
+    # Days as dates: matplotlib converts them itself (its stubs list only numbers and arrays).
+    series: dict[str, tuple[list[Any], list[int]]] = {name: ([], []) for name in names}
     if names:
         query = (
-            _by_day(report.org, names, report.from_date, report.to_date, rs.c.name, rs.c.snapshot_date, rs.c.pull_count)
+            _by_day(
+                report.org,
+                names,
+                report.from_date,
+                report.to_date,
+                rs.c.name,
+                rs.c.snapshot_date,
+                rs.c.pull_count,
+            )
             .where(rs.c.pull_count.is_not(None))
             .order_by(rs.c.name, rs.c.snapshot_date)
         )
@@ -460,7 +481,9 @@ def plot_trends(engine: sa.Engine, report: TrendReport, path: Path, *, top: int 
         axes.legend(loc="upper left", fontsize="small")
     else:
         axes.text(0.5, 0.5, "no pull growth to show", ha="center", va="center", transform=axes.transAxes)
-    axes.set_title(f"{report.org}: pulls gained since {report.from_date} by the top movers (to {report.to_date})")
+    axes.set_title(
+        f"{report.org}: pulls gained since {report.from_date} by the top movers (to {report.to_date})"
+    )
     axes.set_ylabel("pulls gained")
     axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     axes.grid(True, alpha=0.3)

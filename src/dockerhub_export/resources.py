@@ -41,10 +41,18 @@ REPOSITORIES = Resource(
             Column("name", "text", "repository name"),
             Column("is_private", "bool", "true for a private repository"),
             Column("last_updated", "timestamp", "last push (UTC, ISO-8601 with Z); empty if never pushed"),
-            Column("pull_count", "int", "pulls so far (the CSV writes an unknown count as 0, like the doc)",
-                   null_as_zero=True),
-            Column("star_count", "int", "stars (the CSV writes an unknown count as 0, like the doc)",
-                   null_as_zero=True),
+            Column(
+                "pull_count",
+                "int",
+                "pulls so far (the CSV writes an unknown count as 0, like the doc)",
+                null_as_zero=True,
+            ),
+            Column(
+                "star_count",
+                "int",
+                "stars (the CSV writes an unknown count as 0, like the doc)",
+                null_as_zero=True,
+            ),
             Column("repository_type", "text", "image, plugin, or empty", few_values=True),
             Column("status", "int", "1 active, 0 inactive"),
             Column("status_description", "text", "active or inactive", few_values=True),
@@ -52,10 +60,16 @@ REPOSITORIES = Resource(
             Column("date_registered", "timestamp", "creation time (UTC)"),
             Column("last_modified", "timestamp", "last change of the repository's metadata (UTC)"),
             Column("storage_size", "int", "bytes stored, when the Hub tells"),
-            Column("affiliation", "text", "the token's affiliation with the repository, when the Hub tells",
-                   few_values=True),
+            Column(
+                "affiliation",
+                "text",
+                "the token's affiliation with the repository, when the Hub tells",
+                few_values=True,
+            ),
             Column("media_types", "list", "media types, ';'-separated", few_values=True),
-            Column("content_types", "list", "content types (image, plugin, ...), ';'-separated", few_values=True),
+            Column(
+                "content_types", "list", "content types (image, plugin, ...), ';'-separated", few_values=True
+            ),
             Column("categories", "list", "category slugs, ';'-separated", few_values=True),
         )
     ),

@@ -4,7 +4,7 @@ Built at the edge (CLI or flow) and passed down; nothing below reads ``os.enviro
 """
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -34,7 +34,7 @@ def validate_org(org: str) -> str:
 def parse_snapshot_date(value: str | date | None) -> date:
     """The snapshot date: ``value`` (YYYY-MM-DD) or today in UTC."""
     if value is None:
-        return datetime.now(timezone.utc).date()
+        return datetime.now(UTC).date()
     if isinstance(value, date):
         return value
     try:

@@ -11,7 +11,7 @@ No pandas at import: the query commands format timestamps and stay light.
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # RFC 3339 in UTC with "Z" and 0-9 fraction digits: kept exactly as the Hub wrote it.
@@ -25,7 +25,7 @@ def format_timestamp(value: datetime) -> str:
     A naive value is UTC already; pandas Timestamps keep their nanoseconds.
     """
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     nanoseconds = value.microsecond * 1000 + getattr(value, "nanosecond", 0)
     fraction = f"{nanoseconds:09d}".rstrip("0")
     return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
@@ -76,7 +76,10 @@ def plain_timestamp_texts(cells: Sequence[str | None]) -> list[str | None] | Non
         return None
     lengths = set(map(len, shapes))
     first, last = min(present)[:4], max(present)[:4]  # years: canonical text sorts by time
-    if max(lengths) > _MICROSECONDS_LENGTH and not _NANOSECOND_YEARS[0] <= first <= last <= _NANOSECOND_YEARS[1]:
+    if (
+        max(lengths) > _MICROSECONDS_LENGTH
+        and not _NANOSECOND_YEARS[0] <= first <= last <= _NANOSECOND_YEARS[1]
+    ):
         return None
     # 2021-12-20T17:19:58.88296Z -> 2021-12-20 17:19:58.882960, on the joined column: "T" is a space, a
     # missing fraction ".", "Z" six zeros of padding, then each value cut to its 26 characters.
@@ -90,7 +93,8 @@ def plain_timestamp_texts(cells: Sequence[str | None]) -> list[str | None] | Non
 
 
 def timestamp_texts(cells: Sequence[Any]) -> list[str | None]:
-    """Any timestamps pandas reads (ISO-8601, zone-aware or UTC) as naive-UTC storage text, None if unknown."""
+    """Any timestamps pandas reads (ISO-8601, zone-aware or UTC) as naive-UTC storage text, None if
+    unknown."""
     plain = plain_timestamp_texts(cells)
     return plain if plain is not None else _parsed_timestamp_texts(cells)
 

@@ -4,17 +4,31 @@ Developers may also run the ``alembic`` command with ``-x url=...`` (for ``alemb
 --autogenerate`` against a scratch database), or ``--sql`` for offline SQL.
 """
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine
 
 from dockerhub_export.store import VERSION_TABLE, metadata
 
 config = context.config
-options = {"target_metadata": metadata, "version_table": VERSION_TABLE, "render_as_batch": True}
+options: dict[str, Any] = {
+    "target_metadata": metadata,
+    "version_table": VERSION_TABLE,
+    "render_as_batch": True,
+}
+
+
+def _url() -> str:
+    """The database of a developer's ``alembic`` command: ``-x url=...`` or ``sqlalchemy.url``."""
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("alembic: pass the database as -x url=... (e.g. -x url=sqlite:///scratch.db)")
+    return url
 
 
 def run_offline() -> None:
-    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    url = _url()
     context.configure(url=url, literal_binds=True, **options)
     with context.begin_transaction():
         context.run_migrations()
@@ -27,8 +41,7 @@ def run_online() -> None:
         with context.begin_transaction():  # a no-op inside the caller's transaction
             context.run_migrations()
         return
-    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
-    engine = create_engine(url)
+    engine = create_engine(_url())
     with engine.connect() as connection:
         context.configure(connection=connection, **options)
         with context.begin_transaction():

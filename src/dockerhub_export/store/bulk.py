@@ -36,9 +36,14 @@ def insert_or_update(table: sa.Table, dialect: str, set_: SetClause) -> sa.Inser
         return on_mysql.on_duplicate_key_update(dict(set_(on_mysql.inserted)))
     module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
     if module is None:
-        raise StoreError(f"unsupported snapshot database {dialect!r}: use SQLite, PostgreSQL or MariaDB/MySQL")
+        raise StoreError(
+            f"unsupported snapshot database {dialect!r}: use SQLite, PostgreSQL or MariaDB/MySQL"
+        )
     statement = module.insert(table)
-    return statement.on_conflict_do_update(index_elements=list(key_columns(table)), set_=dict(set_(statement.excluded)))
+    upsert: sa.Insert = statement.on_conflict_do_update(
+        index_elements=list(key_columns(table)), set_=dict(set_(statement.excluded))
+    )
+    return upsert
 
 
 def _updated(table: sa.Table) -> tuple[str, ...]:
@@ -61,7 +66,9 @@ def write_rows(
     otherwise an upsert that also sets every column the rows lack to NULL (the insert leaves them at
     their default, and the update copies that). Columns absent from ``columns`` are never built or sent.
     """
-    constant = {key: value.isoformat() if isinstance(value, date) else value for key, value in constant.items()}
+    constant = {
+        key: value.isoformat() if isinstance(value, date) else value for key, value in constant.items()
+    }
     count = len(next(iter(columns.values()))) if columns else 0
     if connection.dialect.name == "postgresql":
         _copy_rows(connection, table, constant, columns, count, first=first)
@@ -70,18 +77,23 @@ def write_rows(
         statement = sa.insert(table)
     else:
         updated = _updated(table)
-        statement = insert_or_update(table, connection.dialect.name, lambda row: {name: row[name] for name in updated})
+        statement = insert_or_update(
+            table, connection.dialect.name, lambda row: {name: row[name] for name in updated}
+        )
     compiled = statement.compile(dialect=connection.dialect, column_keys=[*constant, *columns])
     sql = str(compiled)
     # sqlite3 binds by position ("?"); PyMySQL by name ("%(name)s"), in chunks of CHUNK_ROWS dicts.
-    order = list(compiled.positiontup) if compiled.positional and compiled.positiontup else [*constant, *columns]
+    order = (
+        list(compiled.positiontup) if compiled.positional and compiled.positiontup else [*constant, *columns]
+    )
     assert sorted(order) == sorted([*constant, *columns]), order
     sources = [itertools.repeat(constant[key]) if key in constant else columns[key] for key in order]
     if compiled.positional:  # sqlite3: the raw cursor takes the rows as zip makes them, no list in between
-        cursor = connection.connection.cursor()
+        # (any iterable of rows, where the DB-API protocol SQLAlchemy types the cursor with says a sequence)
+        cursor: Any = connection.connection.cursor()
         try:
             with driver_errors(connection, sql):
-                cursor.executemany(sql, zip(*sources))
+                cursor.executemany(sql, zip(*sources, strict=False))  # constants repeat
         finally:
             cursor.close()
         return
@@ -90,7 +102,8 @@ def write_rows(
             source if isinstance(source, itertools.repeat) else source[start : start + CHUNK_ROWS]
             for source in sources
         ]
-        connection.exec_driver_sql(sql, [dict(zip(order, row, strict=True)) for row in zip(*chunk)])
+        rows = zip(*chunk, strict=False)  # the constants repeat
+        connection.exec_driver_sql(sql, [dict(zip(order, row, strict=True)) for row in rows])
 
 
 def _copy_rows(
@@ -111,7 +124,9 @@ def _copy_rows(
     kinds = {column.name: _copy_kind(column) for column in table.columns}
     listed = ", ".join([*constant, *columns])
     target = table.name if first else "dockerhub_export_incoming"
-    create = f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS SELECT {listed} FROM {table.name} WITH NO DATA"
+    create = (
+        f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS SELECT {listed} FROM {table.name} WITH NO DATA"
+    )
     copy = f"COPY {target} ({listed}) FROM STDIN"
     updated = ", ".join(f"{name} = EXCLUDED.{name}" for name in _updated(table))
     merge = (
@@ -128,9 +143,10 @@ def _copy_rows(
         with driver_errors(connection, copy), cursor.copy(copy) as stream:
             for start in range(0, count, CHUNK_ROWS):
                 texts = [
-                    _copy_column(values[start : start + CHUNK_ROWS], kinds[name]) for name, values in columns.items()
+                    _copy_column(values[start : start + CHUNK_ROWS], kinds[name])
+                    for name, values in columns.items()
                 ]
-                stream.write("\n".join(map("\t".join, zip(*fixed, *texts))) + "\n")
+                stream.write("\n".join(map("\t".join, zip(*fixed, *texts, strict=False))) + "\n")
         if not first:
             with driver_errors(connection, merge):
                 cursor.execute(merge)

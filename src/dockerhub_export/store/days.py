@@ -116,7 +116,10 @@ def upsert_snapshot(
     )  # fmt: skip
     log.info(
         "stored %d repositories of %s for %s (%d removed from an earlier write of that day)",
-        summary.rows, org, snapshot_date, summary.removed,
+        summary.rows,
+        org,
+        snapshot_date,
+        summary.removed,
     )
     return summary
 
@@ -133,7 +136,9 @@ def write_snapshot(engine: sa.Engine, org: str, snapshot_date: date, columns: di
         raise StoreError(f"cannot store the {org} snapshot: no name column, or unknown columns {unknown}")
     repeats = repeated(columns["name"])
     if repeats:
-        raise StoreError(f"cannot store the {org} snapshot: repository names repeat ({', '.join(repeats[:5])})")
+        raise StoreError(
+            f"cannot store the {org} snapshot: repository names repeat ({', '.join(repeats[:5])})"
+        )
     private = columns["is_private"].count(True) if "is_private" in columns else 0
     return _store(engine, org, snapshot_date, columns, private=private).rows
 

@@ -33,7 +33,9 @@ def frame_columns(
     columns: dict[str, list[Any]] = {key: keys.astype(object).tolist()}
     repeats = repeated(columns[key])
     if repeats:
-        raise StoreError(f"cannot store the {org} snapshot: repository names repeat ({', '.join(repeats[:5])})")
+        raise StoreError(
+            f"cannot store the {org} snapshot: repository names repeat ({', '.join(repeats[:5])})"
+        )
     namespaces = frame["namespace"].fillna(org)
     foreign = namespaces[namespaces.ne(org)]
     if len(foreign):

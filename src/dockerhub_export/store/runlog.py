@@ -5,7 +5,7 @@ Each update is its own transaction, so a run whose snapshot write failed is stil
 
 import json
 from collections.abc import Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
@@ -18,7 +18,7 @@ RUN_STATUSES = frozenset({"running", "success", "failed", "refused"})
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def start_run(engine: sa.Engine, *, org: str, snapshot_date: date) -> int:

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -91,7 +91,7 @@ def _retryable(exc: sa_exc.DBAPIError) -> bool:
     orig = exc.orig
     if getattr(orig, "sqlstate", None) in ("40001", "40P01"):  # psycopg
         return True
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = getattr(orig, "args", ())
     return bool(args) and args[0] in (1213, 1205)  # MySQL deadlock, lock wait timeout
 
 
