@@ -3,11 +3,15 @@ the three ways users make them, executed by a worker started outside the clone, 
 Prefect client (states, artifacts) and from disk (the dated CSVs)."""
 
 import copy
+import csv
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
+import zipfile
 from collections.abc import Iterator
 from datetime import date, timezone
 from pathlib import Path
@@ -252,6 +256,82 @@ def test_a_run_without_parameters_takes_the_worker_environment_like_the_schedule
     assert run.parameters["org"] is None and run.parameters["output_dir"] is None  # the deployment's defaults
     scheduled = run.expected_start_time.astimezone(timezone.utc).date()  # the day the flow files it under
     assert (worker_runs["env_exports"] / ORG / f"repos-{scheduled.isoformat()}.csv").is_file()
+
+
+@pytest.fixture(scope="module")
+def wheel_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the project installed from its wheel (not editable, no clone on any path).
+
+    Its dependencies come from this test venv through a .pth line, which adds this venv's
+    site-packages as a plain path: the editable install that lives there (a .pth file of its own) is
+    not processed, so `dockerhub_export` can only be the wheel's.
+    """
+    base = tmp_path_factory.mktemp("wheel")
+    dist = base / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)  # fmt: skip
+    (wheel,) = dist.glob("dockerhub_export-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        tops = {name.split("/")[0] for name in archive.namelist()}
+        assert "dockerhub_export/flows/export_repositories.py" in archive.namelist()
+    assert tops <= {"dockerhub_export", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}, tops
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                    str(wheel)], check=True, capture_output=True, timeout=300)  # fmt: skip
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    ours = next(path for path in sys.path if path.endswith("site-packages"))
+    (Path(purelib) / "_test_dependencies.pth").write_text(ours + "\n")
+    where = subprocess.run([str(python), "-c", "import dockerhub_export; print(dockerhub_export.__file__)"],
+                           check=True, capture_output=True, text=True).stdout  # fmt: skip
+    assert where.startswith(purelib), where
+    return python
+
+
+def test_a_worker_with_only_the_wheel_runs_a_custom_run_from_an_empty_folder(
+    deployed: dict[str, Any], hub: FakeHub, wheel_python: Path, tmp_path: Path
+) -> None:
+    """No clone, no variable naming one: the deployment's module entrypoint is imported from the wheel.
+    The run's CSV holds exactly what the reference doc's script writes."""
+    from prefect.client.orchestration import get_client
+
+    exports, empty = tmp_path / "exports", tmp_path / "empty"
+    empty.mkdir()
+    with get_client(sync_client=True) as client:
+        run_id = client.create_flow_run_from_deployment(
+            _deployment(NIGHTLY).id,
+            parameters={"org": ORG, "output_dir": str(exports), "snapshot_date": "2026-11-28"},
+        ).id
+    env = dict(deployed["env"], DOCKERHUB_TOKEN=TOKEN, DOCKERHUB_API_URL=hub.url)
+    log = _run([str(wheel_python), "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once"], env, empty,
+               timeout=240)  # fmt: skip
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+    assert run.state is not None and run.state.is_completed(), (run.state, log[-3000:])
+    assert list(empty.iterdir()) == []  # nothing landed where the worker started
+
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    subprocess.run(["bash", str(ROOT / "tests" / "reference" / "export.sh")], cwd=reference, check=True,
+                   env=dict(os.environ, HUB=hub.url, ORG=ORG, OAT=TOKEN), timeout=120)  # fmt: skip
+    theirs = list(csv.reader(io.StringIO((reference / "repos.csv").read_text(encoding="utf-8"))))
+    ours = list(csv.reader(io.StringIO((exports / ORG / "repos-2026-11-28.csv").read_text(encoding="utf-8"))))
+    assert len(ours) == len(theirs) == REPO_COUNT + 1
+    assert ours[0][:6] == theirs[0]
+    assert sorted(row[:6] for row in ours[1:]) == sorted(theirs[1:])  # the script keeps the Hub's order
+
+
+def test_a_relative_output_folder_in_the_workers_temporary_folder_is_refused(tmp_path: Path) -> None:
+    from dockerhub_export.errors import ConfigError
+    from dockerhub_export.flows import runtime
+
+    doomed = Path(tempfile.gettempdir()) / "tmpab12cdprefect"
+    with pytest.raises(ConfigError, match="EXPORT_DIR to an absolute folder"):
+        runtime._refuse_a_vanishing_output_dir(Path("exports"), doomed)
+    runtime._refuse_a_vanishing_output_dir(Path("exports"), tmp_path)  # a folder that stays: fine
+    runtime._refuse_a_vanishing_output_dir(tmp_path / "exports", doomed)  # absolute: fine
 
 
 def test_serve_registers_the_same_schedules_as_the_yaml() -> None:
