@@ -1,4 +1,5 @@
-"""The dated CSV: ``<export_dir>/<org>/repos-<YYYY-MM-DD>.csv``, written atomically.
+"""A resource's dated CSV, ``<export_dir>/<org>/<stem>-<YYYY-MM-DD>.csv`` (the repositories':
+``repos-...``), written atomically, its columns and their spelling taken from the resource's schema.
 
 The six columns of the reference doc hold the doc's values (``is_private`` true/false, a null count
 written as 0) in the doc's own spelling: like jq's ``@csv``, every string is quoted, numbers and

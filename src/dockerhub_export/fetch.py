@@ -47,11 +47,8 @@ class Listing:
 
     @property
     def keys(self) -> list[Any]:
+        """The records' keys (the repositories' names), in the listing's order."""
         return self.columns.get(self.resource.key, [])
-
-    @property
-    def names(self) -> list[Any]:
-        return self.keys
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio.run formats the repr of its finished task (and so of this result)

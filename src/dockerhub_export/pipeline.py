@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypedDict, TypeVar
 
@@ -149,7 +150,7 @@ class ExportRun:
 
     def succeed(
         self,
-        path: Any,
+        path: Path,
         warnings: list[str],
         summary: store.SnapshotSummary | None = None,
         movers: list[dict[str, Any]] | None = None,

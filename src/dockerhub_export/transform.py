@@ -1,8 +1,8 @@
-"""API records to one typed pandas frame, with a declared schema shared by the CSV and the snapshots.
+"""API records to one typed pandas frame, by a declared schema (`schema.Schema`) shared by the CSV and
+the snapshots: each column typed by its kind, in the schema's order, whatever the resource.
 
-The reference doc's six columns come first and in its order; the other fields the API gives follow.
-In the frame, unknown stays unknown (``<NA>``): the CSV decides how to spell it (the doc writes a null
-count as 0), the snapshot store keeps it NULL.
+In the frame, unknown stays unknown (``<NA>``): the CSV decides how to spell it (the reference doc
+writes a null count as 0), the snapshot store keeps it NULL.
 """
 
 import logging
