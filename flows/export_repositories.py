@@ -18,8 +18,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from dockerhub_export import csv_output, guard, hub, pipeline, reports, store
-from dockerhub_export.fetch import fetch_all_pages
+from dockerhub_export import csv_output, guard, hub, pipeline, reports, store, tags
+from dockerhub_export.fetch import fetch_all_pages, fetch_audit_log, fetch_tags
 from dockerhub_export.settings import MAX_CONCURRENCY, Settings, parse_snapshot_date
 
 from . import artifacts, runtime
@@ -38,6 +38,12 @@ STAGES: tuple[tuple[Callable[..., Any], str], ...] = (
     (csv_output.write_csv, "write-csv"),
     (store.upsert_snapshot, "upsert-snapshots"),
     (reports.top_movers, "top-movers"),
+    (fetch_audit_log, "read-audit-log"),
+    (tags.select_repositories, "select-repositories"),
+    (fetch_tags, "fetch-tags"),
+    (tags.tags_frame, "transform-tags"),
+    (tags.store_tags, "upsert-tags"),
+    (tags.inventory_frame, "read-tag-inventory"),
 )
 TASKS: dict[Callable[..., Any], Any] = {
     function: task(name=name, cache_policy=NO_CACHE)(function) for function, name in STAGES
@@ -61,6 +67,8 @@ def export_repositories(
     allow_drop: bool = False,
     write_snapshots: bool = True,
     csv_safe: bool = True,
+    include_tags: bool = False,
+    tags_refresh_days: Annotated[int, Field(ge=0)] = 7,
     token_block: str | None = None,
     token_env: str | None = None,
     database_url_block: str | None = None,
@@ -81,6 +89,10 @@ def export_repositories(
         write_snapshots: Also upsert the day's snapshot into the database (SNAPSHOT_DATABASE_URL, else SQLite
             under output_dir).
         csv_safe: Neutralise spreadsheet formulas in text cells (OWASP CSV injection).
+        include_tags: Also every repository's tags: `<org>/tags-<date>.csv` and the tag history (stale tags,
+            storage).
+        tags_refresh_days: List a repository's tags at least every N nights even when nothing says they
+            changed (0: every night).
         token_block: Name (not value) of a Prefect Secret block holding the Docker Hub token. Empty:
             token_env, else DOCKERHUB_TOKEN from the environment.
         token_env: Name (not value) of an environment variable holding the Docker Hub token, e.g.
@@ -101,7 +113,9 @@ def export_repositories(
         day = parse_snapshot_date(snapshot_date) if snapshot_date else runtime.default_snapshot_date()
         if write_snapshots:
             logger.info("snapshots go to %s", store.redact(store.database_url(settings)))
-        options = pipeline.RunOptions(day, allow_empty, allow_drop, write_snapshots)
+        options = pipeline.RunOptions(
+            day, allow_empty, allow_drop, write_snapshots, include_tags, tags_refresh_days
+        )
         result = pipeline.export(settings, options, call=as_task)
     except Exception as exc:
         artifacts.publish_failure(org_name, day, pipeline.one_line(exc), time.monotonic() - started)
@@ -130,5 +144,7 @@ def run_with_settings(settings: Settings, options: pipeline.RunOptions) -> dict[
             allow_drop=options.allow_drop,
             write_snapshots=options.write_snapshots,
             csv_safe=settings.csv_safe,
+            include_tags=options.include_tags,
+            tags_refresh_days=options.tags_refresh_days,
         )
     return result

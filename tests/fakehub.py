@@ -1,11 +1,19 @@
 """A Docker-Hub-compatible HTTP server for tests, benchmarks and manual use.
 
-It serves the three routes the exporter needs, over real HTTP/1.1 on loopback, so
+It serves the routes the exporter needs, over real HTTP/1.1 on loopback, so
 httpx connection pooling, timeouts and transport errors behave as in production:
 
 - ``POST /v2/auth/token``  (``AuthCreateAccessToken``) -> ``{"access_token": JWT}``
 - ``POST /v2/users/login`` (``PostUsersLogin``, deprecated) -> ``{"token": JWT}``
 - ``GET /v2/namespaces/{namespace}/repositories`` (``listNamespaceRepositories``)
+- ``GET /v2/namespaces/{namespace}/repositories/{repository}/tags`` (``ListRepositoryTags``, in the live
+  API's shape: ``tag_status``, ``images`` a list)
+- ``GET /v2/auditlogs/{account}`` (``AuditLogs_GetAuditLogs``: ``{"logs": [...]}``, no count, no next)
+
+With ``Faults.quota`` every API answer announces a fixed-window budget in ``X-RateLimit-Limit``,
+``-Remaining`` and ``-Reset``, and a request over it answers 429 with ``Retry-After``. The history
+helpers (`push_tag`, `delete_tag`, `pull`, `create_repo`, `delete_repo`, `set_privacy`) change the data
+the way the real Hub does, audit-log events included.
 
 Behaviour follows Docker's OpenAPI spec and the findings in
 ``/work/shared/notes/dockerhub-api.md``; ``Faults`` injects latency, 429/503s,
@@ -20,13 +28,11 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import gc
 import hashlib
 import hmac
 import json
 import math
 import os
-import random
 import re
 import signal
 import socket
@@ -43,7 +49,9 @@ from types import TracebackType
 from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-__all__ = ["FakeHub", "Faults", "RecordedRequest", "make_repos"]
+from hubdata import audit_event, hub_time, make_repos, make_tag, make_tags
+
+__all__ = ["FakeHub", "Faults", "RecordedRequest", "make_repos", "make_tags"]
 
 ORDERINGS = ("name", "-name", "last_updated", "-last_updated", "pull_count", "-pull_count")
 TWO_FA_DETAIL = "Require secondary authentication on MFA enabled account"  # what hub-tool matches on
@@ -73,6 +81,11 @@ class Faults:
     jwt_has_exp: bool = True  # False: no exp claim, the client only learns via 401
     next_link_base: str | None = None  # next/previous links point here instead of at this server
     omit_count: bool = False  # list responses carry no "count" key
+    # repository name -> statuses answered for its tag requests, one consumed per request (0 = drop)
+    fail_tags: dict[str, list[int]] = field(default_factory=dict)
+    audit_status: int = 0  # 403 / 404: audit logs are not part of the plan (whatever the token)
+    quota: int = 0  # requests per window announced in X-RateLimit-* headers; 0 = no announced budget
+    quota_window: float = 60.0  # seconds per fixed window
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,20 @@ def _sort_key(ordering: str) -> Callable[[dict[str, Any]], Any]:
     return lambda r: (r.get("pull_count") is None, r.get("pull_count") or 0)
 
 
+def _paging(query: dict[str, list[str]], default_size: int) -> tuple[int, int, _Reply | None]:
+    """(page, page_size, None) or (0, 0, a 400 reply)."""
+    try:
+        page_size = int((query.get("page_size") or [""])[-1] or default_size)
+        page = int((query.get("page") or [""])[-1] or 1)
+    except ValueError:
+        return 0, 0, _error(400, "page and page_size must be integers")
+    if not 1 <= page_size <= 100:
+        return 0, 0, _error(400, "page_size must be between 1 and 100")
+    if page < 1:
+        return 0, 0, _error(400, "page must be 1 or greater")
+    return page, page_size, None
+
+
 class _View(NamedTuple):
     source: list[dict[str, Any]]  # held so its id() cannot be reused while cached
     length: int
@@ -150,6 +177,9 @@ class _View(NamedTuple):
 
 
 _LIST_ROUTE = re.compile(r"^/v2/namespaces/([^/]+)/repositories/?$")
+_TAGS_ROUTE = re.compile(r"^/v2/namespaces/([^/]+)/repositories/([^/]+)/tags/?$")
+_AUDIT_ROUTE = re.compile(r"^/v2/auditlogs/([^/]+)/?$")
+_API_ROUTES = (_LIST_ROUTE, _TAGS_ROUTE, _AUDIT_ROUTE)
 _AUTH_ROUTES = ("/v2/auth/token", "/v2/auth/token/")
 _LOGIN_ROUTES = ("/v2/users/login", "/v2/users/login/")
 
@@ -159,18 +189,23 @@ class FakeHub:
     """The fake Hub. ``with FakeHub(repos, credentials) as hub: httpx.get(hub.url + ...)``.
 
     ``credentials`` maps a secret to ``(identifier, scope)``: scope ``"all"`` sees private
-    repositories (in every namespace), ``"public"`` silently sees public ones only, like
-    an OAT without ``scope-repository-list``.
+    repositories (in every namespace) and the audit log, ``"all-noaudit"`` the repositories but not
+    the audit log (no ``scope-activity-read``), ``"public"`` silently sees public repositories only,
+    like an OAT without ``scope-repository-list``. ``tags`` maps (namespace, repository) to its tags,
+    newest first; ``audit`` an account to its events.
     """
 
     repos: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
+    tags: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    audit: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 0
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
     max_in_flight: int = field(default=0, init=False)
     list_requests_seen: int = field(default=0, init=False)  # the shared fault counter
+    quota_rejections: int = field(default=0, init=False)  # 429s answered for going over `quota`
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -178,6 +213,7 @@ class FakeHub:
         self._secret = os.urandom(32)
         self._token_deadlines: dict[str, float] = {}  # jti -> time.time() deadline (server-side expiry)
         self._views: dict[tuple[str, bool, str, str], _View] = {}
+        self._window: tuple[float, int] = (0.0, 0)  # (start of the quota window, requests taken in it)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -226,6 +262,7 @@ class FakeHub:
             self.requests.clear()
             self.list_requests_seen = 0
             self.max_in_flight = 0
+            self.quota_rejections = 0
 
     def invalidate_cache(self) -> None:
         """Forget cached views; only needed after editing, in place and without changing its
@@ -261,11 +298,16 @@ class FakeHub:
 
     def _handle(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
                 body: bytes) -> _Reply | None:
-        match = _LIST_ROUTE.match(path)
-        if match:
-            if method != "GET":
-                return _json(405, {"detail": f'Method "{method}" not allowed.'})
-            return self._list(match.group(1), query, headers)
+        for route, serve in ((_LIST_ROUTE, self._list), (_TAGS_ROUTE, self._tags), (_AUDIT_ROUTE, self._audit)):
+            match = route.match(path)
+            if match:
+                if method != "GET":
+                    return _json(405, {"detail": f'Method "{method}" not allowed.'})
+                over, announced = self._take_quota()
+                if over is not None:
+                    return over
+                reply = serve(*match.groups(), query, headers)  # type: ignore[operator]
+                return reply if reply is None else reply._replace(headers=reply.headers + announced)
         if path in _AUTH_ROUTES or path in _LOGIN_ROUTES:
             if method != "POST":
                 return _json(405, {"detail": f'Method "{method}" not allowed.'})
@@ -361,18 +403,50 @@ class FakeHub:
                 headers += (("X-RateLimit-Limit", "180"), ("X-RateLimit-Remaining", "0"))
         return _text(429, "Too Many Requests", headers)
 
+    def _take_quota(self) -> tuple[_Reply | None, tuple[tuple[str, str], ...]]:
+        """(a 429 reply if this request is over the announced budget, else None; the headers announcing
+        the budget). Fixed windows from the server's start; rejected requests take nothing."""
+        faults = self.faults
+        if faults.quota <= 0:
+            return None, ()
+        now = time.time()
+        with self._lock:
+            start, taken = self._window
+            if now >= start + faults.quota_window:
+                start = now - (now - start) % faults.quota_window if start else now
+                taken = 0
+            reset = start + faults.quota_window
+            over = taken >= faults.quota
+            if over:
+                self.quota_rejections += 1
+            else:
+                taken += 1
+            self._window = (start, taken)
+        # Whole epoch seconds as the Hub sends them; fractional for the short windows of tests.
+        reset_text = str(math.ceil(reset)) if faults.quota_window >= 60 else f"{reset:.3f}"
+        announced = (("X-RateLimit-Limit", str(faults.quota)), ("X-RateLimit-Remaining", str(faults.quota - taken)),
+                     ("X-RateLimit-Reset", reset_text))  # fmt: skip
+        if over:
+            retry = (("Retry-After", _seconds(max(0.0, reset - now))),)
+            return _text(429, "Too Many Requests", retry + announced), announced
+        return None, announced
+
     def _admit(self, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[bool, _Reply | None, bool]:
         """Faults, then the bearer token: (answered, reply, sees_private). ``answered`` means stop here."""
+        answered, reply, scope = self._admit_scope(query, headers)
+        return answered, reply, scope in ("all", "all-noaudit")
+
+    def _admit_scope(self, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[bool, _Reply | None, str]:
         faulted, fault_reply = self._list_fault(query)
         if faulted:
-            return True, fault_reply, False
+            return True, fault_reply, ""
         authorization = headers.get("authorization")
         if authorization is None:
-            return False, None, False
+            return False, None, ""
         claims, denied = self._authorize(authorization)
         if denied is not None:
-            return True, denied, False
-        return False, None, claims is not None and claims.get("scope") == "all"
+            return True, denied, ""
+        return False, None, str((claims or {}).get("scope", ""))
 
     def _list(self, namespace: str, query: dict[str, list[str]], headers: dict[str, str]) -> _Reply | None:
         answered, reply, sees_private = self._admit(query, headers)
@@ -422,6 +496,129 @@ class FakeHub:
         if self.faults.omit_count:
             del payload["count"]
         return _json(200, payload)
+
+    def _tags(self, namespace: str, repository: str, query: dict[str, list[str]], headers: dict[str, str]
+              ) -> _Reply | None:
+        pending = self.faults.fail_tags.get(repository)
+        with self._lock:
+            status = pending.pop(0) if pending else None
+        if status is not None:
+            if status == 0:
+                return _DROP
+            return self._rate_limited() if status == 429 else _text(status, HTTPStatus(status).phrase)
+        answered, reply, sees_private = self._admit(query, headers)
+        if answered:
+            return reply
+        namespace, repository = unquote(namespace), unquote(repository)
+        repo = self._repository(namespace, repository)
+        if repo is None or (repo.get("is_private") and not sees_private):
+            return _error(404, "object not found")
+        page, page_size, bad = _paging(query, default_size=10)
+        if bad is not None:
+            return bad
+        items = self.tags.get((namespace, repository), [])
+        last_page = max(1, math.ceil(len(items) / page_size))
+        if page > last_page:
+            return _error(404, "Page not found")
+        base = self.url
+
+        def link(p: int) -> str:
+            return f"{base}/v2/namespaces/{namespace}/repositories/{repository}/tags?page={p}&page_size={page_size}"
+
+        return _json(200, {
+            "count": len(items),
+            "next": link(page + 1) if page < last_page else None,
+            "previous": link(page - 1) if page > 1 else None,
+            "results": items[(page - 1) * page_size: page * page_size],
+        })
+
+    def _audit(self, account: str, query: dict[str, list[str]], headers: dict[str, str]) -> _Reply | None:
+        answered, reply, scope = self._admit_scope(query, headers)
+        if answered:
+            return reply
+        account = unquote(account)
+        if self.faults.audit_status:
+            return _error(self.faults.audit_status, "audit logs are not available for this account")
+        if scope != "all":
+            return _error(403, "token is not allowed to read the audit log (scope-activity-read)")
+        page, page_size, bad = _paging(query, default_size=25)
+        if bad is not None:
+            return bad
+
+        def param(name: str) -> str:
+            values = query.get(name)
+            return values[-1] if values else ""
+
+        since, until = _ts_key(param("from")) if param("from") else "", _ts_key(param("to")) if param("to") else ""
+        events = [
+            event for event in self.audit.get(account, [])
+            if (not since or _ts_key(event["timestamp"]) >= since) and (not until or _ts_key(event["timestamp"]) <= until)
+            and (not param("action") or event["action"] == param("action"))
+            and (not param("name") or event["name"] == param("name"))
+            and (not param("actor") or event["actor"] == param("actor"))
+        ]  # fmt: skip
+        events.sort(key=lambda event: _ts_key(event["timestamp"]), reverse=True)  # newest first
+        return _json(200, {"logs": events[(page - 1) * page_size: page * page_size]})
+
+    def _repository(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return next((repo for repo in self.repos.get(namespace, []) if repo.get("name") == name), None)
+
+    # -- history: change the data as the real Hub would, audit events included ---------------------
+
+    def _log(self, namespace: str, action: str, repository: str, actor: str, when: float, **data: str) -> None:
+        self.audit.setdefault(namespace, []).append(
+            audit_event(namespace, action, f"{namespace}/{repository}", actor, when, **data)
+        )
+
+    def push_tag(self, namespace: str, repository: str, tag: str, *, digest: str, size: int, when: float,
+                 actor: str = "ci-bot", platforms: int = 1) -> dict[str, Any]:
+        """Push ``tag`` (new, or moved to ``digest``): the repository's ``last_updated`` moves too."""
+        tags = self.tags.setdefault((namespace, repository), [])
+        old = next((item for item in tags if item["name"] == tag), None)
+        pulled = None
+        if old is not None:
+            tags.remove(old)
+            pulled = old["tag_last_pulled"]
+        new = make_tag(tag, digest, size, when, None, platforms=platforms, updater=actor)
+        new["tag_last_pulled"] = pulled
+        tags.insert(0, new)
+        repo = self._repository(namespace, repository)
+        if repo is not None:
+            repo["last_updated"] = hub_time(when + 2.5)
+        self._log(namespace, "repo.tag.push", repository, actor, when, tag=tag, digest=digest)
+        return new
+
+    def delete_tag(self, namespace: str, repository: str, tag: str, *, when: float, actor: str = "alice") -> None:
+        """Delete ``tag``: nothing on the repository itself shows it, only the audit log."""
+        tags = self.tags.get((namespace, repository), [])
+        tags[:] = [item for item in tags if item["name"] != tag]
+        self._log(namespace, "repo.tag.delete", repository, actor, when, tag=tag)
+
+    def pull(self, namespace: str, repository: str, tag: str, *, when: float, count: int = 1) -> None:
+        """``count`` pulls of ``tag``: its last-pulled time and the repository's pull count (no audit event)."""
+        for item in self.tags.get((namespace, repository), []):
+            if item["name"] == tag:
+                item["tag_last_pulled"] = hub_time(when)
+                for image in item["images"]:
+                    image["last_pulled"] = hub_time(when)
+        repo = self._repository(namespace, repository)
+        if repo is not None:
+            repo["pull_count"] = (repo.get("pull_count") or 0) + count
+
+    def create_repo(self, namespace: str, repo: dict[str, Any], *, when: float, actor: str = "alice") -> None:
+        self.repos.setdefault(namespace, []).append(repo)
+        self._log(namespace, "repo.create", repo["name"], actor, when)
+
+    def delete_repo(self, namespace: str, name: str, *, when: float, actor: str = "alice") -> None:
+        self.repos[namespace] = [repo for repo in self.repos.get(namespace, []) if repo.get("name") != name]
+        self.tags.pop((namespace, name), None)
+        self._log(namespace, "repo.delete", name, actor, when)
+
+    def set_privacy(self, namespace: str, name: str, private: bool, *, when: float, actor: str = "alice") -> None:
+        repo = self._repository(namespace, name)
+        assert repo is not None, name
+        repo["is_private"] = private
+        self._log(namespace, "repo.change_privacy", name, actor, when, privacy="private" if private else "public")
 
     def _view(
         self, namespace: str, sees_private: bool, ordering: str, name_filter: str
@@ -552,7 +749,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
 
-        is_list = self.command == "GET" and _LIST_ROUTE.match(split.path) is not None
+        is_list = self.command == "GET" and any(route.match(split.path) for route in _API_ROUTES)
         if is_list:
             hub._enter_list()
         try:
@@ -585,145 +782,6 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body)
-
-
-# -- synthetic data ------------------------------------------------------------------------------
-
-_CATEGORIES = (
-    ("API management", "api-management"), ("Data science", "data-science"),
-    ("Databases & storage", "databases-and-storage"), ("Developer tools", "developer-tools"),
-    ("Integration & delivery", "integration-and-delivery"),
-    ("Languages & frameworks", "languages-and-frameworks"),
-    ("Machine learning & AI", "machine-learning-and-ai"), ("Message queues", "message-queues"),
-    ("Monitoring & observability", "monitoring-and-observability"), ("Networking", "networking"),
-    ("Operating systems", "operating-systems"), ("Security", "security"), ("Web servers", "web-servers"),
-)
-_MEDIA = (
-    (["application/vnd.docker.container.image.v1+json"], ["image"]),
-    (["application/vnd.oci.image.config.v1+json", "application/vnd.oci.image.index.v1+json"], ["image"]),
-    (["application/vnd.docker.container.image.v1+json", "application/vnd.in-toto+json",
-      "application/vnd.oci.image.index.v1+json"], ["image", "unrecognized"]),
-)
-_WORDS = ("api", "worker", "billing", "search", "gateway", "cache", "ingest", "auth", "frontend", "reports")
-# Values that break naive CSV writers or spreadsheets. One per tricky slot (see make_repos).
-_TRICKY_DESCRIPTIONS: tuple[str | None, ...] = (
-    "Build tools, CI helpers, and more", 'The "official" image', "line one\nline two",
-    "line one\r\nline two", "données 日本語 🐳", "=SUM(A1)", "+1", "-x", "@cmd", "\tTab", None, "",
-)
-# Positions inside every aligned block of 50 repositories that carry tricky values.
-_TRICKY_SLOTS = (3, 7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47)
-_EPOCH_2015, _EPOCH_2025_06, _EPOCH_2025_10 = 1420070400, 1751328000, 1759276800
-
-
-_DAYS: dict[int, str] = {}  # day number -> "YYYY-MM-DD"; strftime is the slow part of make_repos
-
-
-def _timestamp(rnd: Callable[[], float], epoch: int, digits: int | None) -> str:
-    """Hub style: RFC 3339 UTC with "Z". digits=None: microseconds with trailing zeros trimmed."""
-    day, second = divmod(epoch, 86400)
-    date = _DAYS.get(day) or _DAYS.setdefault(day, time.strftime("%Y-%m-%d", time.gmtime(day * 86400)))
-    stamp = f"{date}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
-    if digits is None:
-        fraction = f"{int(rnd() * 1_000_000):06d}".rstrip("0")
-    elif digits == 0:
-        fraction = ""
-    else:  # exactly `digits` digits: the last one is non-zero so trimming cannot shorten it
-        fraction = f"{int(rnd() * 10 ** (digits - 1)) * 10 + 1 + int(rnd() * 9):0{digits}d}"
-    return f"{stamp}.{fraction}Z" if fraction else f"{stamp}Z"
-
-
-def make_repos(namespace: str, n: int, *, seed: int = 0, private_every: int = 3,
-               tricky: bool = True) -> list[dict[str, Any]]:
-    """``n`` deterministic ``repository_list_entry`` dicts with unique, valid names.
-
-    Repository ``i`` is private when ``i % private_every == private_every - 1`` (0 = none).
-    With ``tricky``, indices 3, 7, ..., 47 of every aligned block of 50 carry awkward values
-    (so all of them appear once ``n >= 50``): nulls in each nullable field, timestamps with
-    0/3/5/9 fractional digits, CSV/spreadsheet-hostile descriptions, ``affiliation`` null,
-    empty media/content type and category lists, and an all-digit name.
-    """
-    # str seeds hash with SHA-512: stable across runs and PYTHONHASHSEED; only rng.random()
-    # is used (fast, and its sequence is stable across Python versions).
-    rnd = random.Random(f"{namespace}/{seed}").random
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # allocating 100k dicts triggers many useless full collections
-    try:
-        return [_make_repo(namespace, i, rnd, private_every, tricky) for i in range(n)]
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _make_repo(namespace: str, i: int, rnd: Callable[[], float], private_every: int,
-               tricky: bool) -> dict[str, Any]:
-    if tricky and i % 50 == 49:
-        name = f"{i:06d}"  # looks like a number to spreadsheets
-    elif i % 10 == 4:
-        name = f"svc.{i:06d}_api-v2"
-    elif i % 10 == 7:
-        name = f"x{i:06d}.web_ui"
-    else:
-        name = f"repo-{i:06d}"
-    registered = int(_EPOCH_2015 + rnd() * (_EPOCH_2025_06 - 86400 - _EPOCH_2015))
-    updated = int(registered + rnd() * (_EPOCH_2025_06 - registered))
-    modified = int(updated + rnd() * (_EPOCH_2025_10 - updated))
-    default_digits = None if tricky else 6
-    media, content = _MEDIA[int(rnd() * len(_MEDIA))]
-    n_categories = (0, 0, 1, 2)[int(rnd() * 4)]
-    first_category = int(rnd() * len(_CATEGORIES))
-    categories = [_CATEGORIES[(first_category + 5 * k) % len(_CATEGORIES)] for k in range(n_categories)]
-    repo: dict[str, Any] = {
-        "name": name,
-        "namespace": namespace,
-        "repository_type": "image",
-        "status": 1,
-        "status_description": "active",
-        "description": f"{_WORDS[i % len(_WORDS)]} service for {_WORDS[(i // 10) % len(_WORDS)]}",
-        "is_private": private_every > 0 and i % private_every == private_every - 1,
-        "star_count": int(10 ** (rnd() * 3)) - 1,
-        "pull_count": int(10 ** (rnd() * 8)),
-        "last_updated": _timestamp(rnd, updated, default_digits),
-        "last_modified": _timestamp(rnd, modified, default_digits),
-        "date_registered": _timestamp(rnd, registered, default_digits),
-        "affiliation": "",
-        "media_types": list(media),
-        "content_types": list(content),
-        "categories": [{"name": c[0], "slug": c[1]} for c in categories],
-        "storage_size": int(10 ** (5 + rnd() * 6)),
-    }
-    if i % 97 == 50:  # the occasional plugin repository
-        repo.update(repository_type="plugin", media_types=["application/vnd.docker.plugin.v1+json"],
-                    content_types=["plugin"])
-    if tricky and i % 50 in _TRICKY_SLOTS:
-        _make_tricky(repo, _TRICKY_SLOTS.index(i % 50), rnd, updated, modified, registered)
-    return repo
-
-
-def _make_tricky(repo: dict[str, Any], slot: int, rnd: Callable[[], float], updated: int, modified: int,
-                 registered: int) -> None:
-    repo["description"] = _TRICKY_DESCRIPTIONS[slot]
-    nulls = {0: ("last_updated",), 1: ("last_modified",), 2: ("repository_type",), 3: ("storage_size",),
-             4: ("pull_count",), 5: ("star_count",),
-             6: ("last_updated", "last_modified", "repository_type")}  # 6: created, never pushed
-    if slot == 6:
-        repo.update(status=0, status_description="inactive", pull_count=0, storage_size=0,
-                    media_types=[], content_types=[])
-    lu_digits = {7: 0, 8: 3, 9: 5, 10: 9, 11: 6}
-    if slot in lu_digits:
-        repo["last_updated"] = _timestamp(rnd, updated, lu_digits[slot])
-    lm_digits = {2: 9, 3: 3, 4: 0, 5: 5}
-    if slot in lm_digits:
-        repo["last_modified"] = _timestamp(rnd, modified, lm_digits[slot])
-    if slot == 11:
-        repo["date_registered"] = _timestamp(rnd, registered, 0)
-    for key in nulls.get(slot, ()):
-        repo[key] = None
-    if slot in (1, 8):
-        repo["affiliation"] = None  # older responses
-    if slot in (9, 11):
-        repo["media_types"], repo["content_types"] = [], []
-    if slot in (10, 11):
-        repo["categories"] = []
 
 
 # -- manual use -----------------------------------------------------------------------------------

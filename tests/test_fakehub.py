@@ -426,3 +426,84 @@ def test_make_repos_without_tricky_values_is_clean() -> None:
         assert r["affiliation"] == "" and r["media_types"] and r["content_types"]
         assert all(fraction_digits(r[k]) == 6 for k in ("last_updated", "last_modified", "date_registered"))
         assert re.fullmatch(r"[a-z ]+", r["description"])
+
+
+# -- tags, the audit log, the announced budget ------------------------------------------------------
+
+
+@pytest.fixture
+def tagged(hub: FakeHub) -> FakeHub:
+    from fakehub import make_tags
+
+    public, private = hub.repos["acme"][0]["name"], hub.repos["acme"][2]["name"]
+    hub.tags[("acme", public)] = make_tags("acme", public, 230)
+    hub.tags[("acme", private)] = make_tags("acme", private, 3)
+    hub.credentials["oat-noaudit"] = ("acme", "all-noaudit")
+    return hub
+
+
+def test_tags_are_paged_in_the_live_shape_and_private_ones_need_the_scope(tagged: FakeHub, client: httpx.Client) -> None:
+    public, private = tagged.repos["acme"][0]["name"], tagged.repos["acme"][2]["name"]
+    auth = {"Authorization": f"Bearer {login(tagged, client)}"}
+    pages = walk(client, f"{tagged.url}/v2/namespaces/acme/repositories/{public}/tags?page_size=100", headers=auth)
+    assert [page["count"] for page in pages] == [230, 230, 230]
+    tags = [tag for page in pages for tag in page["results"]]
+    assert len(tags) == len({tag["name"] for tag in tags}) == 230
+    latest = next(tag for tag in tags if tag["name"] == "latest")
+    assert {"tag_status", "images", "digest", "media_type", "full_size", "tag_last_pulled"} <= set(latest)
+    assert isinstance(latest["images"], list) and "status" not in latest
+    assert sum(tag["digest"] == latest["digest"] for tag in tags) == 2  # latest shares its version's digest
+    public_auth = {"Authorization": f"Bearer {login(tagged, client, 'oat-pub')}"}
+    url = f"{tagged.url}/v2/namespaces/acme/repositories/{private}/tags"
+    assert client.get(url, headers=public_auth).status_code == 404
+    assert client.get(url, headers=auth).json()["count"] == 3
+    assert client.get(f"{tagged.url}/v2/namespaces/acme/repositories/gone/tags", headers=auth).status_code == 404
+    assert client.get(f"{url}?page=2", headers=auth).status_code == 404  # past the last page
+
+
+def test_history_helpers_change_tags_and_log_what_the_repository_does_not_show(tagged: FakeHub, client: httpx.Client) -> None:
+    name = tagged.repos["acme"][0]["name"]
+    before = dict(tagged.repos["acme"][0])
+    tagged.delete_tag("acme", name, "v1.0.3", when=1764633600.0, actor="bob")
+    assert tagged.repos["acme"][0] == before  # a deleted tag leaves no trace on the repository
+    tagged.push_tag("acme", name, "v9", digest="sha256:" + "9" * 64, size=10, when=1764637200.0)
+    assert tagged.repos["acme"][0]["last_updated"] == "2025-12-02T01:00:02.5Z"
+    tagged.pull("acme", name, "v9", when=1764640800.0, count=3)
+    assert tagged.repos["acme"][0]["pull_count"] == (before["pull_count"] or 0) + 3
+    auth = {"Authorization": f"Bearer {login(tagged, client)}"}
+    logs = client.get(f"{tagged.url}/v2/auditlogs/acme", headers=auth).json()["logs"]
+    assert [(event["action"], event["actor"], event["data"]) for event in logs] == [
+        ("repo.tag.push", "ci-bot", {"tag": "v9", "digest": "sha256:" + "9" * 64}),  # newest first
+        ("repo.tag.delete", "bob", {"tag": "v1.0.3"}),
+    ]
+    assert logs[0]["name"] == f"acme/{name}" and logs[0]["timestamp"] == "2025-12-02T01:00:00Z"
+    only = client.get(f"{tagged.url}/v2/auditlogs/acme?from=2025-12-02T00:30:00Z&action=repo.tag.push",
+                      headers=auth).json()["logs"]  # fmt: skip
+    assert len(only) == 1 and only[0]["action"] == "repo.tag.push"
+
+
+def test_the_audit_log_pages_without_count_or_next_and_needs_its_scope(tagged: FakeHub, client: httpx.Client) -> None:
+    for i in range(60):
+        tagged.delete_tag("acme", "x", f"t{i}", when=1764633600.0 + i)
+    auth = {"Authorization": f"Bearer {login(tagged, client)}"}
+    sizes = [len(client.get(f"{tagged.url}/v2/auditlogs/acme?page={p}", headers=auth).json()["logs"]) for p in (1, 2, 3, 4)]
+    assert sizes == [25, 25, 10, 0]  # page_size 25 by default: a short page is the end
+    assert set(client.get(f"{tagged.url}/v2/auditlogs/acme", headers=auth).json()) == {"logs"}
+    noaudit = {"Authorization": f"Bearer {login(tagged, client, 'oat-noaudit')}"}
+    assert client.get(f"{tagged.url}/v2/auditlogs/acme", headers=noaudit).status_code == 403
+    tagged.faults.audit_status = 404  # a plan without audit logs
+    assert client.get(f"{tagged.url}/v2/auditlogs/acme", headers=auth).status_code == 404
+
+
+def test_an_announced_budget_is_in_every_answer_and_enforced(hub: FakeHub, client: httpx.Client) -> None:
+    hub.faults.quota, hub.faults.quota_window = 3, 1.0
+    auth = {"Authorization": f"Bearer {login(hub, client)}"}
+    answers = [client.get(f"{hub.url}{LIST}", headers=auth) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert all(a.headers["X-RateLimit-Limit"] == "3" for a in answers)
+    reset = float(answers[0].headers["X-RateLimit-Reset"])
+    assert 0 < reset - time.time() <= 1.0 and 0 < float(answers[3].headers["Retry-After"]) <= 1.0
+    assert hub.quota_rejections == 1
+    time.sleep(max(0.0, reset - time.time()) + 0.05)
+    assert client.get(f"{hub.url}{LIST}", headers=auth).status_code == 200  # a new window

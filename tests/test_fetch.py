@@ -33,3 +33,69 @@ def test_entries_without_a_key_are_skipped_with_a_warning_each() -> None:
     joined.finish()
     assert listing.keys == ["a"]
     assert listing.warnings == ["skipped a repository entry without a name"] * 4
+
+
+# -- tags and the audit log, over real HTTP --------------------------------------------------------
+
+from datetime import UTC, datetime  # noqa: E402
+
+import pytest  # noqa: E402
+
+from dockerhub_export import hub as hubmod  # noqa: E402
+from dockerhub_export.errors import HubUnavailable  # noqa: E402
+from dockerhub_export.fetch import fetch_audit_log, fetch_tags  # noqa: E402
+from fakehub import make_tags  # noqa: E402
+
+
+def _names(hub) -> list[str]:  # type: ignore[no-untyped-def]
+    return [repo["name"] for repo in hub.repos[ORG]]
+
+
+def test_tags_of_many_repositories_in_one_frame_with_their_repository(hub, settings_for) -> None:  # type: ignore[no-untyped-def]
+    names = _names(hub)[:12]
+    for i, name in enumerate(names):
+        hub.tags[(ORG, name)] = make_tags(ORG, name, (0, 3, 250)[i % 3])  # none, one page, three pages
+    settings = settings_for(hub, concurrency=4)
+    listing = fetch_tags(settings, hubmod.authenticate(settings), names)
+    assert sorted(listing.fetched) == sorted(names) and listing.gone == []
+    assert len(listing.keys) == 4 * 3 + 4 * 250
+    pairs = list(zip(listing.columns["repository"], listing.columns["tag"], strict=True))
+    assert len(set(pairs)) == len(pairs) and set(listing.columns["namespace"]) == {ORG}
+    first = hub.tags[(ORG, names[2])][0]
+    row = pairs.index((names[2], first["name"]))
+    assert listing.columns["digest"][row] == first["digest"]
+    assert listing.columns["platforms"][row] in ("linux/amd64", "linux/amd64;linux/arm64/v8")
+    assert hub.max_in_flight <= 4
+
+
+def test_a_repository_deleted_mid_run_is_skipped_with_a_warning(hub, settings_for) -> None:  # type: ignore[no-untyped-def]
+    names = _names(hub)[:3]
+    for name in names:
+        hub.tags[(ORG, name)] = make_tags(ORG, name, 2)
+    hub.repos[ORG] = [repo for repo in hub.repos[ORG] if repo["name"] != names[1]]  # gone since listed
+    settings = settings_for(hub)
+    listing = fetch_tags(settings, hubmod.authenticate(settings), names)
+    assert listing.gone == [names[1]] and sorted(listing.fetched) == sorted([names[0], names[2]])
+    assert any(names[1] in warning and "404" in warning for warning in listing.warnings)
+
+
+def test_a_tag_listing_that_keeps_failing_fails_the_fetch(hub, settings_for) -> None:  # type: ignore[no-untyped-def]
+    names = _names(hub)[:3]
+    hub.faults.fail_tags = {names[1]: [503] * 10}
+    settings = settings_for(hub, max_attempts=2)
+    with pytest.raises(HubUnavailable, match=f"{names[1]} tags page 1"):
+        fetch_tags(settings, hubmod.authenticate(settings), names)
+
+
+def test_the_audit_log_is_read_page_by_page_and_its_absence_is_a_warning(hub, settings_for, caplog) -> None:  # type: ignore[no-untyped-def]
+    for i in range(130):
+        hub.delete_tag(ORG, "web", f"t{i}", when=1764633600.0 + i)
+    settings = settings_for(hub)
+    since = datetime(2025, 12, 2, 0, 1, 0, tzinfo=UTC)  # 60 s in: 70 events
+    events = fetch_audit_log(settings, hubmod.authenticate(settings), since)
+    assert events is not None and len(events) == 70 and events[0]["data"] == {"tag": "t129"}
+    requests = [r for r in hub.requests if r.path == f"/v2/auditlogs/{ORG}"]
+    assert [r.query["page"] for r in requests] == [["1"]] and requests[0].query["from"] == ["2025-12-02T00:01:00Z"]
+    hub.faults.audit_status = 404
+    assert fetch_audit_log(settings, hubmod.authenticate(settings), since) is None
+    assert "audit log cannot be read (404)" in caplog.text

@@ -217,3 +217,16 @@ def test_the_client_pages_through_any_endpoint_and_hands_over_plain_records(sett
     assert received == {1: [{"name": "t1"}, {"name": "t2"}], 2: [{"name": "t3"}]}
     with pytest.raises(AuthError, match=r"may not list acme/web \(403: forbidden\): needs tag read"):
         asyncio.run(run("/v2/namespaces/acme/repositories/secret/tags"))
+
+
+def test_an_announced_budget_is_spent_then_every_request_waits_for_the_window(settings_for) -> None:
+    """The Hub announces 12 requests per 0.4 s window: 40 pages take several windows and no 429."""
+    server = FakeHub(repos={ORG: make_repos(ORG, 4000)}, credentials={"t": (ORG, "all")},
+                     faults=Faults(quota=12, quota_window=0.4))
+    with server:
+        listing = _fetch(settings_for(server, token="t", concurrency=8))
+    assert len(listing.keys) == 4000
+    assert server.quota_rejections == 0 and listing.stats.rate_limited == 0
+    # 40 requests at 12 a window: the first 12 go at once, then every request waits for a new window.
+    windows = sorted({int((r.started - server.requests[0].started) / 0.4) for r in _list_requests(server)})
+    assert len(windows) >= 4

@@ -5,7 +5,7 @@ import asyncio
 import httpx
 import pytest
 
-from dockerhub_export.limits import AdaptiveLimiter, retry_after
+from dockerhub_export.limits import AdaptiveLimiter, announced_budget, retry_after
 
 
 def test_a_429_halves_the_limit_and_only_requests_sent_after_it_regrow_it() -> None:
@@ -41,3 +41,38 @@ def test_a_429_halves_the_limit_and_only_requests_sent_after_it_regrow_it() -> N
 )
 def test_retry_after_reads_every_header_the_hub_has_used(headers: dict, expected: float | None) -> None:
     assert retry_after(httpx.Headers(headers), now=1_000_000_000.0) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"X-RateLimit-Remaining": "57", "X-RateLimit-Reset": "1000000030"}, (57, 30.0)),
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "12.5"}, (0, 12.5)),  # seconds, not epoch
+        ({"X-RateLimit-Remaining": "3"}, None),
+        ({"X-RateLimit-Remaining": "x", "X-RateLimit-Reset": "1"}, None),
+        ({}, None),
+    ],
+)
+def test_the_announced_budget_is_read_from_every_answer(headers: dict, expected: tuple | None) -> None:
+    assert announced_budget(httpx.Headers(headers), now=1_000_000_000.0) == expected
+
+
+def test_the_budget_counts_requests_in_flight_and_waits_for_the_window() -> None:
+    async def run() -> tuple[float, int]:
+        limiter = AdaptiveLimiter(4)
+        loop = asyncio.get_running_loop()
+        managers = [limiter.slot() for _ in range(3)]
+        slots = [await manager.__aenter__() for manager in managers]
+        slots[0].budget = (3, 0.3)  # 3 left, but 2 requests are still in flight: 1 may go
+        await managers[0].__aexit__(None, None, None)
+        for manager in managers[1:]:
+            await manager.__aexit__(None, None, None)
+        started = loop.time()
+        async with limiter.slot():  # the one left
+            pass
+        async with limiter.slot():  # none left: waits for the window (0.3 s + the margin)
+            waited = loop.time() - started
+        return waited, limiter.budget_pauses
+
+    waited, pauses = asyncio.run(run())
+    assert waited >= 0.3 and pauses == 1

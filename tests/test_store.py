@@ -89,13 +89,14 @@ def test_tables_hold_every_exported_field_with_counts_nullable() -> None:
 
 def test_upgrade_creates_every_table_on_an_empty_database(db_url: str) -> None:
     assert store.upgrade_database(db_url) == store.head_revision() == store.SCHEMA_REVISION
-    assert store.upgrade_database(db_url) == "0002"  # idempotent
+    assert store.upgrade_database(db_url) == store.SCHEMA_REVISION  # idempotent
     engine = store.open_engine(db_url)
     try:
         inspector = sa.inspect(engine)
-        assert {"snapshots", "repository_snapshots", "export_runs", store.VERSION_TABLE} <= set(
-            inspector.get_table_names()
-        )
+        assert {
+            "snapshots", "repository_snapshots", "export_runs", "tags", "tag_nights", "tag_fetches",
+            store.VERSION_TABLE,
+        } <= set(inspector.get_table_names())  # fmt: skip
         assert "alembic_version" not in inspector.get_table_names()  # a shared database keeps its own
         assert inspector.get_pk_constraint("repository_snapshots")["constrained_columns"] == [
             "namespace", "snapshot_date", "name",
@@ -134,11 +135,11 @@ def test_upgrade_from_the_previous_revision_keeps_the_data(db_url: str) -> None:
             )
     finally:
         old.dispose()
-    assert store.current_revision(db_url) == ("0001", "0002")
+    assert store.current_revision(db_url) == ("0001", store.SCHEMA_REVISION)
 
     engine = store.open_engine(db_url)  # upgrades on open, like a run does
     try:
-        assert store.current_revision(db_url) == ("0002", "0002")
+        assert store.current_revision(db_url) == (store.SCHEMA_REVISION, store.SCHEMA_REVISION)
         assert stored_rows(engine, ORG, DAY1)["web"]["pull_count"] == 42
         with engine.connect() as connection:
             run = connection.execute(sa.select(store.export_runs)).mappings().one()

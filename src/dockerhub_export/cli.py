@@ -94,6 +94,20 @@ def run(
             "--no-csv-safe", help="Keep text cells verbatim (no neutralising of =, +, -, @ prefixes)."
         ),
     ] = False,
+    tags: Annotated[
+        bool,
+        typer.Option(
+            "--tags", help="Also every repository's tags: <org>/tags-<date>.csv and the tag history."
+        ),
+    ] = False,
+    tags_refresh_days: Annotated[
+        int,
+        typer.Option(
+            "--tags-refresh-days",
+            min=0,
+            help="List a repository's tags at least every N nights, changed or not (0: every night).",
+        ),
+    ] = 7,
     prefect: Annotated[
         bool | None,
         typer.Option(
@@ -104,7 +118,7 @@ def run(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and Prefect's own logs.")] = False,
 ) -> None:
-    """Export: fetch every repository, write the dated CSV, upsert the day's snapshot."""
+    """Export: fetch every repository, write the dated CSV, upsert the day's snapshot (and the tags)."""
     from .pipeline import RunOptions
     from .prefect_config import configured_prefect_api
     from .settings import Settings, parse_snapshot_date
@@ -126,12 +140,15 @@ def run(
         allow_empty=allow_empty,
         allow_drop=allow_drop,
         write_snapshots=not no_db,
+        include_tags=tags,
+        tags_refresh_days=tags_refresh_days,
     )
     as_flow_run = configured_prefect_api() is not None if prefect is None else prefect
     result = _run_flow(settings, options) if as_flow_run else _run_in_process(settings, options)
     for warning in result.get("warnings", []):
         typer.echo(f"warning: {warning}", err=True)
-    typer.echo(result["csv_path"])
+    for path in result["csv_paths"]:
+        typer.echo(path)
 
 
 def _run_in_process(settings: Any, options: Any) -> dict[str, Any]:

@@ -4,11 +4,14 @@
     ├── ConfigError               bad input or settings (org name, date, URL, missing token)
     ├── AuthError                 the Hub refused the credentials
     │   ├── TwoFactorRequired     a password of a 2FA account was given instead of a token
-    │   └── LoginRateLimited      the Hub rate-limits logins for this identifier
+    │   ├── LoginRateLimited      the Hub rate-limits logins for this identifier
+    │   └── HubForbidden          the token may not read this listing (403)
     ├── HubError                  the Hub answered something we cannot use
     │   ├── TransientHubError     one 429 / 5xx answer: retried by the client, surfaces only
     │   │                         as HubUnavailable once retries are exhausted
     │   ├── HubUnavailable        429 / 5xx / network failures outlasted every retry
+    │   ├── HubNotFound           the first page of a listing answered 404 (a wrong URL, or a
+    │   │                         repository deleted while its tags were listed)
     │   └── ForeignHostError      a link pointed at another host: the token is never sent there
     ├── EmptyOrgError             zero repositories visible (unknown org or a token without scope)
     ├── OutputError               the CSV could not be written
@@ -41,6 +44,10 @@ class LoginRateLimited(AuthError):
     """Too many logins for this identifier."""
 
 
+class HubForbidden(AuthError):
+    """The Hub answered 403: the token (or the plan) does not allow this listing."""
+
+
 class HubError(ExportError):
     """Docker Hub answered something unusable."""
 
@@ -56,6 +63,10 @@ class TransientHubError(HubError):
 
 class HubUnavailable(HubError):
     """Retries were exhausted."""
+
+
+class HubNotFound(HubError):
+    """The first page of a listing answered 404."""
 
 
 class ForeignHostError(HubError):

@@ -4,22 +4,31 @@ The client (`hub`) knows no resource: it hands over each page's records as the p
 each page becomes the schema's columns at once (`transform.raw_columns`), waits until the pages before
 it are in, and is appended in page order; a record whose key was seen on an earlier page is dropped
 (pages shift while entries are created or deleted mid-run). A large listing so never exists as dicts.
+
+Also here: the tags of many repositories (one listing each, all sharing the client's pacing) and the
+audit log (its events as the Hub gives them).
 """
 
 import asyncio
 import gc
 import logging
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import httpx
 
 from .auth import HubAuth
-from .hub import Endpoint, FetchStats, HubClient, PageCallback
-from .resources import Resource
+from .errors import HubForbidden, HubNotFound
+from .hub import Endpoint, FetchStats, HubClient, PageCallback, _first_error
+from .resources import TAGS, Resource
 from .schema import Columns
 from .settings import Settings, validate_org
+from .timestamps import format_timestamp
 from .transform import raw_columns
+
+T = TypeVar("T")
 
 log = logging.getLogger("dockerhub_export.hub")
 # Page-by-page progress goes to its own logger, silent unless someone listens (the CLI's progress bar):
@@ -61,9 +70,10 @@ class Listing:
 class ColumnJoiner:
     """The sink of `HubClient.paginate`: pages into ``listing.columns``, in page order, keys unique."""
 
-    def __init__(self, listing: Listing) -> None:
+    def __init__(self, listing: Listing, constants: Mapping[str, Any] | None = None) -> None:
         self.listing = listing
         self.resource = listing.resource
+        self.constants = dict(constants or {})  # columns the API leaves out (the repository of a tag)
         self.columns = listing.columns = {name: [] for name in listing.resource.schema.names}
         self._waiting: dict[int, Columns | None] = {}
         self._next = 1
@@ -79,7 +89,7 @@ class ColumnJoiner:
                 self._append(page)
 
     def _columns(self, records: list[Any]) -> Columns:
-        key = self.resource.key
+        key = self.resource.schema.column(self.resource.key).api_field
         keyed = [
             item
             for item in records
@@ -88,7 +98,10 @@ class ColumnJoiner:
         self.listing.warnings += [f"skipped a {self.resource.item} entry without a {key}"] * (
             len(records) - len(keyed)
         )
-        return raw_columns(keyed, self.resource.schema)
+        columns = raw_columns(keyed, self.resource.schema)
+        for name, value in self.constants.items():
+            columns[name] = [value] * len(keyed)
+        return columns
 
     def _append(self, page: Columns) -> None:
         keep = []
@@ -177,3 +190,155 @@ def fetch_all_pages(
 
 def _log_progress(done: int, total: int | None) -> None:
     progress_log.info("page %d of %s", done, total or "?", extra={"pages_done": done, "pages_total": total})
+
+
+# -- tags ------------------------------------------------------------------------------------------
+
+
+@dataclass(repr=False)
+class TagListing(Listing):
+    """The tags of the repositories asked for, one row per (repository, tag), in no particular order.
+
+    ``fetched``: the repositories whose tags were listed; ``gone``: those that answered 404 (deleted
+    since the repositories were listed), skipped with a warning each.
+    """
+
+    fetched: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+
+
+async def list_tags(
+    hub: HubClient,
+    org: str,
+    repositories: Iterable[str],
+    *,
+    on_repository: Callable[[int], None] | None = None,
+) -> TagListing:
+    """The tags of ``repositories`` of ``org``: ``concurrency`` repositories at a time, all their
+    requests through the client's one limiter (so never more than ``concurrency`` in flight)."""
+    validate_org(org)
+    listing = TagListing(
+        org=org, resource=TAGS, columns={name: [] for name in TAGS.schema.names}, api_count=None
+    )
+    names = iter(repositories)
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        for name in names:
+            one = Listing(org=org, resource=TAGS, columns={}, api_count=None)
+            joiner = ColumnJoiner(one, constants={"namespace": org, "repository": name})
+            endpoint = Endpoint(
+                path=TAGS.url_path(org, repository=name), label=f"{org}/{name} tags", noun="tags",
+                forbidden=TAGS.forbidden,
+            )  # fmt: skip
+            try:
+                await hub.paginate(endpoint, joiner)
+            except HubNotFound:
+                listing.gone.append(name)
+                listing.warnings.append(
+                    f"{org}/{name} answered 404 when its tags were listed (deleted during the run?): skipped"
+                )
+            else:
+                listing.fetched.append(name)
+                listing.warnings += one.warnings
+                for column, values in one.columns.items():
+                    listing.columns[column] += values
+            done += 1
+            if on_repository:
+                on_repository(done)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(hub.concurrency):
+                group.create_task(worker())
+    except ExceptionGroup as group_error:
+        raise _first_error(group_error) from None
+    listing.stats = hub.stats
+    return listing
+
+
+def fetch_tags(
+    settings: Settings,
+    auth: HubAuth,
+    repositories: list[str],
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> TagListing:
+    """The tags of ``repositories`` of ``settings.org``; logs its warnings and totals."""
+    org = settings.require_org()
+
+    def progress(done: int) -> None:
+        progress_log.info(
+            "repository %d of %d", done, len(repositories),
+            extra={"pages_done": done, "pages_total": len(repositories)},
+        )  # fmt: skip
+
+    async def run(hub: HubClient) -> TagListing:
+        return await list_tags(hub, org, repositories, on_repository=progress)
+
+    listing = _run(settings, auth, transport, run)
+    for warning in listing.warnings:
+        log.warning(warning)
+    stats = listing.stats
+    log.info(
+        "fetched %d tags of %d repositories of %s (%d requests, %d retries, %d rate-limit pauses, %d budget "
+        "pauses, %.1f s)",
+        len(listing.keys), len(listing.fetched), org, stats.requests, stats.retries, stats.rate_limited,
+        stats.budget_pauses, stats.seconds,
+    )  # fmt: skip
+    return listing
+
+
+# -- the audit log ---------------------------------------------------------------------------------
+
+AUDIT_PATH = "/v2/auditlogs/{account}"
+
+
+def fetch_audit_log(
+    settings: Settings,
+    auth: HubAuth,
+    since: datetime,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[dict[str, Any]] | None:
+    """The org's audit-log events since ``since`` (as the Hub gives them, newest first), or None when
+    the plan or the token has no audit log (403 / 404): one warning, not a failure."""
+    org = settings.require_org()
+    events: list[dict[str, Any]] = []
+    endpoint = Endpoint(
+        path=AUDIT_PATH.format(account=org), label=f"the {org} audit log", noun="events", results="logs",
+        counted=False, forbidden="an organization access token needs the 'Activity read' permission "
+        "(scope-activity-read)", params={"from": format_timestamp(since)},
+    )  # fmt: skip
+
+    def sink(number: int, records: list[Any] | None) -> None:
+        events.extend(record for record in records or () if isinstance(record, dict))
+
+    async def run(hub: HubClient) -> None:
+        await hub.paginate(endpoint, sink)
+
+    try:
+        _run(settings, auth, transport, run)
+    except (HubForbidden, HubNotFound) as exc:
+        status = "404" if isinstance(exc, HubNotFound) else "403"
+        log.warning(
+            "the %s audit log cannot be read (%s): deleted tags are then only noticed when a repository's "
+            "tags are listed again (see --tags-refresh-days)", org, status,
+        )  # fmt: skip
+        return None
+    log.info("read %d audit-log events of %s since %s", len(events), org, format_timestamp(since))
+    return events
+
+
+def _run(
+    settings: Settings,
+    auth: HubAuth,
+    transport: httpx.AsyncBaseTransport | None,
+    work: Callable[[HubClient], Coroutine[Any, Any, T]],
+) -> T:
+    async def run() -> T:
+        async with HubClient.for_settings(settings, auth, transport) as hub:
+            return await work(hub)
+
+    return asyncio.run(run())

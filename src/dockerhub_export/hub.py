@@ -7,7 +7,8 @@ caller decides what to keep, so a large listing never exists as dicts all at onc
 Pagination: page 1 gives ``count``; the other pages are fetched by number, at most ``concurrency``
 requests in flight, then on past the count while the last page is full and has a ``next`` link
 (entries created mid-run). Without a count, ``next`` links are followed one page at a time, only to
-the API's own origin. A 429 pauses every request (one shared pause, honouring ``Retry-After`` /
+the API's own origin. Endpoints that give neither (the audit log) are read page by page until a
+short page. A 429 pauses every request (one shared pause, honouring ``Retry-After`` /
 ``X-RateLimit-Reset``) and halves the concurrency, which successes then restore; 5xx, timeouts and
 dropped connections are retried with exponential backoff and jitter; other 4xx are not retried.
 Errors leave this module as `ExportError` subclasses with one-line messages.
@@ -28,8 +29,17 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from . import __version__
 from .auth import Credentials, HubAuth, _detail, same_origin
-from .errors import AuthError, ExportError, ForeignHostError, HubError, HubUnavailable, TransientHubError
-from .limits import AdaptiveLimiter, retry_after
+from .errors import (
+    AuthError,
+    ExportError,
+    ForeignHostError,
+    HubError,
+    HubForbidden,
+    HubNotFound,
+    HubUnavailable,
+    TransientHubError,
+)
+from .limits import AdaptiveLimiter, announced_budget, retry_after
 from .settings import MAX_PAGE_SIZE, Settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +65,9 @@ class FetchStats:
     rate_limited: int = 0
     waited_seconds: float = 0.0
     max_in_flight: int = 0
-    seconds: float = 0.0
+    budget_pauses: int = 0  # waits for an announced budget's window to reset
+    budget_waited: float = 0.0
+    seconds: float = 0.0  # since the client was made
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,8 @@ class Endpoint:
 
     ``path`` is below the API URL, its variable parts already quoted. ``label`` names what is listed
     (``acme`` gives "acme page 3"), ``noun`` what its entries are ("repositories"), and ``forbidden``
-    what a 403 most likely means for this endpoint (the token's missing permission).
+    what a 403 most likely means for this endpoint (the token's missing permission). ``results`` is
+    the key of a page's list; ``counted`` False: no count and no next link, pages until a short one.
     """
 
     path: str
@@ -72,6 +85,8 @@ class Endpoint:
     noun: str
     forbidden: str
     params: Mapping[str, str] = field(default_factory=dict)
+    results: str = "results"
+    counted: bool = True
 
 
 @dataclass
@@ -103,6 +118,7 @@ class HubClient:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.stats = FetchStats()
+        self._started = time.monotonic()
         self._origin = httpx.URL(self.api_url)
         self._limiter = AdaptiveLimiter(concurrency)
         self._http = httpx.AsyncClient(
@@ -143,22 +159,29 @@ class HubClient:
         self, endpoint: Endpoint, sink: PageSink, *, on_page: PageCallback | None = None
     ) -> int | None:
         """Every page of ``endpoint`` into ``sink``; returns the Hub's ``count`` (None if it gave none)."""
-        started = time.monotonic()
         url = f"{self.api_url}{endpoint.path}"
         last = _Last()
         first = await self._page(url, 1, endpoint)
         if first is None:
-            raise HubError(f"{url} answered 404: check DOCKERHUB_API_URL ({self.api_url})")
+            raise HubNotFound(f"{url} answered 404: check DOCKERHUB_API_URL ({self.api_url})")
         self._deliver(sink, last, 1, first, endpoint)
         count = first.get("count")
-        if isinstance(count, int) and count >= 0:
+        if not endpoint.counted:
+            count = None
+            await self._pages_until_short(url, endpoint, sink, last, on_page)
+        elif isinstance(count, int) and count >= 0:
             await self._numbered_pages(url, endpoint, count, sink, last, on_page)
         else:
             count = None
             log.info("the Hub gave no count: following next links one page at a time")
             await self._linked_pages(endpoint, sink, last, on_page)
-        self.stats.seconds = time.monotonic() - started
-        self.stats.max_in_flight = self._limiter.max_in_flight
+        limiter, stats = self._limiter, self.stats
+        stats.seconds = time.monotonic() - self._started
+        stats.max_in_flight, stats.budget_pauses, stats.budget_waited = (
+            limiter.max_in_flight,
+            limiter.budget_pauses,
+            limiter.budget_waited,
+        )
         return count
 
     def _deliver(
@@ -167,7 +190,7 @@ class HubClient:
         if body is None:
             sink(number, None)
             return
-        results = body.get("results")
+        results = body.get(endpoint.results)
         if not isinstance(results, list):
             raise HubError(
                 f"the Hub answered a page of {endpoint.label} without a results list: try again later"
@@ -224,6 +247,21 @@ class HubClient:
             done += 1
             if on_page:
                 on_page(done, None)
+
+    async def _pages_until_short(
+        self, url: str, endpoint: Endpoint, sink: PageSink, last: _Last, on_page: PageCallback | None
+    ) -> None:
+        number = 1
+        while last.number == number and last.size >= MAX_PAGE_SIZE:
+            if number >= MAX_PAGES:
+                raise HubError(
+                    f"the Hub keeps giving full pages of {endpoint.label}: check DOCKERHUB_API_URL"
+                )
+            number += 1
+            body = await self._page(url, number, endpoint)
+            self._deliver(sink, last, number, body, endpoint)
+            if on_page:
+                on_page(number, None)
 
     async def _linked_pages(
         self, endpoint: Endpoint, sink: PageSink, last: _Last, on_page: PageCallback | None
@@ -319,6 +357,7 @@ class HubClient:
         async with self._limiter.slot() as slot:
             self.stats.requests += 1
             response = await self._http.get(url, params=params)
+            slot.budget = announced_budget(response.headers)
             status = response.status_code
             if status == 429:
                 pause = min(MAX_PAUSE, retry_after(response.headers) or DEFAULT_PAUSE)
@@ -343,7 +382,7 @@ class HubClient:
             if status == 403:
                 detail = _detail(response)
                 listed, needed = endpoint.label, endpoint.forbidden
-                raise AuthError(f"the token may not list {listed} (403: {detail}): {needed}")
+                raise HubForbidden(f"the token may not list {listed} (403: {detail}): {needed}")
             if status == 404:
                 return None
             if status >= 400:

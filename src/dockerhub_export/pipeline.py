@@ -1,4 +1,6 @@
-"""The nightly export, written once: authenticate → fetch → transform → check → write CSV → upsert → movers.
+"""The nightly export, written once: authenticate → fetch → transform → check → write CSV → upsert → movers,
+then, with tags: read the audit log → select repositories → fetch their tags → upsert the tag night →
+write the tags CSV.
 
 `export` runs the stages in order. Each stage is a plain library function, called through ``call``:
 directly by default (the command line's in-process run), or as a Prefect task (the flow passes a
@@ -10,17 +12,19 @@ and the run-log row, closed with the outcome (success, failed, or refused by the
 """
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypedDict, TypeVar
 
-from . import csv_output, guard, hub, reports, store, transform
-from .errors import EmptyOrgError, ExportError, HistoryGuardError
-from .fetch import Listing, fetch_all_pages
-from .resources import REPOSITORIES
+from . import csv_output, guard, hub, reports, store, tags, transform
+from .auth import HubAuth
+from .errors import ConfigError, EmptyOrgError, ExportError, HistoryGuardError
+from .fetch import Listing, fetch_all_pages, fetch_audit_log, fetch_tags
+from .resources import REPOSITORIES, TAGS
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 T = TypeVar("T")
 TOP_MOVERS = 10
+TOP_STALE = 20  # the nightly summary's table of the largest stale tags
 
 
 class Call(Protocol):
@@ -50,6 +55,8 @@ class RunOptions:
     allow_empty: bool = False  # accept an org with zero visible repositories
     allow_drop: bool = False  # accept what the history guard would refuse, as warnings
     write_snapshots: bool = True  # also upsert the day's snapshot and log the run
+    include_tags: bool = False  # also every repository's tags: their CSV and the tag history
+    tags_refresh_days: int = 7  # list a repository's tags at least this often (0: every night)
 
 
 class Counts(TypedDict):
@@ -77,14 +84,69 @@ def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> d
                 guard.check_history, run.engine, run.org, run.day, frame, allow_drop=options.allow_drop
             )
         path = call(csv_output.write_csv, frame, run.csv_path, REPOSITORIES, safe=settings.csv_safe)
-        if run.engine is None:
-            return run.succeed(path, warnings)
-        summary = call(
-            store.upsert_snapshot, run.engine, run.org, run.day, frame, run_id=run.run_id,
-            api_count=run.listing.api_count,
-        )  # fmt: skip
-        movers = call(reports.top_movers, run.engine, run.org, run.day, n=TOP_MOVERS)
-        return run.succeed(path, warnings, summary, movers)
+        summary, movers = None, None
+        if run.engine is not None:
+            summary = call(
+                store.upsert_snapshot, run.engine, run.org, run.day, frame, run_id=run.run_id,
+                api_count=run.listing.api_count,
+            )  # fmt: skip
+            movers = call(reports.top_movers, run.engine, run.org, run.day, n=TOP_MOVERS)
+        tag_result = export_tags(run, auth, frame, warnings, call) if options.include_tags else None
+        return run.succeed(path, warnings, summary, movers, tag_result)
+
+
+def export_tags(
+    run: "ExportRun", auth: HubAuth, frame: "pd.DataFrame", warnings: list[str], call: Call
+) -> dict[str, Any]:
+    """The night's tags, after its repositories: listed where something says they may have changed,
+    carried forward elsewhere; the tag history and the tags CSV, each complete or not written at all."""
+    settings, org, night, engine = run.settings, run.org, run.day, run.engine
+    names: list[str] = frame["name"].tolist()
+    previous = None if engine is None else store.newest_tag_night(engine, org, before=night)
+    if engine is None:  # no history to carry from: every repository's tags
+        selection = tags.Selection(names, Counter({"no snapshot database": len(names)}))
+    else:
+        since = tags.audit_since(previous)
+        events = None if since is None else call(fetch_audit_log, settings, auth, since)
+        if since is not None and events is None:
+            warnings.append(
+                f"the {org} audit log cannot be read: deleted tags show within --tags-refresh-days"
+            )
+        refresh = run.options.tags_refresh_days
+        selection = call(tags.select_repositories, engine, org, night, frame, refresh, previous, events)
+    listing = call(fetch_tags, settings, auth, selection.repositories)
+    warnings += listing.warnings
+    inventory = call(tags.tags_frame, listing)
+    if engine is not None:
+        call(
+            tags.store_tags,
+            engine,
+            org,
+            night,
+            inventory,
+            listing,
+            names,
+            started_at=run.began,
+            run_id=run.run_id,
+        )
+        inventory = call(tags.inventory_frame, engine, org, night)
+    path = call(csv_output.write_csv, inventory, run.tags_csv_path, TAGS, safe=settings.csv_safe)
+    figures = tags.figures(inventory, night, previous)
+    return {
+        "csv_path": str(path),
+        "tags": len(inventory),
+        "repositories_listed": len(listing.fetched),
+        "reasons": dict(selection.reasons),
+        "gone": listing.gone,
+        "requests": listing.stats.requests,
+        "previous_night": None if previous is None else previous.snapshot_date.isoformat(),
+        "bytes": figures.storage.total_bytes,
+        "previous_bytes": figures.previous_bytes,
+        "stale_days": figures.stale.days,
+        "stale_tags": len(figures.stale.tags),
+        "reclaimable_bytes": figures.stale.reclaimable_bytes,
+        "largest_stale": figures.stale.tags[:TOP_STALE],
+    }
 
 
 class ExportRun:
@@ -101,6 +163,8 @@ class ExportRun:
         settings.require_token()
         self.day = options.snapshot_date
         self.csv_path = csv_output.csv_path(settings.export_dir, self.org, self.day, REPOSITORIES)
+        self.tags_csv_path = csv_output.csv_path(settings.export_dir, self.org, self.day, TAGS)
+        self.began = datetime.now(UTC).replace(tzinfo=None)
         self.engine: sa.Engine | None = None
         self.run_id: int | None = None
         self.listing: Listing | None = None
@@ -111,11 +175,24 @@ class ExportRun:
         if self.options.write_snapshots:
             self.engine = store.open_engine(store.database_url(self.settings))
             try:
+                if self.options.include_tags:
+                    self._check_tag_night()
                 self.run_id = store.start_run(self.engine, org=self.org, snapshot_date=self.day)
             except BaseException:
                 self.engine.dispose()
                 raise
         return self
+
+    def _check_tag_night(self) -> None:
+        """Tag history runs forward: a night older than its newest can take repositories, not tags."""
+        assert self.engine is not None
+        newest = store.newest_tag_night(self.engine, self.org)
+        if newest is not None and newest.snapshot_date > self.day:
+            raise ConfigError(
+                f"the {self.org} tag history runs forward and its newest night is "
+                f"{newest.snapshot_date.isoformat()}: run {self.day.isoformat()} without --tags "
+                "(include_tags)"
+            )
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
@@ -154,6 +231,7 @@ class ExportRun:
         warnings: list[str],
         summary: store.SnapshotSummary | None = None,
         movers: list[dict[str, Any]] | None = None,
+        tags: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The run's summary; the run log records the success."""
         assert self.listing is not None
@@ -162,6 +240,7 @@ class ExportRun:
             "org": self.org,
             "snapshot_date": self.day.isoformat(),
             "csv_path": str(path),
+            "csv_paths": [str(path)] + ([tags["csv_path"]] if tags else []),
             **self.counts(),
             "warnings": warnings,
             "snapshot": None
@@ -176,6 +255,7 @@ class ExportRun:
             "retries": stats.retries,
             "rate_limited": stats.rate_limited,
             "waited_seconds": round(stats.waited_seconds, 1),
+            "tags": tags,
         }
         if self.engine is not None and self.run_id is not None:
             store.finish_run(

@@ -55,10 +55,11 @@ def raw_columns(records: Iterable[Mapping[str, Any]], schema: Schema) -> Columns
     rows = list(records)
     columns: Columns = {}
     for column in schema.columns:
+        values = [row.get(column.api_field) for row in rows]
+        if column.extract is not None:
+            values = list(map(column.extract, values))
         if column.kind == "list":
-            values = [_joined(row.get(column.name)) for row in rows]
-        else:
-            values = [row.get(column.name) for row in rows]
+            values = list(map(_joined, values))
         if column.few_values:
             values = [sys.intern(value) if type(value) is str else value for value in values]
         columns[column.name] = values

@@ -12,6 +12,7 @@ when an engine is opened. The store takes typed rows and knows nothing of the Hu
     frames.py      a typed frame checked and turned into plain column lists for the drivers
     bulk.py        bulk write paths: executemany, COPY, and each dialect's upsert
     days.py        the day-claim protocol: one day's snapshot replaced as a whole
+    tag_nights.py  tag history as validity intervals: a night's changes, any night's inventory
 
 Timestamp text (`timestamps`) and the history guard (`guard`) live beside the store: the first is
 shared with the CSV and the reports, the second is a rule about snapshots, not storage.
@@ -29,6 +30,16 @@ from .migrate import (
 )
 from .runlog import RUN_STATUSES, finish_run, start_run
 from .tables import DATA_COLUMNS, KEY_COLUMNS, export_runs, metadata, repository_snapshots, snapshots
+from .tag_nights import (
+    TAG_COLUMNS,
+    TagNight,
+    TagNightSummary,
+    last_fetched,
+    newest_tag_night,
+    tag_inventory,
+    tag_night_list,
+    write_tag_night,
+)
 from .translate import no_snapshots, redact
 
 __all__ = [
@@ -36,16 +47,21 @@ __all__ = [
     "KEY_COLUMNS",
     "RUN_STATUSES",
     "SCHEMA_REVISION",
+    "TAG_COLUMNS",
     "VERSION_TABLE",
     "PreviousSnapshot",
     "SnapshotSummary",
+    "TagNight",
+    "TagNightSummary",
     "analyze",
     "current_revision",
     "database_url",
     "export_runs",
     "finish_run",
     "head_revision",
+    "last_fetched",
     "metadata",
+    "newest_tag_night",
     "no_snapshots",
     "open_engine",
     "previous_snapshot",
@@ -54,8 +70,11 @@ __all__ = [
     "repository_snapshots",
     "snapshots",
     "start_run",
+    "tag_inventory",
+    "tag_night_list",
     "upgrade_database",
     "upsert_snapshot",
     "write_snapshot",
+    "write_tag_night",
     "writing",
 ]

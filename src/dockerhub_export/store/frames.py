@@ -2,7 +2,7 @@
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import StoreError
 from ..schema import Schema
@@ -42,10 +42,28 @@ def frame_columns(
         raise StoreError(
             f"cannot store the {org} snapshot: it holds repositories of namespace {foreign.iloc[0]!r}"
         )
-    for name in data_columns:
+    columns.update(driver_columns(frame, schema, data_columns))
+    return columns
+
+
+def driver_columns(
+    frame: "pd.DataFrame",
+    schema: Schema,
+    names: Sequence[str],
+    *,
+    timestamps: Literal["storage", "text"] = "storage",
+) -> dict[str, list[Any]]:
+    """Columns of ``frame`` as plain Python lists, None for unknown; timestamps as storage text (for a
+    timestamp column) or as the Hub's text (for a text column that keeps them exactly)."""
+    columns: dict[str, list[Any]] = {}
+    for name in names:
         series = frame[name]
         values = series.astype(object).where(series.notna(), None).tolist()
-        columns[name] = timestamp_texts(values) if schema.kinds[name] == "timestamp" else values
+        columns[name] = (
+            timestamp_texts(values)
+            if schema.kinds[name] == "timestamp" and timestamps == "storage"
+            else values
+        )
     return columns
 
 

@@ -8,6 +8,9 @@ create exactly these tables; test_store compares them with Alembic's autogenerat
     snapshots             one header row per (namespace, snapshot_date): the write that owns the
                           day, its counts, and the run that wrote it
     repository_snapshots  one row per repository and day, every field of `REPOSITORIES.schema`
+    tags                  every version of every tag, valid for the nights [valid_from, valid_to)
+    tag_nights            one row per night with a complete tag inventory: its counts and storage
+    tag_fetches           the nights each repository's tags were listed (the rest carried forward)
 """
 
 import sqlalchemy as sa
@@ -88,6 +91,59 @@ repository_snapshots = sa.Table(
     sa.Column("media_types", sa.Text),  # lists as text, ';'-separated like the CSV
     sa.Column("content_types", sa.Text),
     sa.Column("categories", sa.Text),
+)
+
+# Tags as validity intervals: a row is one version of a tag, valid for the nights valid_from <= night <
+# valid_to (NULL: still valid). A night's inventory is the rows valid on it, one query; a year in which
+# a few per cent of the tags change a night costs a few per cent of what daily copies would. A version
+# ends when any of its values changes (its fingerprint, the md5 of its values, tells), or the tag goes.
+# Its timestamps are text, exactly as the Hub wrote them (0-9 fraction digits, like the CSV): the Hub's
+# pull times carry nanoseconds, which no backend's timestamp type keeps.
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("namespace", KEY, primary_key=True),
+    sa.Column("repository", KEY, primary_key=True),
+    sa.Column("tag", KEY, primary_key=True),
+    sa.Column("valid_from", sa.Date, primary_key=True),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("digest", sa.Text),
+    sa.Column("full_size", sa.BigInteger),
+    sa.Column("tag_status", sa.Text),
+    sa.Column("tag_last_pulled", sa.Text),
+    sa.Column("tag_last_pushed", sa.Text),
+    sa.Column("media_type", sa.Text),
+    sa.Column("content_type", sa.Text),
+    sa.Column("last_updated", sa.Text),
+    sa.Column("last_updater_username", sa.Text),
+    sa.Column("platforms", sa.Text),
+    # The open versions (the newest night's inventory) and the versions that ended after a night.
+    sa.Index("ix_tags_namespace_valid_to", "namespace", "valid_to"),
+)
+
+tag_nights = sa.Table(
+    "tag_nights",
+    metadata,
+    sa.Column("namespace", KEY, primary_key=True),
+    sa.Column("snapshot_date", sa.Date, primary_key=True),
+    sa.Column(
+        "started_at", TIMESTAMP, nullable=False
+    ),  # the run's start: the next reads the audit log from it
+    sa.Column("written_at", TIMESTAMP, nullable=False),
+    sa.Column("tags", sa.Integer, nullable=False),
+    sa.Column("repositories", sa.Integer, nullable=False),  # in the night's repository listing
+    sa.Column("fetched", sa.Integer, nullable=False),  # repositories whose tags were listed that night
+    sa.Column("bytes", sa.BigInteger, nullable=False),  # each repository's distinct digests, once each
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("export_runs.id", ondelete="SET NULL")),
+)
+
+tag_fetches = sa.Table(
+    "tag_fetches",
+    metadata,
+    sa.Column("namespace", KEY, primary_key=True),
+    sa.Column("repository", KEY, primary_key=True),
+    sa.Column("fetched_on", sa.Date, primary_key=True),
 )
 
 # Columns a daily snapshot table's writer sets itself on every row: the day's key and the write's id.

@@ -1,0 +1,277 @@
+"""Tag history as validity intervals: each night's changes, written in one transaction; any night's
+inventory, one query.
+
+A night's write takes the tags of the repositories whose tags were listed that night (`fetched`) and
+the night's repository listing (`present`). For a fetched repository, a tag whose values changed gets
+a new version (the old one ends that night), a new tag a first version, a tag that is gone its end.
+The other repositories' tags carry on unchanged, unless their repository is no longer `present`: then
+they end. Tag history runs forward: a night older than the newest written is refused; the newest
+night may be written again (a rerun replaces it as a whole).
+"""
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..errors import StoreError
+from .bulk import insert_or_update, write_rows
+from .engine import reading, writing
+from .runlog import utcnow
+from .tables import data_columns, tag_fetches, tag_nights, tags
+from .translate import with_retries
+
+log = logging.getLogger("dockerhub_export.store")
+
+TAG_COLUMNS = tuple(name for name in data_columns(tags) if name not in ("valid_to", "fingerprint"))
+"""The values of a tag version, in the table's order: what the fingerprint covers."""
+
+
+@dataclass(frozen=True)
+class TagNight:
+    """A night with a complete tag inventory: what it holds and how it was written."""
+
+    snapshot_date: date
+    started_at: datetime
+    tags: int
+    repositories: int
+    fetched: int
+    bytes: int
+
+
+@dataclass
+class TagNightSummary:
+    night: TagNight
+    opened: int  # versions begun that night (new tags and changed ones)
+    closed: int  # versions ended that night (changed, deleted, or their repository gone)
+
+
+def fingerprints(columns: dict[str, list[Any]]) -> list[str]:
+    """The md5 of each row's values (driver values: text, numbers, timestamps as text)."""
+    rows = zip(*(columns[name] for name in TAG_COLUMNS), strict=True)
+    return [
+        hashlib.md5("\x1f".join(map(repr, row)).encode(), usedforsecurity=False).hexdigest() for row in rows
+    ]
+
+
+def newest_tag_night(engine: sa.Engine, org: str, *, before: date | None = None) -> TagNight | None:
+    """The org's newest night with a complete tag inventory (before ``before``, if given)."""
+    query = sa.select(tag_nights).where(tag_nights.c.namespace == org)
+    if before is not None:
+        query = query.where(tag_nights.c.snapshot_date < before)
+    query = query.order_by(tag_nights.c.snapshot_date.desc()).limit(1)
+    with reading(engine, f"read the {org} tag nights") as connection:
+        row = connection.execute(query).mappings().first()
+    return None if row is None else _night(row)
+
+
+def tag_night_list(
+    engine: sa.Engine, org: str, *, since: date | None = None, until: date | None = None
+) -> list[TagNight]:
+    query = sa.select(tag_nights).where(tag_nights.c.namespace == org)
+    if since is not None:
+        query = query.where(tag_nights.c.snapshot_date >= since)
+    if until is not None:
+        query = query.where(tag_nights.c.snapshot_date <= until)
+    with reading(engine, f"read the {org} tag nights") as connection:
+        rows = connection.execute(query.order_by(tag_nights.c.snapshot_date)).mappings().all()
+    return [_night(row) for row in rows]
+
+
+def _night(row: Any) -> TagNight:
+    return TagNight(
+        row["snapshot_date"],
+        row["started_at"],
+        row["tags"],
+        row["repositories"],
+        row["fetched"],
+        row["bytes"],
+    )
+
+
+def last_fetched(engine: sa.Engine, org: str, before: date) -> dict[str, date]:
+    """Each repository's last night before ``before`` whose tags were listed."""
+    query = (
+        sa.select(tag_fetches.c.repository, sa.func.max(tag_fetches.c.fetched_on))
+        .where(tag_fetches.c.namespace == org, tag_fetches.c.fetched_on < before)
+        .group_by(tag_fetches.c.repository)
+    )
+    with reading(engine, f"read when the {org} tags were listed") as connection:
+        return {repository: day for repository, day in connection.execute(query)}
+
+
+def tag_inventory(engine: sa.Engine, org: str, night: date, names: Sequence[str] = TAG_COLUMNS) -> list[Any]:
+    """The tags valid on ``night``: rows of ``repository``, ``tag`` and ``names`` (timestamps as the Hub's
+    text), by repository and tag."""
+    query = (
+        sa.select(
+            tags.c.repository,
+            tags.c.tag,
+            *(tags.c[name] for name in names if name not in ("repository", "tag")),
+        )
+        .where(tags.c.namespace == org, tags.c.valid_from <= night)
+        .where(sa.or_(tags.c.valid_to.is_(None), tags.c.valid_to > night))
+    )
+    with reading(engine, f"read the {org} tags of {night.isoformat()}") as connection:
+        rows = list(connection.execute(query))
+    rows.sort(key=lambda row: (row[0], row[1]))  # one order on every backend, whatever its collation
+    return rows
+
+
+def write_tag_night(
+    engine: sa.Engine,
+    org: str,
+    night: date,
+    columns: dict[str, list[Any]],
+    fetched: Sequence[str],
+    present: Sequence[str],
+    *,
+    started_at: datetime,
+    run_id: int | None = None,
+) -> TagNightSummary:
+    """Make ``night`` the org's newest tag night, in one transaction (see the module docstring).
+
+    ``columns``: ``repository``, ``tag`` and `TAG_COLUMNS` of the fetched repositories' tags, as driver
+    values (timestamps as the Hub's text, as the typed frame holds them), keys unique.
+    """
+    rows = len(columns["tag"])
+    keys = list(zip(columns["repository"], columns["tag"], strict=True))
+    if len(set(keys)) != rows:
+        raise StoreError(f"cannot store the {org} tags of {night.isoformat()}: a (repository, tag) repeats")
+    prints = fingerprints(columns)
+    fetched_set, present_set = set(fetched), set(present)
+
+    def write() -> TagNightSummary:
+        with writing(engine, f"store the {org} tags of {night.isoformat()}") as connection:
+            _claim(connection, org, night, started_at, run_id)
+            _undo(connection, org, night)
+            open_rows = {
+                (repository, tag): (valid_from, fingerprint)
+                for repository, tag, valid_from, fingerprint in connection.execute(
+                    sa.select(tags.c.repository, tags.c.tag, tags.c.valid_from, tags.c.fingerprint).where(
+                        tags.c.namespace == org, tags.c.valid_to.is_(None)
+                    )
+                )
+            }
+            new = dict(zip(keys, prints, strict=True))
+            closing = [
+                (repository, tag, valid_from)
+                for (repository, tag), (valid_from, fingerprint) in open_rows.items()
+                if repository not in present_set
+                or (repository in fetched_set and new.get((repository, tag)) != fingerprint)
+            ]
+            opening = [
+                index
+                for index, key in enumerate(keys)
+                if open_rows.get(key, (None, None))[1] != prints[index]
+            ]
+            if closing:
+                connection.execute(
+                    sa.update(tags)
+                    .where(
+                        tags.c.namespace == org,
+                        tags.c.repository == sa.bindparam("r"),
+                        tags.c.tag == sa.bindparam("t"),
+                        tags.c.valid_from == sa.bindparam("f"),
+                    )
+                    .values(valid_to=night),
+                    [{"r": repository, "t": tag, "f": valid_from} for repository, tag, valid_from in closing],
+                )
+            if opening:
+                chosen = {name: [values[index] for index in opening] for name, values in columns.items()}
+                chosen["fingerprint"] = [prints[index] for index in opening]
+                write_rows(connection, tags, {"namespace": org, "valid_from": night}, chosen, first=True)
+            if fetched_set:
+                write_rows(
+                    connection, tag_fetches, {"namespace": org, "fetched_on": night},
+                    {"repository": sorted(fetched_set)}, first=True,
+                )  # fmt: skip
+            count, size = _totals(connection, org)
+            header = {
+                "tags": count,
+                "repositories": len(present_set),
+                "fetched": len(fetched_set),
+                "bytes": size,
+            }
+            connection.execute(
+                sa.update(tag_nights)
+                .where(tag_nights.c.namespace == org, tag_nights.c.snapshot_date == night)
+                .values(written_at=utcnow(), **header)
+            )
+        return TagNightSummary(
+            TagNight(night, started_at, **header), opened=len(opening), closed=len(closing)
+        )
+
+    summary = with_retries(write)
+    log.info(
+        "stored the %d tags of %s for %s (%d versions begun, %d ended; %d repositories listed)",
+        summary.night.tags, org, night, summary.opened, summary.closed, len(fetched_set),
+    )  # fmt: skip
+    return summary
+
+
+def _claim(
+    connection: sa.Connection, org: str, night: date, started_at: datetime, run_id: int | None
+) -> None:
+    """Refuse a night older than the newest; take the night's header row (its lock serializes writers)."""
+    newest = connection.execute(
+        sa.select(sa.func.max(tag_nights.c.snapshot_date)).where(tag_nights.c.namespace == org)
+    ).scalar()
+    if newest is not None and newest > night:
+        raise StoreError(
+            f"the {org} tag history runs forward and its newest night is {newest.isoformat()}: a run for "
+            f"{night.isoformat()} can export repositories, not tags (leave out --tags / include_tags)"
+        )
+    values = {"started_at": started_at, "written_at": utcnow(), "run_id": run_id}
+    statement = insert_or_update(tag_nights, connection.dialect.name, lambda _row: values)
+    connection.execute(
+        statement.values(
+            namespace=org, snapshot_date=night, tags=0, repositories=0, fetched=0, bytes=0, **values
+        )
+    )
+
+
+def _undo(connection: sa.Connection, org: str, night: date) -> None:
+    """A rerun of the newest night: back to the night before it, so the rerun writes it as a whole."""
+    connection.execute(sa.delete(tags).where(tags.c.namespace == org, tags.c.valid_from == night))
+    connection.execute(
+        sa.update(tags).where(tags.c.namespace == org, tags.c.valid_to == night).values(valid_to=None)
+    )
+    connection.execute(
+        sa.delete(tag_fetches).where(tag_fetches.c.namespace == org, tag_fetches.c.fetched_on == night)
+    )
+
+
+def _totals(connection: sa.Connection, org: str) -> tuple[int, int]:
+    """(open versions, bytes of each repository's distinct digests, once each)."""
+    per_digest = (
+        sa.select(tags.c.repository, tags.c.digest, sa.func.max(tags.c.full_size).label("size"),
+                  sa.func.count().label("n"))
+        .where(tags.c.namespace == org, tags.c.valid_to.is_(None))
+        .group_by(tags.c.repository, tags.c.digest)
+        .subquery()
+    )  # fmt: skip
+    count, size = connection.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(per_digest.c.n), 0),
+            sa.func.coalesce(sa.func.sum(per_digest.c.size), 0),
+        )
+    ).one()
+    return int(count), int(size)
+
+
+__all__ = [
+    "TAG_COLUMNS",
+    "TagNight",
+    "TagNightSummary",
+    "fingerprints",
+    "last_fetched",
+    "newest_tag_night",
+    "tag_inventory",
+    "tag_night_list",
+    "write_tag_night",
+]

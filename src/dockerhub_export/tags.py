@@ -1,0 +1,167 @@
+"""The tag inventory's stages: which repositories to list tonight, their tags typed, the night's
+inventory, and what it says (stale tags, storage).
+
+After the first night, a repository's tags are listed only when something says they may have changed:
+it was never listed; its ``last_updated`` or ``pull_count`` differs from the repository snapshot of
+the previous tag night; an audit-log event named it after its tags were last listed; or its tags were
+last listed ``refresh_days`` or more nights ago (0: every night). A deleted tag leaves no trace on
+its repository's own fields: only the audit log, or the refresh, catches it. The other repositories'
+tags carry forward, so every night's inventory is complete.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from . import store, transform
+from .fetch import TagListing
+from .resources import REPOSITORIES, TAGS
+from .store.frames import driver_columns
+from .store.tables import repository_snapshots
+from .tag_reports import INVENTORY, STALE_DAYS, StaleReport, StorageReport, moment, stale, storage
+from .timestamps import TIMESTAMP_TEXT, format_timestamp
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+AUDIT_OVERLAP = timedelta(hours=1)  # events can reach the log late: read a little before the last start
+TAG_ACTIONS = ("repo.tag.",)  # audit actions that change a repository's tags
+
+
+@dataclass
+class Selection:
+    """The repositories whose tags are listed tonight, and why (reason -> repositories)."""
+
+    repositories: list[str]
+    reasons: Counter[str] = field(default_factory=Counter)
+    since: datetime | None = None  # the audit log is read from here (None: not needed tonight)
+
+
+def audit_since(previous: store.TagNight | None) -> datetime | None:
+    """Where to read the audit log from: a little before the previous tag night began."""
+    return None if previous is None else previous.started_at - AUDIT_OVERLAP
+
+
+def select_repositories(
+    engine: sa.Engine,
+    org: str,
+    night: date,
+    frame: "pd.DataFrame",
+    refresh_days: int,
+    previous: store.TagNight | None,
+    events: Sequence[dict[str, Any]] | None,
+) -> Selection:
+    """Tonight's repositories (``frame``, the night's typed listing) whose tags need listing."""
+    names: list[str] = frame["name"].tolist()
+    if previous is None or refresh_days == 0:
+        reason = "first tag night" if previous is None else "--tags-refresh-days 0"
+        return Selection(names, Counter({reason: len(names)}))
+    listed = store.last_fetched(engine, org, night)
+    began = {
+        known.snapshot_date: format_timestamp(known.started_at) for known in store.tag_night_list(engine, org)
+    }
+    before = _repository_fields(engine, org, previous.snapshot_date)
+    fields = driver_columns(frame, REPOSITORIES.schema, ("last_updated", "pull_count"))
+    now = dict(zip(names, zip(fields["last_updated"], fields["pull_count"], strict=True), strict=True))
+    named = _named_by_audit(org, events or ())  # repository -> its latest tag event
+    selection = Selection([])
+    for name in names:
+        last = listed.get(name)
+        if last is None:
+            reason = "new"
+        elif before.get(name) != now[name]:
+            reason = "changed"
+        elif name in named and moment(named[name]) >= moment(began.get(last)):
+            reason = "audit log"  # an event since its tags were listed (that night's run began)
+        elif (night - last).days >= refresh_days:
+            reason = f"not listed for {refresh_days}+ nights"
+        else:
+            continue
+        selection.repositories.append(name)
+        selection.reasons[reason] += 1
+    return selection
+
+
+def _repository_fields(engine: sa.Engine, org: str, day: date) -> dict[str, tuple[str | None, int | None]]:
+    """Each repository's (last_updated as storage text, pull_count) in the snapshot of ``day``."""
+    rs = repository_snapshots
+    query = sa.select(rs.c.name, rs.c.last_updated, rs.c.pull_count).where(
+        rs.c.namespace == org, rs.c.snapshot_date == day
+    )
+    with store.reading(engine, f"read the {org} snapshot of {day.isoformat()}") as connection:
+        return {
+            name: (None if updated is None else updated.strftime(TIMESTAMP_TEXT), pulls)
+            for name, updated, pulls in connection.execute(query)
+        }
+
+
+def _named_by_audit(org: str, events: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Each repository named by a tag event, with the time of its latest one."""
+    prefix = f"{org}/"
+    named: dict[str, str] = {}
+    for event in events:
+        name, when = str(event.get("name", "")), str(event.get("timestamp", ""))
+        if str(event.get("action", "")).startswith(TAG_ACTIONS) and name.startswith(prefix):
+            repository = name[len(prefix) :]
+            named[repository] = max(named.get(repository, when), when, key=moment)
+    return named
+
+
+def tags_frame(listing: TagListing) -> "pd.DataFrame":
+    """The listed tags typed, by repository and tag (the Hub's own order is not reliable)."""
+    frame = transform.from_columns(listing.columns, TAGS.schema, listing.org, consume=True)
+    return frame.sort_values(["repository", "tag"], ignore_index=True)
+
+
+def store_tags(
+    engine: sa.Engine,
+    org: str,
+    night: date,
+    frame: "pd.DataFrame",
+    listing: TagListing,
+    present: Sequence[str],
+    *,
+    started_at: datetime,
+    run_id: int | None,
+) -> store.TagNightSummary:
+    """The night's tag history: the listed repositories' tags replace theirs, the rest carry on."""
+    columns = driver_columns(frame, TAGS.schema, ("repository", "tag", *store.TAG_COLUMNS), timestamps="text")
+    return store.write_tag_night(
+        engine, org, night, columns, listing.fetched, present, started_at=started_at, run_id=run_id
+    )
+
+
+def inventory_frame(engine: sa.Engine, org: str, night: date) -> "pd.DataFrame":
+    """The night's whole inventory (listed tonight and carried forward), typed like `tags_frame`."""
+    rows = store.tag_inventory(engine, org, night)
+    names = ("repository", "tag", *store.TAG_COLUMNS)
+    columns: dict[str, list[Any]] = {name: [row[index] for row in rows] for index, name in enumerate(names)}
+    columns["namespace"] = [org] * len(rows)
+    return transform.from_columns(columns, TAGS.schema, org, consume=True)
+
+
+@dataclass
+class TagFigures:
+    """What the nightly summary says about the tags."""
+
+    stale: StaleReport
+    storage: StorageReport
+    previous_bytes: int | None
+
+
+def figures(
+    frame: "pd.DataFrame", night: date, previous: store.TagNight | None, days: int = STALE_DAYS
+) -> TagFigures:
+    """Stale tags (``days`` without activity) and storage of the night's inventory ``frame``."""
+    columns = driver_columns(frame, TAGS.schema, ("repository", "tag", *INVENTORY), timestamps="text")
+    rows = list(zip(*columns.values(), strict=True))
+    return TagFigures(
+        stale(rows, night, days), storage(rows, night), None if previous is None else previous.bytes
+    )
