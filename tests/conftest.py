@@ -74,10 +74,11 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def app() -> Any:
-    """A Typer app with the store commands (db, history, trends, backfill) as the main CLI registers them."""
+    """A Typer app with the store commands (db, history, trends, stale, storage, backfill) as the main CLI
+    registers them."""
     import typer
 
-    from dockerhub_export import backfill_cli, db_cli, queries_cli
+    from dockerhub_export import backfill_cli, db_cli, queries_cli, tags_cli
 
     app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -85,7 +86,7 @@ def app() -> Any:
     def _root() -> None:
         """Test app: the commands as the main CLI registers them."""
 
-    for module in (db_cli, queries_cli, backfill_cli):
+    for module in (db_cli, queries_cli, tags_cli, backfill_cli):
         module.register(app)
     return app
 

@@ -191,12 +191,12 @@ def test_query_commands_load_neither_prefect_nor_pandas(seeded: str) -> None:
 
 def test_json_output_is_exactly_what_the_standard_library_writes(capsys: pytest.CaptureFixture[str]) -> None:
     """--format json is written by orjson for speed; the text stays json.dumps(indent=2, ensure_ascii=False)."""
-    from dockerhub_export import queries_cli
+    from dockerhub_export import query_output
 
     value = [
         {"name": "café ☃", "description": 'a "quoted"\nline\ttab\x01\x7f </script>', "pulls": 2**62,
          "private": True, "stars": None, "delta": -3, "tags": [], "nested": {"empty": {}, "list": [1, "x"]}},
         {},
     ]
-    queries_cli._write_json(value)
+    query_output.write_json(value)
     assert capsys.readouterr().out == json.dumps(value, indent=2, ensure_ascii=False) + "\n"

@@ -6,15 +6,11 @@ Prefect): the library is imported inside the commands, and they never load panda
 Machine-readable output (csv, json) goes to stdout alone; headers, notes and progress go to stderr.
 """
 
-import csv
-import sys
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from .csv_output import neutralise  # light: csv_output loads pandas only to write
 from .errors import ConfigError
 from .options import (
     DatabaseUrlOption,
@@ -27,6 +23,7 @@ from .options import (
     parse_day,
     settings_from,
 )
+from .query_output import cell, csv_cell, write_csv, write_json
 
 TABLE_ROWS = 25  # trends --format table without --top: the largest movers; csv and json list all
 
@@ -50,39 +47,6 @@ def _open_existing(settings: Any) -> Any:
 
 def _err(message: str) -> None:
     typer.echo(message, err=True)
-
-
-def _cell(value: Any) -> Any:
-    """A value as JSON shows it: days and timestamps as ISO text, the rest as is."""
-    if isinstance(value, datetime):
-        from .timestamps import format_timestamp
-
-        return format_timestamp(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _csv_cell(value: Any, *, text: bool = False) -> str:
-    value = _cell(value)
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    value = str(value)
-    return neutralise(value) if text else value  # OWASP CSV injection, as in the export's CSV
-
-
-def _write_csv(header: list[str], rows: list[list[str]]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-
-
-def _write_json(value: Any) -> None:
-    import orjson  # the same text as json.dumps(indent=2, ensure_ascii=False), several times faster
-
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _number(value: int | None) -> str:
@@ -133,11 +97,11 @@ def history(
         engine.dispose()
     columns = list(reports.HISTORY_COLUMNS)
     if output_format is Format.json:
-        _write_json([{name: _cell(row[name]) for name in columns} for row in rows])
+        write_json([{name: cell(row[name]) for name in columns} for row in rows])
     elif output_format is Format.csv:
         text = {"repository_type", "status_description", "description", "affiliation", "media_types",
                 "content_types", "categories"}  # fmt: skip
-        _write_csv(columns, [[_csv_cell(row[name], text=name in text) for name in columns] for row in rows])
+        write_csv(columns, [[csv_cell(row[name], text=name in text) for name in columns] for row in rows])
     else:
         _history_table(org_name, repo, rows)
 
@@ -161,7 +125,7 @@ def _history_table(org: str, repo: str, rows: list[dict[str, Any]]) -> None:
             shown_delta,
             _number(row["star_count"]),
             private,
-            _cell(row["last_updated"]) or "—",
+            cell(row["last_updated"]) or "—",
         )
         previous = pulls if pulls is not None else previous
     Console().print(table)
@@ -216,7 +180,7 @@ def trends(
     finally:
         engine.dispose()
     if output_format is Format.json:
-        _write_json(report.to_json_dict())
+        write_json(report.to_json_dict())
     else:
         _err(_trend_header(report))
         if output_format is Format.csv:
@@ -257,9 +221,9 @@ def _changes(report: Any) -> dict[str, list[str]]:
 
 def _trends_csv(report: Any) -> None:
     changes = _changes(report)
-    _write_csv(
+    write_csv(
         [*TREND_COLUMNS, "change"],
-        [[_csv_cell(row[name]) for name in TREND_COLUMNS] + [";".join(changes.get(row["name"], []))]
+        [[csv_cell(row[name]) for name in TREND_COLUMNS] + [";".join(changes.get(row["name"], []))]
          for row in report.repositories],
     )  # fmt: skip
 

@@ -106,18 +106,21 @@ def last_fetched(engine: sa.Engine, org: str, before: date) -> dict[str, date]:
 
 def tag_inventory(engine: sa.Engine, org: str, night: date, names: Sequence[str] = TAG_COLUMNS) -> list[Any]:
     """The tags valid on ``night``: rows of ``repository``, ``tag`` and ``names`` (timestamps as the Hub's
-    text), by repository and tag."""
-    query = (
-        sa.select(
-            tags.c.repository,
-            tags.c.tag,
-            *(tags.c[name] for name in names if name not in ("repository", "tag")),
-        )
-        .where(tags.c.namespace == org, tags.c.valid_from <= night)
-        .where(sa.or_(tags.c.valid_to.is_(None), tags.c.valid_to > night))
+    text), by repository and tag.
+
+    Two index ranges of (namespace, valid_to), never the whole history: the versions still open, and
+    those that ended after ``night``; each begun on or before it.
+    """
+    columns = (
+        tags.c.repository,
+        tags.c.tag,
+        *(tags.c[name] for name in names if name not in ("repository", "tag")),
     )
+    begun = sa.and_(tags.c.namespace == org, tags.c.valid_from <= night)
+    still_open = sa.select(*columns).where(begun, tags.c.valid_to.is_(None))
+    ended_later = sa.select(*columns).where(begun, tags.c.valid_to > night)
     with reading(engine, f"read the {org} tags of {night.isoformat()}") as connection:
-        rows = list(connection.execute(query))
+        rows = list(connection.execute(sa.union_all(still_open, ended_later)))
     rows.sort(key=lambda row: (row[0], row[1]))  # one order on every backend, whatever its collation
     return rows
 

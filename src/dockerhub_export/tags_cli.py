@@ -1,0 +1,235 @@
+"""``stale`` and ``storage``: what a night's tag inventory says, from the command line.
+
+Both read one night's inventory from the snapshot database (``--date``, default the newest night with a
+complete tag inventory; a date between tag nights takes the nearest one before it, and says so) and
+never load pandas or Prefect. Machine-readable output (csv, json) goes to stdout alone.
+"""
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .errors import ConfigError
+from .options import (
+    DatabaseUrlOption,
+    Format,
+    FormatOption,
+    OrgOption,
+    OutputDirOption,
+    SinceOption,
+    UntilOption,
+    parse_day,
+    settings_from,
+)
+from .query_output import csv_cell, write_csv, write_json
+
+DateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date", help="The night, YYYY-MM-DD. Default: the newest night with a complete tag inventory."
+    ),
+]
+STALE_COLUMNS = ("repository", "tag", "digest", "full_size", "tag_last_pulled", "tag_last_pushed")
+STORAGE_COLUMNS = ("repository", "bytes", "tags", "digests")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``stale`` and ``storage`` to ``app``."""
+    app.command("stale")(stale)
+    app.command("storage")(storage)
+
+
+def stale(
+    days: Annotated[int, typer.Option("--days", min=0, help="Stale: no pull or push for this many days.")],
+    org: OrgOption = None,
+    night: DateOption = None,
+    output_format: FormatOption = Format.table,
+    output_dir: OutputDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Tags without a pull or a push for --days days, largest first, and the bytes only they hold.
+
+    A tag's activity is the later of its last pull and last push (a tag never pulled counts by its push);
+    it is stale when that is before 00:00 UTC of the night minus --days days. Reclaimable: per repository,
+    each digest that only stale tags point at, counted once. Last pulls are a weak signal: scanners and
+    mirrors pull too.
+    """
+    from .tag_reports import stale as stale_report
+
+    org_name, chosen, rows = _inventory(org, night, output_dir, database_url)
+    report = stale_report(rows, chosen, days)
+    if output_format is Format.json:
+        write_json(report.to_json_dict())
+    elif output_format is Format.csv:
+        write_csv(
+            STALE_COLUMNS, [[csv_cell(row[name], text=True) for name in STALE_COLUMNS] for row in report.tags]
+        )
+    else:
+        _table(
+            f"{org_name}: {len(report.tags)} tags without a pull or push for {days} days (night of {chosen})",
+            ("repository", "tag", "size", "last pulled", "last pushed"),
+            [
+                (
+                    row["repository"],
+                    row["tag"],
+                    _size(row["full_size"]),
+                    row["tag_last_pulled"] or "never",
+                    row["tag_last_pushed"] or "—",
+                )
+                for row in report.tags
+            ],  # fmt: skip
+        )
+        typer.echo(
+            f"reclaimable: {_size(report.reclaimable_bytes)} ({report.reclaimable_bytes:,} bytes)", err=True
+        )
+
+
+def storage(
+    org: OrgOption = None,
+    night: DateOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Also write a PNG of the org's storage over time.")
+    ] = None,
+    output_format: FormatOption = Format.table,
+    output_dir: OutputDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Storage per repository: the bytes of its distinct digests (each counted once), its tags and digests.
+
+    Tags do not list untagged manifests, so this is a lower bound of what the registry keeps. --plot draws
+    the org's total over the tag nights from --since to --until.
+    """
+    from .tag_reports import storage as storage_report
+
+    org_name, chosen, rows = _inventory(org, night, output_dir, database_url)
+    report = storage_report(rows, chosen)
+    if output_format is Format.json:
+        write_json(report.to_json_dict())
+    elif output_format is Format.csv:
+        write_csv(
+            STORAGE_COLUMNS,
+            [[csv_cell(row[name], text=True) for name in STORAGE_COLUMNS] for row in report.repositories],
+        )
+    else:
+        _table(
+            f"{org_name}: storage of {len(report.repositories)} repositories (night of {chosen})",
+            ("repository", "size", "bytes", "tags", "digests"),
+            [
+                (
+                    row["repository"],
+                    _size(row["bytes"]),
+                    f"{row['bytes']:,}",
+                    str(row["tags"]),
+                    str(row["digests"]),
+                )
+                for row in report.repositories
+            ],  # fmt: skip
+        )
+        typer.echo(f"total: {_size(report.total_bytes)} ({report.total_bytes:,} bytes)", err=True)
+    if plot is not None:
+        _plot(org_name, since, until, plot, output_dir, database_url)
+        typer.echo(f"wrote {plot}", err=True)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _inventory(
+    org: str | None, night: str | None, output_dir: Path | None, database_url: str | None
+) -> tuple[str, date, list[Any]]:
+    """(org, the night used, its inventory rows for `tag_reports`)."""
+    from . import store
+    from .tag_reports import INVENTORY
+
+    settings = settings_from(org, output_dir, database_url)
+    org_name = settings.require_org()
+    asked = parse_day(night, "--date")
+    engine = store.open_engine(store.database_url(settings), create=False)
+    try:
+        newest = store.newest_tag_night(
+            engine, org_name, before=None if asked is None else asked + timedelta(days=1)
+        )
+        if newest is None:
+            where = "" if asked is None else f" on or before {asked.isoformat()}"
+            raise ConfigError(
+                f"no complete tag inventory of {org_name}{where} in {store.redact(engine.url)}: run "
+                f"`dockerhub-export run --org {org_name} --tags` first"
+            )
+        chosen = newest.snapshot_date
+        if asked is not None and chosen != asked:
+            typer.echo(
+                f"{asked.isoformat()} has no tag inventory: the nearest night before it is {chosen}", err=True
+            )
+        rows = store.tag_inventory(engine, org_name, chosen, INVENTORY)
+    finally:
+        engine.dispose()
+    return org_name, chosen, rows
+
+
+def _plot(
+    org: str,
+    since: str | None,
+    until: str | None,
+    path: Path,
+    output_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    from . import store
+    from .errors import OutputError
+
+    first, last = parse_day(since, "--since"), parse_day(until, "--until")
+    if first is not None and last is not None and first > last:
+        raise ConfigError(f"--since {first.isoformat()} is after --until {last.isoformat()}")
+    engine = store.open_engine(store.database_url(settings_from(org, output_dir, database_url)), create=False)
+    try:
+        nights = store.tag_night_list(engine, org, since=first, until=last)
+    finally:
+        engine.dispose()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    figure = Figure(figsize=(10, 5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    days: list[Any] = [night.snapshot_date for night in nights]
+    axes.plot(days, [night.bytes for night in nights], marker="." if len(nights) < 60 else None)
+    axes.set_title(f"{org}: storage of its tagged images (each digest once per repository)")
+    axes.set_ylabel("bytes")
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: _size(int(value))))
+    axes.grid(True, alpha=0.3)
+    figure.autofmt_xdate()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, format="png", dpi=100)
+    except OSError as exc:
+        raise OutputError(f"cannot write the plot {path}: {exc.strerror or exc}") from None
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "—"
+    amount = float(value)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if amount < 1000 or unit == "TB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1000
+    raise AssertionError("unreachable")
+
+
+def _table(title: str, headings: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for heading in headings:
+        table.add_column(
+            heading, justify="right" if heading in ("size", "bytes", "tags", "digests") else "left"
+        )
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
