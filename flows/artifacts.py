@@ -10,7 +10,7 @@ from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from dockerhub_export.errors import ConfigError
-from dockerhub_export.pipeline import TOP_MOVERS, one_line
+from dockerhub_export.pipeline import TOP_MOVERS, TOP_STALE, one_line
 from dockerhub_export.settings import validate_org
 
 from . import reporting
@@ -31,6 +31,14 @@ def publish_summary(result: dict[str, Any]) -> None:
         description=f"{org} {day}: the {TOP_MOVERS} repositories with the largest pull growth since the "
         "previous snapshot (empty until there are two snapshots)",
     )
+    tags = result.get("tags")
+    if tags:
+        create_table_artifact(
+            key=reporting.artifact_key(org, "stale-tags"),
+            table=reporting.movers_table(tags["largest_stale"]),
+            description=f"{org} {day}: the {TOP_STALE} largest tags without a pull or push for "
+            f"{tags['stale_days']} days ({tags['stale_tags']} in all)",
+        )
 
 
 def publish_failure(org: str | None, day: date | None, reason: str, seconds: float) -> None:

@@ -142,10 +142,61 @@ def summary_markdown(result: Mapping[str, Any], movers: Sequence[Mapping[str, An
         lines.append(f"None: no repository gained pulls since {previous}.")
     else:
         lines.append("None yet: growth needs two snapshots of the org.")
+    if result.get("tags"):
+        lines += tags_markdown(result["tags"])
     warnings = list(result.get("warnings") or [])
     if warnings:
         lines += ["", "## Warnings", ""] + [f"- {_cell(warning)}" for warning in warnings]
     return "\n".join(lines) + "\n"
+
+
+# The stale-tags table artifact: these columns of `tag_reports.stale` rows, under these headers.
+STALE_COLUMNS = {
+    "repository": "repository", "tag": "tag", "full_size": "bytes", "tag_last_pulled": "last pulled",
+    "tag_last_pushed": "last pushed", "digest": "digest",
+}  # fmt: skip
+
+
+def human_bytes(value: int | None) -> str:
+    if value is None:
+        return "unknown"
+    amount = float(value)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(amount) < 1000 or unit == "TB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1000
+    raise AssertionError("unreachable")
+
+
+def tags_markdown(tags: Mapping[str, Any]) -> list[str]:
+    """The summary's tag section: the inventory, what was listed and why, stale tags, storage."""
+    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(tags["reasons"].items())) or "none"
+    size, previous = tags["bytes"], tags.get("previous_bytes")
+    change = ""
+    if previous is not None:
+        sign = "+" if size >= previous else "-"
+        change = f" ({sign}{human_bytes(abs(size - previous))} since {tags['previous_night']})"
+    lines = [
+        "",
+        "## Tags",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Tags | {tags['tags']} |",
+        f"| Repositories listed tonight | {tags['repositories_listed']} ({reasons}); the others carried "
+        "forward |",
+        f"| Stale (no pull or push for {tags['stale_days']} days) | {tags['stale_tags']} |",
+        f"| Reclaimable (digests only stale tags point at) | {human_bytes(tags['reclaimable_bytes'])} |",
+        f"| Storage (each digest once per repository) | {human_bytes(size)}{change} |",
+        f"| CSV | `{tags['csv_path']}` |",
+    ]
+    if tags.get("gone"):
+        lines.append(f"| Deleted while listed | {_names(tags['gone'])} |")
+    largest = list(tags.get("largest_stale") or [])
+    if largest:
+        lines += ["", f"## Largest stale tags (no pull or push for {tags['stale_days']} days)", ""]
+        lines.append(markdown_table(largest, headers=STALE_COLUMNS))
+    return lines
 
 
 def failure_markdown(org: str | None, snapshot_date: date | str | None, reason: str, seconds: float) -> str:

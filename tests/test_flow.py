@@ -133,3 +133,26 @@ def test_every_run_publishes_its_summary(flow_env: Path, monkeypatch) -> None:  
     assert state.is_failed() and "DOCKERHUB_TOKEN is not set" in (state.message or "")
     summary = _artifacts(state)[f"dockerhub-export-{ORG}-summary"]
     assert "**failed**" in summary.data and "DOCKERHUB_TOKEN is not set" in summary.data
+
+
+def test_a_night_with_tags_publishes_them_and_runs_each_stage_as_a_task(flow_env: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from fakehub import make_tags
+
+    for repo in hub.repos[ORG][:20]:
+        hub.tags[(ORG, repo["name"])] = make_tags(ORG, repo["name"], 4)
+    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, include_tags=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result["csv_paths"][1] == str(flow_env / ORG / "tags-2026-11-27.csv") and result["tags"]["tags"] == 80
+    artifacts = _artifacts(state)
+    assert "## Tags" in artifacts[f"dockerhub-export-{ORG}-summary"].data
+    assert artifacts[f"dockerhub-export-{ORG}-stale-tags"].type == "table"
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    names = {run.name.rsplit("-", 1)[0] for run in runs}
+    assert {"fetch-all-pages", "fetch-tags", "transform-tags", "upsert-tags", "read-tag-inventory"} <= names
