@@ -129,7 +129,7 @@ def export_tags(
             started_at=run.began,
             run_id=run.run_id,
         )
-        inventory = call(tags.inventory_frame, engine, org, night)
+        inventory = call(tags.inventory_frame, engine, org, night, inventory, listing.fetched)
     path = call(csv_output.write_csv, inventory, run.tags_csv_path, TAGS, safe=settings.csv_safe)
     figures = tags.figures(inventory, night, previous)
     return {

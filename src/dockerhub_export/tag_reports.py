@@ -55,16 +55,18 @@ class StaleReport:
 def stale(rows: Iterable[Sequence[Any]], night: date, days: int) -> StaleReport:
     """The tags whose last activity is before 00:00 UTC of ``night`` minus ``days`` days.
 
-    ``rows``: (repository, tag, digest, full_size, tag_last_pulled, tag_last_pushed). Reclaimable: per
-    repository, each digest that only stale tags point at, its size counted once.
+    ``rows``: (repository, tag, digest, full_size, tag_last_pulled, tag_last_pushed), timestamps as
+    canonical text. Reclaimable: per repository, each digest that only stale tags point at, its size
+    counted once.
     """
-    threshold = moment((night - timedelta(days=days)).isoformat() + "T00:00:00Z")
+    # Against a midnight, canonical timestamps compare by their first 19 characters (to the second):
+    # "2026-10-27T23:59:59.999999999Z" is before "2026-10-28T00:00:00", "2026-10-28T00:00:00Z" is not.
+    threshold = (night - timedelta(days=days)).isoformat() + "T00:00:00"
     report = StaleReport(night, days)
     fresh_digests: set[tuple[str, Any]] = set()
     stale_digests: dict[tuple[str, Any], int] = {}
     for repository, tag, digest, size, pulled, pushed in rows:
-        activity = last_activity(pulled, pushed)
-        if activity is not None and moment(activity) >= threshold:
+        if (pulled and pulled[:19] >= threshold) or (pushed and pushed[:19] >= threshold):
             fresh_digests.add((repository, digest))
             continue
         report.tags.append(

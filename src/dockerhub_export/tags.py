@@ -11,7 +11,7 @@ tags carry forward, so every night's inventory is complete.
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -138,13 +138,21 @@ def store_tags(
     )
 
 
-def inventory_frame(engine: sa.Engine, org: str, night: date) -> "pd.DataFrame":
-    """The night's whole inventory (listed tonight and carried forward), typed like `tags_frame`."""
-    rows = store.tag_inventory(engine, org, night)
-    names = ("repository", "tag", *store.TAG_COLUMNS)
-    columns: dict[str, list[Any]] = {name: [row[index] for row in rows] for index, name in enumerate(names)}
-    columns["namespace"] = [org] * len(rows)
-    return transform.from_columns(columns, TAGS.schema, org, consume=True)
+def inventory_frame(
+    engine: sa.Engine, org: str, night: date, listed: "pd.DataFrame", fetched: Sequence[str]
+) -> "pd.DataFrame":
+    """The night's whole inventory, typed like `tags_frame`: the tags listed tonight (``listed``, of the
+    ``fetched`` repositories) and those carried forward, read back from the history. A night that
+    listed every repository reads nothing back."""
+    import pandas as pd
+
+    columns = store.tag_inventory_columns(engine, org, night, without=fetched)
+    if not columns["tag"]:
+        return listed
+    columns["namespace"] = [org] * len(columns["tag"])
+    carried = transform.from_columns(columns, TAGS.schema, org, consume=True)
+    whole = pd.concat([listed, carried], ignore_index=True) if len(listed) else carried
+    return whole.sort_values(["repository", "tag"], ignore_index=True)
 
 
 @dataclass
@@ -161,7 +169,10 @@ def figures(
 ) -> TagFigures:
     """Stale tags (``days`` without activity) and storage of the night's inventory ``frame``."""
     columns = driver_columns(frame, TAGS.schema, ("repository", "tag", *INVENTORY), timestamps="text")
-    rows = list(zip(*columns.values(), strict=True))
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        return zip(*columns.values(), strict=True)
+
     return TagFigures(
-        stale(rows, night, days), storage(rows, night), None if previous is None else previous.bytes
+        stale(rows(), night, days), storage(rows(), night), None if previous is None else previous.bytes
     )

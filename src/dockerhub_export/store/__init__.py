@@ -37,6 +37,7 @@ from .tag_nights import (
     last_fetched,
     newest_tag_night,
     tag_inventory,
+    tag_inventory_columns,
     tag_night_list,
     write_tag_night,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "snapshots",
     "start_run",
     "tag_inventory",
+    "tag_inventory_columns",
     "tag_night_list",
     "upgrade_database",
     "upsert_snapshot",

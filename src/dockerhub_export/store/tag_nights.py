@@ -11,7 +11,7 @@ night may be written again (a rerun replaces it as a whole).
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -106,11 +106,35 @@ def last_fetched(engine: sa.Engine, org: str, before: date) -> dict[str, date]:
 
 def tag_inventory(engine: sa.Engine, org: str, night: date, names: Sequence[str] = TAG_COLUMNS) -> list[Any]:
     """The tags valid on ``night``: rows of ``repository``, ``tag`` and ``names`` (timestamps as the Hub's
-    text), by repository and tag.
+    text), by repository and tag."""
+    with reading(engine, f"read the {org} tags of {night.isoformat()}") as connection:
+        rows = list(connection.execute(_valid_on(org, night, names)))
+    rows.sort(key=lambda row: (row[0], row[1]))  # one order on every backend, whatever its collation
+    return rows
 
-    Two index ranges of (namespace, valid_to), never the whole history: the versions still open, and
-    those that ended after ``night``; each begun on or before it.
-    """
+
+def tag_inventory_columns(
+    engine: sa.Engine, org: str, night: date, *, without: Collection[str] = ()
+) -> dict[str, list[Any]]:
+    """`tag_inventory` as columns (``repository``, ``tag``, `TAG_COLUMNS`), in no particular order,
+    leaving out the repositories ``without``: the rows go straight into the lists (a night of 150,000
+    tags as rows first cost 50 MB more)."""
+    names = ("repository", "tag", *TAG_COLUMNS)
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    appenders = [columns[name].append for name in names]
+    skip = set(without)
+    with reading(engine, f"read the {org} tags of {night.isoformat()}") as connection:
+        for row in connection.execute(_valid_on(org, night, TAG_COLUMNS)):
+            if row[0] in skip:
+                continue
+            for append, value in zip(appenders, row, strict=True):
+                append(value)
+    return columns
+
+
+def _valid_on(org: str, night: date, names: Sequence[str]) -> sa.CompoundSelect[Any]:
+    """Two index ranges of (namespace, valid_to), never the whole history: the versions still open, and
+    those that ended after ``night``; each begun on or before it."""
     columns = (
         tags.c.repository,
         tags.c.tag,
@@ -119,10 +143,7 @@ def tag_inventory(engine: sa.Engine, org: str, night: date, names: Sequence[str]
     begun = sa.and_(tags.c.namespace == org, tags.c.valid_from <= night)
     still_open = sa.select(*columns).where(begun, tags.c.valid_to.is_(None))
     ended_later = sa.select(*columns).where(begun, tags.c.valid_to > night)
-    with reading(engine, f"read the {org} tags of {night.isoformat()}") as connection:
-        rows = list(connection.execute(sa.union_all(still_open, ended_later)))
-    rows.sort(key=lambda row: (row[0], row[1]))  # one order on every backend, whatever its collation
-    return rows
+    return sa.union_all(still_open, ended_later)
 
 
 def write_tag_night(
@@ -152,6 +173,7 @@ def write_tag_night(
         with writing(engine, f"store the {org} tags of {night.isoformat()}") as connection:
             _claim(connection, org, night, started_at, run_id)
             _undo(connection, org, night)
+            # The open versions that can change tonight: of the repositories listed, or gone.
             open_rows = {
                 (repository, tag): (valid_from, fingerprint)
                 for repository, tag, valid_from, fingerprint in connection.execute(
@@ -159,14 +181,16 @@ def write_tag_night(
                         tags.c.namespace == org, tags.c.valid_to.is_(None)
                     )
                 )
+                if repository in fetched_set or repository not in present_set
             }
-            new = dict(zip(keys, prints, strict=True))
+            new = dict(zip(keys, prints, strict=True)) if open_rows else {}
             closing = [
                 (repository, tag, valid_from)
                 for (repository, tag), (valid_from, fingerprint) in open_rows.items()
                 if repository not in present_set
                 or (repository in fetched_set and new.get((repository, tag)) != fingerprint)
             ]
+            del new
             opening = [
                 index
                 for index, key in enumerate(keys)
@@ -185,9 +209,13 @@ def write_tag_night(
                     [{"r": repository, "t": tag, "f": valid_from} for repository, tag, valid_from in closing],
                 )
             if opening:
-                chosen = {name: [values[index] for index in opening] for name, values in columns.items()}
-                chosen["fingerprint"] = [prints[index] for index in opening]
+                if len(opening) == rows:  # a first night: every row, no copy
+                    chosen = {**columns, "fingerprint": prints}
+                else:
+                    chosen = {name: [values[index] for index in opening] for name, values in columns.items()}
+                    chosen["fingerprint"] = [prints[index] for index in opening]
                 write_rows(connection, tags, {"namespace": org, "valid_from": night}, chosen, first=True)
+                del chosen
             if fetched_set:
                 write_rows(
                     connection, tag_fetches, {"namespace": org, "fetched_on": night},
