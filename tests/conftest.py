@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fakehub import FakeHub, Faults, make_repos
 
 pytest_plugins = ["dbs"]
@@ -63,8 +62,12 @@ def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
 
     def build(server: FakeHub, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "org": ORG, "token": TOKEN, "api_url": server.url, "export_dir": tmp_path / "exports",
-            "concurrency": 4, "max_attempts": 4,
+            "org": ORG,
+            "token": TOKEN,
+            "api_url": server.url,
+            "export_dir": tmp_path / "exports",
+            "concurrency": 4,
+            "max_attempts": 4,
         }
         values.update(overrides)
         return Settings.load(None, **values)

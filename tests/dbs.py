@@ -62,7 +62,9 @@ def fresh_database(admin_url: str) -> Iterator[str]:
     finally:
         with admin.connect() as connection:
             # FORCE: a test that failed midway may still hold a connection (PostgreSQL 13+).
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}" + (" WITH (FORCE)" if postgres else ""))
+            connection.exec_driver_sql(
+                f"DROP DATABASE IF EXISTS {name}" + (" WITH (FORCE)" if postgres else "")
+            )
         admin.dispose()
 
 

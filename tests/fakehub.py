@@ -225,7 +225,9 @@ class FakeHub:
             self.port = int(self._server.server_address[1])
             # A short poll interval keeps stop() fast; idle polling costs nothing measurable.
             self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True,
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                daemon=True,
                 name=f"fakehub:{self.port}",
             )
             self._thread.start()
@@ -296,9 +298,14 @@ class FakeHub:
 
     # -- request handling (HTTP-agnostic; _Handler does the I/O) ------------------------------
 
-    def _handle(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
-                body: bytes) -> _Reply | None:
-        for route, serve in ((_LIST_ROUTE, self._list), (_TAGS_ROUTE, self._tags), (_AUDIT_ROUTE, self._audit)):
+    def _handle(
+        self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str], body: bytes
+    ) -> _Reply | None:
+        for route, serve in (
+            (_LIST_ROUTE, self._list),
+            (_TAGS_ROUTE, self._tags),
+            (_AUDIT_ROUTE, self._audit),
+        ):
             match = route.match(path)
             if match:
                 if method != "GET":
@@ -336,8 +343,11 @@ class FakeHub:
             return _json(401, {"detail": BAD_CREDENTIALS, "login_2fa_token": None})
         if faults.require_2fa:
             if new_route:
-                return _error(401, "Two-factor authentication (2FA) is enabled on this account: "
-                              "use a personal access token", login_2fa_token="abc")
+                return _error(
+                    401,
+                    "Two-factor authentication (2FA) is enabled on this account: use a personal access token",
+                    login_2fa_token="abc",
+                )
             return _json(401, {"detail": TWO_FA_DETAIL, "login_2fa_token": "abc"})
         token = self.issue_token(known[0], known[1])
         return _json(200, {"access_token": token} if new_route else {"token": token})
@@ -424,19 +434,26 @@ class FakeHub:
             self._window = (start, taken)
         # Whole epoch seconds as the Hub sends them; fractional for the short windows of tests.
         reset_text = str(math.ceil(reset)) if faults.quota_window >= 60 else f"{reset:.3f}"
-        announced = (("X-RateLimit-Limit", str(faults.quota)), ("X-RateLimit-Remaining", str(faults.quota - taken)),
-                     ("X-RateLimit-Reset", reset_text))  # fmt: skip
+        announced = (
+            ("X-RateLimit-Limit", str(faults.quota)),
+            ("X-RateLimit-Remaining", str(faults.quota - taken)),
+            ("X-RateLimit-Reset", reset_text),
+        )
         if over:
             retry = (("Retry-After", _seconds(max(0.0, reset - now))),)
             return _text(429, "Too Many Requests", retry + announced), announced
         return None, announced
 
-    def _admit(self, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[bool, _Reply | None, bool]:
+    def _admit(
+        self, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[bool, _Reply | None, bool]:
         """Faults, then the bearer token: (answered, reply, sees_private). ``answered`` means stop here."""
         answered, reply, scope = self._admit_scope(query, headers)
         return answered, reply, scope in ("all", "all-noaudit")
 
-    def _admit_scope(self, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[bool, _Reply | None, str]:
+    def _admit_scope(
+        self, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[bool, _Reply | None, str]:
         faulted, fault_reply = self._list_fault(query)
         if faulted:
             return True, fault_reply, ""
@@ -468,10 +485,15 @@ class FakeHub:
             return _error(400, "page must be 1 or greater")
         ordering = param("ordering")
         if ordering and ordering not in ORDERINGS:
-            return _json(400, {
-                "fields": {"ordering": ["Invalid ordering value. Must be one of: " + ", ".join(ORDERINGS)]},
-                "text": "Invalid ordering value",
-            })
+            return _json(
+                400,
+                {
+                    "fields": {
+                        "ordering": ["Invalid ordering value. Must be one of: " + ", ".join(ORDERINGS)]
+                    },
+                    "text": "Invalid ordering value",
+                },
+            )
         name_filter = param("name")
 
         items = self._view(unquote(namespace), sees_private, ordering, name_filter)
@@ -491,14 +513,15 @@ class FakeHub:
             "count": total,
             "next": link(page + 1) if page < last_page else None,
             "previous": link(page - 1) if page > 1 else None,
-            "results": items[(page - 1) * page_size: page * page_size],
+            "results": items[(page - 1) * page_size : page * page_size],
         }
         if self.faults.omit_count:
             del payload["count"]
         return _json(200, payload)
 
-    def _tags(self, namespace: str, repository: str, query: dict[str, list[str]], headers: dict[str, str]
-              ) -> _Reply | None:
+    def _tags(
+        self, namespace: str, repository: str, query: dict[str, list[str]], headers: dict[str, str]
+    ) -> _Reply | None:
         pending = self.faults.fail_tags.get(repository)
         with self._lock:
             status = pending.pop(0) if pending else None
@@ -523,14 +546,18 @@ class FakeHub:
         base = self.url
 
         def link(p: int) -> str:
-            return f"{base}/v2/namespaces/{namespace}/repositories/{repository}/tags?page={p}&page_size={page_size}"
+            path = f"/v2/namespaces/{namespace}/repositories/{repository}/tags"
+            return f"{base}{path}?page={p}&page_size={page_size}"
 
-        return _json(200, {
-            "count": len(items),
-            "next": link(page + 1) if page < last_page else None,
-            "previous": link(page - 1) if page > 1 else None,
-            "results": items[(page - 1) * page_size: page * page_size],
-        })
+        return _json(
+            200,
+            {
+                "count": len(items),
+                "next": link(page + 1) if page < last_page else None,
+                "previous": link(page - 1) if page > 1 else None,
+                "results": items[(page - 1) * page_size : page * page_size],
+            },
+        )
 
     def _audit(self, account: str, query: dict[str, list[str]], headers: dict[str, str]) -> _Reply | None:
         answered, reply, scope = self._admit_scope(query, headers)
@@ -549,29 +576,46 @@ class FakeHub:
             values = query.get(name)
             return values[-1] if values else ""
 
-        since, until = _ts_key(param("from")) if param("from") else "", _ts_key(param("to")) if param("to") else ""
+        since, until = (
+            _ts_key(param("from")) if param("from") else "",
+            _ts_key(param("to")) if param("to") else "",
+        )
         events = [
-            event for event in self.audit.get(account, [])
-            if (not since or _ts_key(event["timestamp"]) >= since) and (not until or _ts_key(event["timestamp"]) <= until)
+            event
+            for event in self.audit.get(account, [])
+            if (not since or _ts_key(event["timestamp"]) >= since)
+            and (not until or _ts_key(event["timestamp"]) <= until)
             and (not param("action") or event["action"] == param("action"))
             and (not param("name") or event["name"] == param("name"))
             and (not param("actor") or event["actor"] == param("actor"))
-        ]  # fmt: skip
+        ]
         events.sort(key=lambda event: _ts_key(event["timestamp"]), reverse=True)  # newest first
-        return _json(200, {"logs": events[(page - 1) * page_size: page * page_size]})
+        return _json(200, {"logs": events[(page - 1) * page_size : page * page_size]})
 
     def _repository(self, namespace: str, name: str) -> dict[str, Any] | None:
         return next((repo for repo in self.repos.get(namespace, []) if repo.get("name") == name), None)
 
     # -- history: change the data as the real Hub would, audit events included ---------------------
 
-    def _log(self, namespace: str, action: str, repository: str, actor: str, when: float, **data: str) -> None:
+    def _log(
+        self, namespace: str, action: str, repository: str, actor: str, when: float, **data: str
+    ) -> None:
         self.audit.setdefault(namespace, []).append(
             audit_event(namespace, action, f"{namespace}/{repository}", actor, when, **data)
         )
 
-    def push_tag(self, namespace: str, repository: str, tag: str, *, digest: str, size: int, when: float,
-                 actor: str = "ci-bot", platforms: int = 1) -> dict[str, Any]:
+    def push_tag(
+        self,
+        namespace: str,
+        repository: str,
+        tag: str,
+        *,
+        digest: str,
+        size: int,
+        when: float,
+        actor: str = "ci-bot",
+        platforms: int = 1,
+    ) -> dict[str, Any]:
         """Push ``tag`` (new, or moved to ``digest``): the repository's ``last_updated`` moves too."""
         tags = self.tags.setdefault((namespace, repository), [])
         old = next((item for item in tags if item["name"] == tag), None)
@@ -588,14 +632,17 @@ class FakeHub:
         self._log(namespace, "repo.tag.push", repository, actor, when, tag=tag, digest=digest)
         return new
 
-    def delete_tag(self, namespace: str, repository: str, tag: str, *, when: float, actor: str = "alice") -> None:
+    def delete_tag(
+        self, namespace: str, repository: str, tag: str, *, when: float, actor: str = "alice"
+    ) -> None:
         """Delete ``tag``: nothing on the repository itself shows it, only the audit log."""
         tags = self.tags.get((namespace, repository), [])
         tags[:] = [item for item in tags if item["name"] != tag]
         self._log(namespace, "repo.tag.delete", repository, actor, when, tag=tag)
 
     def pull(self, namespace: str, repository: str, tag: str, *, when: float, count: int = 1) -> None:
-        """``count`` pulls of ``tag``: its last-pulled time and the repository's pull count (no audit event)."""
+        """``count`` pulls of ``tag``: its last-pulled time and the repository's pull count (no audit
+        event)."""
         for item in self.tags.get((namespace, repository), []):
             if item["name"] == tag:
                 item["tag_last_pulled"] = hub_time(when)
@@ -614,11 +661,15 @@ class FakeHub:
         self.tags.pop((namespace, name), None)
         self._log(namespace, "repo.delete", name, actor, when)
 
-    def set_privacy(self, namespace: str, name: str, private: bool, *, when: float, actor: str = "alice") -> None:
+    def set_privacy(
+        self, namespace: str, name: str, private: bool, *, when: float, actor: str = "alice"
+    ) -> None:
         repo = self._repository(namespace, name)
         assert repo is not None, name
         repo["is_private"] = private
-        self._log(namespace, "repo.change_privacy", name, actor, when, privacy="private" if private else "public")
+        self._log(
+            namespace, "repo.change_privacy", name, actor, when, privacy="private" if private else "public"
+        )
 
     def _view(
         self, namespace: str, sees_private: bool, ordering: str, name_filter: str
@@ -634,8 +685,11 @@ class FakeHub:
         if cached is not None and cached.source is source and cached.length == len(source):
             return cached.items
         needle = name_filter.lower()
-        items = [r for r in source
-                 if (sees_private or not r.get("is_private")) and needle in (r.get("name") or "").lower()]
+        items = [
+            r
+            for r in source
+            if (sees_private or not r.get("is_private")) and needle in (r.get("name") or "").lower()
+        ]
         if ordering:
             items.sort(key=_sort_key(ordering), reverse=ordering.startswith("-"))
         if len(source) > _CACHE_MIN_REPOS:
@@ -762,10 +816,18 @@ class _Handler(BaseHTTPRequestHandler):
         # Bookkeeping before writing, so a client that saw the reply also sees it here.
         if is_list:
             hub._leave_list()
-        hub._record(RecordedRequest(
-            method=self.command, path=split.path, query=query, headers=headers, body=body,
-            started=started, ended=time.monotonic(), status=0 if reply is None else reply.status,
-        ))
+        hub._record(
+            RecordedRequest(
+                method=self.command,
+                path=split.path,
+                query=query,
+                headers=headers,
+                body=body,
+                started=started,
+                ended=time.monotonic(),
+                status=0 if reply is None else reply.status,
+            )
+        )
         if reply is None:
             self.close_connection = True  # nothing written: the client sees a bare disconnect
             return
@@ -785,6 +847,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # -- manual use -----------------------------------------------------------------------------------
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve a fake Docker Hub API on loopback.")
@@ -807,11 +870,20 @@ def main(argv: list[str] | None = None) -> None:
     if args.public_token:
         credentials[args.public_token] = (args.org, "public")
     faults = Faults(
-        latency=args.latency, rate_limit_every=args.rate_limit_every, retry_after=args.retry_after,
-        fail_503_every=args.fail_503_every, drop_every=args.drop_every, jwt_lifetime=args.jwt_lifetime,
+        latency=args.latency,
+        rate_limit_every=args.rate_limit_every,
+        retry_after=args.retry_after,
+        fail_503_every=args.fail_503_every,
+        drop_every=args.drop_every,
+        jwt_lifetime=args.jwt_lifetime,
     )
-    hub = FakeHub({args.org: make_repos(args.org, args.repos, seed=args.seed)}, credentials, faults,
-                  host=args.host, port=args.port)
+    hub = FakeHub(
+        {args.org: make_repos(args.org, args.repos, seed=args.seed)},
+        credentials,
+        faults,
+        host=args.host,
+        port=args.port,
+    )
     # Ctrl-C must work even when started in the background (which inherits SIGINT ignored),
     # and SIGTERM should stop as cleanly.
     signal.signal(signal.SIGINT, signal.default_int_handler)

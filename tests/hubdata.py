@@ -20,25 +20,47 @@ __all__ = ["audit_event", "digest_of", "hub_time", "make_repos", "make_tag", "ma
 
 
 _CATEGORIES = (
-    ("API management", "api-management"), ("Data science", "data-science"),
-    ("Databases & storage", "databases-and-storage"), ("Developer tools", "developer-tools"),
+    ("API management", "api-management"),
+    ("Data science", "data-science"),
+    ("Databases & storage", "databases-and-storage"),
+    ("Developer tools", "developer-tools"),
     ("Integration & delivery", "integration-and-delivery"),
     ("Languages & frameworks", "languages-and-frameworks"),
-    ("Machine learning & AI", "machine-learning-and-ai"), ("Message queues", "message-queues"),
-    ("Monitoring & observability", "monitoring-and-observability"), ("Networking", "networking"),
-    ("Operating systems", "operating-systems"), ("Security", "security"), ("Web servers", "web-servers"),
+    ("Machine learning & AI", "machine-learning-and-ai"),
+    ("Message queues", "message-queues"),
+    ("Monitoring & observability", "monitoring-and-observability"),
+    ("Networking", "networking"),
+    ("Operating systems", "operating-systems"),
+    ("Security", "security"),
+    ("Web servers", "web-servers"),
 )
 _MEDIA = (
     (["application/vnd.docker.container.image.v1+json"], ["image"]),
     (["application/vnd.oci.image.config.v1+json", "application/vnd.oci.image.index.v1+json"], ["image"]),
-    (["application/vnd.docker.container.image.v1+json", "application/vnd.in-toto+json",
-      "application/vnd.oci.image.index.v1+json"], ["image", "unrecognized"]),
+    (
+        [
+            "application/vnd.docker.container.image.v1+json",
+            "application/vnd.in-toto+json",
+            "application/vnd.oci.image.index.v1+json",
+        ],
+        ["image", "unrecognized"],
+    ),
 )
 _WORDS = ("api", "worker", "billing", "search", "gateway", "cache", "ingest", "auth", "frontend", "reports")
 # Values that break naive CSV writers or spreadsheets. One per tricky slot (see make_repos).
 _TRICKY_DESCRIPTIONS: tuple[str | None, ...] = (
-    "Build tools, CI helpers, and more", 'The "official" image', "line one\nline two",
-    "line one\r\nline two", "données 日本語 🐳", "=SUM(A1)", "+1", "-x", "@cmd", "\tTab", None, "",
+    "Build tools, CI helpers, and more",
+    'The "official" image',
+    "line one\nline two",
+    "line one\r\nline two",
+    "données 日本語 🐳",
+    "=SUM(A1)",
+    "+1",
+    "-x",
+    "@cmd",
+    "\tTab",
+    None,
+    "",
 )
 # Positions inside every aligned block of 50 repositories that carry tricky values.
 _TRICKY_SLOTS = (3, 7, 11, 15, 19, 23, 27, 31, 35, 39, 43, 47)
@@ -62,8 +84,9 @@ def _timestamp(rnd: Callable[[], float], epoch: int, digits: int | None) -> str:
     return f"{stamp}.{fraction}Z" if fraction else f"{stamp}Z"
 
 
-def make_repos(namespace: str, n: int, *, seed: int = 0, private_every: int = 3,
-               tricky: bool = True) -> list[dict[str, Any]]:
+def make_repos(
+    namespace: str, n: int, *, seed: int = 0, private_every: int = 3, tricky: bool = True
+) -> list[dict[str, Any]]:
     """``n`` deterministic ``repository_list_entry`` dicts with unique, valid names.
 
     Repository ``i`` is private when ``i % private_every == private_every - 1`` (0 = none).
@@ -84,8 +107,9 @@ def make_repos(namespace: str, n: int, *, seed: int = 0, private_every: int = 3,
             gc.enable()
 
 
-def _make_repo(namespace: str, i: int, rnd: Callable[[], float], private_every: int,
-               tricky: bool) -> dict[str, Any]:
+def _make_repo(
+    namespace: str, i: int, rnd: Callable[[], float], private_every: int, tricky: bool
+) -> dict[str, Any]:
     if tricky and i % 50 == 49:
         name = f"{i:06d}"  # looks like a number to spreadsheets
     elif i % 10 == 4:
@@ -122,22 +146,38 @@ def _make_repo(namespace: str, i: int, rnd: Callable[[], float], private_every: 
         "storage_size": int(10 ** (5 + rnd() * 6)),
     }
     if i % 97 == 50:  # the occasional plugin repository
-        repo.update(repository_type="plugin", media_types=["application/vnd.docker.plugin.v1+json"],
-                    content_types=["plugin"])
+        repo.update(
+            repository_type="plugin",
+            media_types=["application/vnd.docker.plugin.v1+json"],
+            content_types=["plugin"],
+        )
     if tricky and i % 50 in _TRICKY_SLOTS:
         _make_tricky(repo, _TRICKY_SLOTS.index(i % 50), rnd, updated, modified, registered)
     return repo
 
 
-def _make_tricky(repo: dict[str, Any], slot: int, rnd: Callable[[], float], updated: int, modified: int,
-                 registered: int) -> None:
+def _make_tricky(
+    repo: dict[str, Any], slot: int, rnd: Callable[[], float], updated: int, modified: int, registered: int
+) -> None:
     repo["description"] = _TRICKY_DESCRIPTIONS[slot]
-    nulls = {0: ("last_updated",), 1: ("last_modified",), 2: ("repository_type",), 3: ("storage_size",),
-             4: ("pull_count",), 5: ("star_count",),
-             6: ("last_updated", "last_modified", "repository_type")}  # 6: created, never pushed
+    nulls = {
+        0: ("last_updated",),
+        1: ("last_modified",),
+        2: ("repository_type",),
+        3: ("storage_size",),
+        4: ("pull_count",),
+        5: ("star_count",),
+        6: ("last_updated", "last_modified", "repository_type"),
+    }  # 6: created, never pushed
     if slot == 6:
-        repo.update(status=0, status_description="inactive", pull_count=0, storage_size=0,
-                    media_types=[], content_types=[])
+        repo.update(
+            status=0,
+            status_description="inactive",
+            pull_count=0,
+            storage_size=0,
+            media_types=[],
+            content_types=[],
+        )
     lu_digits = {7: 0, 8: 3, 9: 5, 10: 9, 11: 6}
     if slot in lu_digits:
         repo["last_updated"] = _timestamp(rnd, updated, lu_digits[slot])
@@ -158,7 +198,12 @@ def _make_tricky(repo: dict[str, Any], slot: int, rnd: Callable[[], float], upda
 
 # -- tags ------------------------------------------------------------------------------------------
 
-_PLATFORMS = (("linux", "amd64", None), ("linux", "arm64", "v8"), ("linux", "arm", "v7"), ("windows", "amd64", None))
+_PLATFORMS = (
+    ("linux", "amd64", None),
+    ("linux", "arm64", "v8"),
+    ("linux", "arm", "v7"),
+    ("windows", "amd64", None),
+)
 _INDEX = "application/vnd.oci.image.index.v1+json"
 _MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 _USERS = ("ci-bot", "alice", "bob", "release-bot")
@@ -179,29 +224,59 @@ def digest_of(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def make_tag(name: str, digest: str, size: int, pushed: float, pulled: float | None, *, platforms: int = 1,
-             updater: str = "ci-bot", status: str = "active") -> dict[str, Any]:
+def make_tag(
+    name: str,
+    digest: str,
+    size: int,
+    pushed: float,
+    pulled: float | None,
+    *,
+    platforms: int = 1,
+    updater: str = "ci-bot",
+    status: str = "active",
+) -> dict[str, Any]:
     """One tag as the live API lists it."""
     images = []
     for k in range(platforms):
         os_name, arch, variant = _PLATFORMS[k % len(_PLATFORMS)]
-        images.append({
-            "architecture": arch, "features": "", "variant": variant, "digest": digest_of(f"{digest}/{k}"),
-            "os": os_name, "os_features": "", "os_version": None, "size": size // platforms,
-            "status": status, "last_pulled": None if pulled is None else hub_time(pulled),
-            "last_pushed": hub_time(pushed),
-        })
+        images.append(
+            {
+                "architecture": arch,
+                "features": "",
+                "variant": variant,
+                "digest": digest_of(f"{digest}/{k}"),
+                "os": os_name,
+                "os_features": "",
+                "os_version": None,
+                "size": size // platforms,
+                "status": status,
+                "last_pulled": None if pulled is None else hub_time(pulled),
+                "last_pushed": hub_time(pushed),
+            }
+        )
     return {
-        "creator": 1000, "id": int(digest_of(name + digest)[7:15], 16), "images": images,
-        "last_updated": hub_time(pushed + 2.5), "last_updater": 1000 + len(updater),
-        "last_updater_username": updater, "name": name, "repository": 1, "full_size": size, "v2": True,
-        "tag_status": status, "tag_last_pulled": None if pulled is None else hub_time(pulled),
-        "tag_last_pushed": hub_time(pushed), "media_type": _INDEX if platforms > 1 else _MANIFEST,
-        "content_type": "image", "digest": digest,
+        "creator": 1000,
+        "id": int(digest_of(name + digest)[7:15], 16),
+        "images": images,
+        "last_updated": hub_time(pushed + 2.5),
+        "last_updater": 1000 + len(updater),
+        "last_updater_username": updater,
+        "name": name,
+        "repository": 1,
+        "full_size": size,
+        "v2": True,
+        "tag_status": status,
+        "tag_last_pulled": None if pulled is None else hub_time(pulled),
+        "tag_last_pushed": hub_time(pushed),
+        "media_type": _INDEX if platforms > 1 else _MANIFEST,
+        "content_type": "image",
+        "digest": digest,
     }
 
 
-def make_tags(namespace: str, repository: str, n: int, *, seed: int = 0, now: float = 1764547200.0) -> list[dict[str, Any]]:
+def make_tags(
+    namespace: str, repository: str, n: int, *, seed: int = 0, now: float = 1764547200.0
+) -> list[dict[str, Any]]:
     """``n`` deterministic tags of one repository: versions ``v1.0.k``, ``latest`` on the newest one's
     digest (two tags, one digest), some never pulled, some multi-platform; newest first."""
     if n <= 0:
@@ -216,8 +291,17 @@ def make_tags(namespace: str, repository: str, n: int, *, seed: int = 0, now: fl
         size = int(10 ** (6 + 3 * rnd()))
         pulled = None if rnd() < 0.15 else min(now, pushed + 86400 * 200 * rnd())
         platforms = 2 if rnd() < 0.3 else 1
-        tags.append(make_tag(f"v1.0.{k}", digest, size, pushed, pulled, platforms=platforms,
-                             updater=_USERS[int(rnd() * len(_USERS))]))
+        tags.append(
+            make_tag(
+                f"v1.0.{k}",
+                digest,
+                size,
+                pushed,
+                pulled,
+                platforms=platforms,
+                updater=_USERS[int(rnd() * len(_USERS))],
+            )
+        )
     if n > 1:
         newest = tags[-1]
         latest = dict(newest, name="latest", id=newest["id"] + 1)
@@ -229,8 +313,10 @@ def make_tags(namespace: str, repository: str, n: int, *, seed: int = 0, now: fl
 # -- audit log ---------------------------------------------------------------------------------------
 
 _DESCRIPTIONS = {
-    "repo.create": "created repository", "repo.delete": "deleted repository",
-    "repo.change_privacy": "changed repository privacy", "repo.tag.push": "pushed tag",
+    "repo.create": "created repository",
+    "repo.delete": "deleted repository",
+    "repo.change_privacy": "changed repository privacy",
+    "repo.tag.push": "pushed tag",
     "repo.tag.delete": "deleted tag",
 }
 
@@ -238,6 +324,11 @@ _DESCRIPTIONS = {
 def audit_event(account: str, action: str, name: str, actor: str, when: float, **data: str) -> dict[str, Any]:
     """One audit-log event as ``GET /v2/auditlogs/{account}`` lists it (``name``: ``org/repo``)."""
     return {
-        "account": account, "action": action, "name": name, "actor": actor, "data": dict(data),
-        "timestamp": hub_time(when), "action_description": _DESCRIPTIONS.get(action, action),
+        "account": account,
+        "action": action,
+        "name": name,
+        "actor": actor,
+        "data": dict(data),
+        "timestamp": hub_time(when),
+        "action_description": _DESCRIPTIONS.get(action, action),
     }

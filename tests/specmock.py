@@ -83,8 +83,9 @@ class SpecMock:
             self.violations.append(f"{method} {raw_path}: no such operation in the spec")
         return 404, {"detail": "not in the spec"}
 
-    def _validate(self, operation: dict[str, Any], query: dict[str, list[str]], body: bytes,
-                  headers: dict[str, str]) -> list[str]:
+    def _validate(
+        self, operation: dict[str, Any], query: dict[str, list[str]], body: bytes, headers: dict[str, str]
+    ) -> list[str]:
         problems: list[str] = []
         declared = {}
         for parameter in self._deref(operation.get("parameters", [])):

@@ -3,13 +3,13 @@
 import time
 
 import pytest
-
 from conftest import ORG, PAT, TOKEN
+from fakehub import FakeHub, Faults, make_repos
+
 from dockerhub_export import hub as hubmod
+from dockerhub_export.errors import AuthError, LoginRateLimited, TwoFactorRequired
 from dockerhub_export.fetch import fetch_all_pages
 from dockerhub_export.resources import REPOSITORIES
-from fakehub import FakeHub, Faults, make_repos
-from dockerhub_export.errors import AuthError, LoginRateLimited, TwoFactorRequired
 
 
 def _logins(server) -> list[str]:  # type: ignore[no-untyped-def]

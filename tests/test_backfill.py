@@ -8,8 +8,8 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 import sqlalchemy as sa
-
 from dbs import ORG, frame, repo, stored_rows
+
 from dockerhub_export import backfill, csv_output, transform
 from dockerhub_export.errors import BackfillError, ConfigError
 from dockerhub_export.resources import REPOSITORIES
@@ -32,11 +32,19 @@ def write_reference(directory: Path, day: date, *lines: str) -> Path:
 
 def test_backfill_imports_this_tools_csv_files_as_their_days(engine: sa.Engine, tmp_path: Path) -> None:
     first = frame(
-        repo("web", pulls=10, stars=2, private=False, last_updated="2025-01-31T10:00:00.25Z",
-             description="=SUM(A1:A9) is not a formula", media_types=["a/b", "c/d"],
-             categories=[{"slug": "databases"}], date_registered="2020-01-01T00:00:00Z"),
-        repo("secret", pulls=3, private=True, description="-- dashes\nand a second line, \"quoted\""),
-    )  # fmt: skip
+        repo(
+            "web",
+            pulls=10,
+            stars=2,
+            private=False,
+            last_updated="2025-01-31T10:00:00.25Z",
+            description="=SUM(A1:A9) is not a formula",
+            media_types=["a/b", "c/d"],
+            categories=[{"slug": "databases"}],
+            date_registered="2020-01-01T00:00:00Z",
+        ),
+        repo("secret", pulls=3, private=True, description='-- dashes\nand a second line, "quoted"'),
+    )
     second = frame(repo("web", pulls=15, stars=2), repo("new", pulls=1))
     write_export(tmp_path, DAY1, first)
     write_export(tmp_path, DAY2, second)
@@ -48,7 +56,7 @@ def test_backfill_imports_this_tools_csv_files_as_their_days(engine: sa.Engine, 
     assert set(day1) == {"web", "secret"} and set(stored_rows(engine, ORG, DAY2)) == {"web", "new"}
     web = day1["web"]
     assert web["description"] == "=SUM(A1:A9) is not a formula"  # the CSV's neutralising quote is gone
-    assert day1["secret"]["description"] == "-- dashes\nand a second line, \"quoted\""
+    assert day1["secret"]["description"] == '-- dashes\nand a second line, "quoted"'
     assert (web["pull_count"], web["star_count"], web["is_private"]) == (10, 2, False)
     assert day1["secret"]["is_private"] is True
     assert web["last_updated"] == datetime(2025, 1, 31, 10, 0, 0, 250000)
@@ -67,27 +75,108 @@ def test_backfill_imports_the_reference_scripts_jq_csv(engine: sa.Engine, tmp_pa
     assert (result.files, result.rows) == (1, 3)
     rows = stored_rows(engine, ORG, DAY1)
     assert rows["web"]["last_updated"] == datetime(2021, 12, 20, 17, 19, 58, 882960)
-    assert (rows["web"]["pull_count"], rows["web"]["star_count"], rows["web"]["is_private"]) == (1234, 5, False)
+    assert (rows["web"]["pull_count"], rows["web"]["star_count"], rows["web"]["is_private"]) == (
+        1234,
+        5,
+        False,
+    )
     assert rows["never-pushed"]["last_updated"] is None and rows["never-pushed"]["is_private"] is True
     assert rows['with "quotes", commas']["pull_count"] == 7
-    assert rows["web"]["description"] is None and rows["web"]["status"] is None  # not in that flavour: unknown
+    assert (
+        rows["web"]["description"] is None and rows["web"]["status"] is None
+    )  # not in that flavour: unknown
 
 
 def test_reading_a_file_types_values_exactly_like_to_frame(tmp_path: Path) -> None:
     """Odd spellings take transform.to_frame's own rules: the frame equals to_frame of the csv rows."""
     header = list(REPOSITORIES.schema.names)
     rows = [
-        ["acme", "a", " TRUE ", "2024-01-01T00:00:00+02:00", "1e3", "5.0", "image", "1", "active", "", "", "", "", "", "", "", ""],
-        ["acme", "b", "false", "2024-01-01 10:00:00", "007", "-3", "", "0", "", "'@home", "2019-05-01T10:00:00Z", "", "12", "x", "", "", ""],
-        ["acme", "c", "", "", "", "", "", "", "", "plain", "", "2024-06-01T10:00:00.123456789Z", "", "", "", "", ""],
-        ["acme", "d", "1", "2024-02-30T00:00:00Z", "9007199254740993", "+4", "", "", "", "'=1+1", "", "", "", "", "", "", ""],
-    ]  # fmt: skip
+        [
+            "acme",
+            "a",
+            " TRUE ",
+            "2024-01-01T00:00:00+02:00",
+            "1e3",
+            "5.0",
+            "image",
+            "1",
+            "active",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+        [
+            "acme",
+            "b",
+            "false",
+            "2024-01-01 10:00:00",
+            "007",
+            "-3",
+            "",
+            "0",
+            "",
+            "'@home",
+            "2019-05-01T10:00:00Z",
+            "",
+            "12",
+            "x",
+            "",
+            "",
+            "",
+        ],
+        [
+            "acme",
+            "c",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "plain",
+            "",
+            "2024-06-01T10:00:00.123456789Z",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+        [
+            "acme",
+            "d",
+            "1",
+            "2024-02-30T00:00:00Z",
+            "9007199254740993",
+            "+4",
+            "",
+            "",
+            "",
+            "'=1+1",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+    ]
     path = tmp_path / "repos-2025-02-01.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([header, *rows])
     problems: list[tuple[int, str, object]] = []
     expected = transform.to_frame(
-        [dict(zip(header, row)) for row in rows], REPOSITORIES.schema, ORG, on_invalid=lambda *args: problems.append(args)
+        [dict(zip(header, row, strict=True)) for row in rows],
+        REPOSITORIES.schema,
+        ORG,
+        on_invalid=lambda *args: problems.append(args),
     )
     expected["description"] = expected["description"].str.replace(r"^'(?=[=@])", "", regex=True)
 
@@ -158,7 +247,9 @@ def test_every_problem_of_a_file_is_reported_by_line(tmp_path: Path) -> None:
     ]
 
 
-def test_files_are_imported_oldest_first_and_other_csv_files_are_skipped(sqlite_engine: sa.Engine, tmp_path: Path) -> None:
+def test_files_are_imported_oldest_first_and_other_csv_files_are_skipped(
+    sqlite_engine: sa.Engine, tmp_path: Path
+) -> None:
     write_reference(tmp_path, DAY2, '"acme","web",false,,20,0', '"acme","b",false,,1,0')
     write_reference(tmp_path, DAY1, '"acme","web",false,,10,0', '"acme","a",false,,1,0')
     (tmp_path / "repos.csv").write_text(REFERENCE_HEADER + "\n", encoding="utf-8")
@@ -166,7 +257,9 @@ def test_files_are_imported_oldest_first_and_other_csv_files_are_skipped(sqlite_
     (tmp_path / "sub").mkdir()
     write_reference(tmp_path / "sub", DAY3, '"acme","deep",false,,1,0')  # not recursive
     seen: list[str] = []
-    result = backfill.backfill(sqlite_engine, ORG, tmp_path, progress=lambda name, done, total: seen.append(name))
+    result = backfill.backfill(
+        sqlite_engine, ORG, tmp_path, progress=lambda name, done, total: seen.append(name)
+    )
     assert (result.files, result.rows, result.skipped) == (2, 4, ["repos.csv"])
     assert seen == ["repos-2025-02-01.csv", "repos-2025-02-02.csv", ""]
     assert stored_rows(sqlite_engine, ORG, DAY3) == {}
@@ -181,7 +274,9 @@ def test_backfill_replaces_days_already_stored_leaving_the_files_missing_fields_
 ) -> None:
     from dockerhub_export import store
 
-    store.upsert_snapshot(engine, ORG, DAY1, frame(repo("old"), repo("web", pulls=1, description="x", status=1)))
+    store.upsert_snapshot(
+        engine, ORG, DAY1, frame(repo("old"), repo("web", pulls=1, description="x", status=1))
+    )
     write_reference(tmp_path, DAY1, '"acme","web",false,,10,0')
     backfill.backfill(engine, ORG, tmp_path)
     rows = stored_rows(engine, ORG, DAY1)
@@ -189,26 +284,41 @@ def test_backfill_replaces_days_already_stored_leaving_the_files_missing_fields_
     assert (rows["web"]["description"], rows["web"]["status"]) == (None, None)  # not in that flavour: unknown
 
 
-def test_backfill_stores_exactly_what_upserting_the_read_frame_stores(engine: sa.Engine, tmp_path: Path) -> None:
+def test_backfill_stores_exactly_what_upserting_the_read_frame_stores(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
     """The bulk path (typed straight to driver values, plain INSERT / COPY) against the general one
     (`read_export`'s frame through `upsert_snapshot` over an existing day, every row an update)."""
     from dockerhub_export import store
 
     snapshot = frame(
-        repo("web", pulls=12_345_678_901, stars=None, private=True, last_updated="2021-12-20T17:19:58.88296Z",
-             date_registered="0001-01-01T00:00:00Z", last_modified="2024-06-01T10:00:00.123456789Z",
-             description="=SUM(A1)\ttab \\ back\nslash \\N é", media_types=["a/b", "c/d"],
-             categories=[{"slug": "databases"}], storage_size=0, status=0, repository_type=""),
+        repo(
+            "web",
+            pulls=12_345_678_901,
+            stars=None,
+            private=True,
+            last_updated="2021-12-20T17:19:58.88296Z",
+            date_registered="0001-01-01T00:00:00Z",
+            last_modified="2024-06-01T10:00:00.123456789Z",
+            description="=SUM(A1)\ttab \\ back\nslash \\N é",
+            media_types=["a/b", "c/d"],
+            categories=[{"slug": "databases"}],
+            storage_size=0,
+            status=0,
+            repository_type="",
+        ),
         repo("ghost", pulls=None, private=None, description=""),
-    )  # fmt: skip
+    )
     path = write_export(tmp_path, DAY1, snapshot)
     backfill.backfill(engine, ORG, tmp_path)
     store.upsert_snapshot(engine, ORG, DAY2, frame(repo("web", pulls=1, description="old"), repo("ghost")))
     store.upsert_snapshot(engine, ORG, DAY2, backfill.read_export(path, ORG))
 
     def values(day: date) -> dict[str, dict[str, object]]:
-        return {name: {k: v for k, v in row.items() if k not in ("snapshot_date", "write_id")}
-                for name, row in stored_rows(engine, ORG, day).items()}  # fmt: skip
+        return {
+            name: {k: v for k, v in row.items() if k not in ("snapshot_date", "write_id")}
+            for name, row in stored_rows(engine, ORG, day).items()
+        }
 
     assert values(DAY1) == values(DAY2)
     web = values(DAY1)["web"]
@@ -225,7 +335,9 @@ def test_missing_or_empty_folder_is_a_config_error(sqlite_engine: sa.Engine, tmp
 
 
 def test_unreadable_bytes_are_reported_not_raised(sqlite_engine: sa.Engine, tmp_path: Path) -> None:
-    (tmp_path / "repos-2025-02-01.csv").write_bytes(REFERENCE_HEADER.encode() + b'\n"acme","\xff",false,,1,0\n')
+    (tmp_path / "repos-2025-02-01.csv").write_bytes(
+        REFERENCE_HEADER.encode() + b'\n"acme","\xff",false,,1,0\n'
+    )
     with pytest.raises(BackfillError, match=r"repos-2025-02-01.csv: not UTF-8 text"):
         backfill.backfill(sqlite_engine, ORG, tmp_path)
 
@@ -237,7 +349,9 @@ def test_reading_in_worker_processes_gives_the_same_result(
     same rows, same problems, same order."""
     monkeypatch.setattr(backfill, "PARALLEL_FILES", 2)  # else 5 files are read in this process
     for offset in range(4):
-        write_export(tmp_path, date(2025, 2, 1 + offset), frame(repo("web", pulls=offset), repo(f"r{offset}")))
+        write_export(
+            tmp_path, date(2025, 2, 1 + offset), frame(repo("web", pulls=offset), repo(f"r{offset}"))
+        )
     write_reference(tmp_path, date(2025, 2, 9), '"acme","web",perhaps,,1,0')
     with pytest.raises(BackfillError) as caught:
         backfill.backfill(sqlite_engine, ORG, tmp_path, workers=2)
@@ -245,6 +359,11 @@ def test_reading_in_worker_processes_gives_the_same_result(
         "imported 4 files (8 rows); 1 malformed, not imported: "
         "repos-2025-02-09.csv line 2: is_private 'perhaps' is not true or false"
     )
-    assert [stored_rows(sqlite_engine, ORG, date(2025, 2, 1 + offset))["web"]["pull_count"] for offset in range(4)] == [
-        0, 1, 2, 3,
-    ]  # fmt: skip
+    assert [
+        stored_rows(sqlite_engine, ORG, date(2025, 2, 1 + offset))["web"]["pull_count"] for offset in range(4)
+    ] == [
+        0,
+        1,
+        2,
+        3,
+    ]

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import typer
-
 from conftest import invoke
 from dbs import ORG, frame, repo
+
 from dockerhub_export import csv_output
 from dockerhub_export.resources import REPOSITORIES
 
@@ -21,6 +21,16 @@ def test_backfill_command_imports_a_folder(app: typer.Typer, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "imported 2 files (2 rows) of acme into sqlite:///" in result.stdout
     assert "ignored 1 CSV files not named repos-YYYY-MM-DD.csv: repos.csv" in result.stderr
-    history = invoke(app, "history", "--org", ORG, "--repo", "web", "--format", "json",
-                     "--output-dir", str(tmp_path / "exports"))  # fmt: skip
+    history = invoke(
+        app,
+        "history",
+        "--org",
+        ORG,
+        "--repo",
+        "web",
+        "--format",
+        "json",
+        "--output-dir",
+        str(tmp_path / "exports"),
+    )
     assert [row["pull_count"] for row in json.loads(history.stdout)] == [1, 9]

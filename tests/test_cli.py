@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ORG, PAT, REPO_COUNT, TOKEN
 
 EXE = [sys.executable, "-m", "dockerhub_export"]
@@ -22,13 +21,17 @@ def _cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout:
 
 
 # The command line, telling on exit whether Prefect was ever imported.
-WATCHED = [sys.executable, "-c", (
-    "import atexit, sys\n"
-    "atexit.register(lambda: print('prefect imported:', 'prefect' in sys.modules, file=sys.stderr))\n"
-    "from dockerhub_export.cli import main\n"
-    "sys.argv[0] = 'dockerhub-export'\n"
-    "main()\n"
-)]  # fmt: skip
+WATCHED = [
+    sys.executable,
+    "-c",
+    (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('prefect imported:', 'prefect' in sys.modules, file=sys.stderr))\n"
+        "from dockerhub_export.cli import main\n"
+        "sys.argv[0] = 'dockerhub-export'\n"
+        "main()\n"
+    ),
+]
 
 
 def _assert_one_line_error(result, fragment: str) -> None:  # type: ignore[no-untyped-def]
@@ -71,35 +74,56 @@ def test_without_a_prefect_server_the_run_is_in_process_says_so_and_never_import
 ) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
     env = {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": TOKEN}
-    result = _cli(["run", "--org", ORG, "--output-dir", str(out), "--snapshot-date", "2026-11-27"], tmp_path, env,
-                  exe=WATCHED)  # fmt: skip
+    result = _cli(
+        ["run", "--org", ORG, "--output-dir", str(out), "--snapshot-date", "2026-11-27"],
+        tmp_path,
+        env,
+        exe=WATCHED,
+    )
     assert result.returncode == 0, result.stderr
     path = out / ORG / "repos-2026-11-27.csv"
     assert result.stdout.strip() == str(path) and path.read_text().count("\n") >= REPO_COUNT + 1
     notes = [line for line in result.stderr.splitlines() if "no Prefect server configured" in line]
-    assert len(notes) == 1 and "PREFECT_API_URL=http://127.0.0.1:4200/api" in notes[0] and "--prefect" in notes[0]
+    assert (
+        len(notes) == 1
+        and "PREFECT_API_URL=http://127.0.0.1:4200/api" in notes[0]
+        and "--prefect" in notes[0]
+    )
     assert f"fetched {REPO_COUNT} repositories" in result.stderr
     assert "prefect imported: False" in result.stderr
     with sqlite3.connect(out / "snapshots.db") as db:
-        assert db.execute("select status, repositories from export_runs").fetchall() == [("success", REPO_COUNT)]
+        assert db.execute("select status, repositories from export_runs").fetchall() == [
+            ("success", REPO_COUNT)
+        ]
 
 
 def test_no_prefect_runs_in_process_even_with_a_server_configured(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    env = {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": TOKEN, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
-    result = _cli(["run", "--org", ORG, "--output-dir", str(tmp_path / "out"), "--no-prefect"], tmp_path, env,
-                  exe=WATCHED)  # fmt: skip
+    env = {
+        "DOCKERHUB_API_URL": hub.url,
+        "DOCKERHUB_TOKEN": TOKEN,
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",
+    }
+    result = _cli(
+        ["run", "--org", ORG, "--output-dir", str(tmp_path / "out"), "--no-prefect"],
+        tmp_path,
+        env,
+        exe=WATCHED,
+    )
     assert result.returncode == 0, result.stderr
     assert "prefect imported: False" in result.stderr
 
 
 def test_in_process_errors_are_one_line_and_logged_like_a_flow_run(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
-    result = _cli(["run", "--org", ORG, "--output-dir", str(out)], tmp_path,
-                  {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": "wrong-token"})  # fmt: skip
+    result = _cli(
+        ["run", "--org", ORG, "--output-dir", str(out)],
+        tmp_path,
+        {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": "wrong-token"},
+    )
     _assert_one_line_error(result, "rejected the credentials")
     assert not list(out.rglob("*.csv")) and "wrong-token" not in result.stderr
     with sqlite3.connect(out / "snapshots.db") as db:
-        (status, error), = db.execute("select status, error from export_runs").fetchall()
+        ((status, error),) = db.execute("select status, error from export_runs").fetchall()
     assert status == "failed" and "rejected the credentials" in error
 
 
@@ -109,7 +133,11 @@ class TestRunAgainstPrefectServer:
     def _env(self, hub, prefect_api_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         self.hub = hub
         self.out = tmp_path / "out"
-        self.env = {"PREFECT_API_URL": prefect_api_url, "DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": TOKEN}
+        self.env = {
+            "PREFECT_API_URL": prefect_api_url,
+            "DOCKERHUB_API_URL": hub.url,
+            "DOCKERHUB_TOKEN": TOKEN,
+        }
         self.cwd = tmp_path
 
     def run(self, *args: str, **env: str):  # type: ignore[no-untyped-def]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import ORG, TOKEN
+
 from dockerhub_export import csv_output, transform
 from dockerhub_export import hub as hubmod
 from dockerhub_export.csv_output import neutralise
@@ -32,6 +32,7 @@ def write_csv(frame: pd.DataFrame, path: Path, *, safe: bool = True) -> Path:
 def csv_path(export_dir: Path, org: str, day: date) -> Path:
     return csv_output.csv_path(export_dir, org, day, REPOSITORIES)
 
+
 REFERENCE_SCRIPT = Path(__file__).parent / "reference" / "export.sh"
 
 
@@ -49,7 +50,9 @@ def test_path_is_org_folder_and_dated_name(tmp_path: Path) -> None:
     assert csv_path(tmp_path, "acme", date(2026, 1, 31)) == tmp_path / "acme" / "repos-2026-01-31.csv"
 
 
-@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("jq")), reason="needs curl and jq (apt-get install curl jq)")
+@pytest.mark.skipif(
+    not (shutil.which("curl") and shutil.which("jq")), reason="needs curl and jq (apt-get install curl jq)"
+)
 def test_six_doc_columns_equal_the_reference_scripts_output(hub, settings_for, tmp_path: Path) -> None:
     """Run the doc's own curl + jq script against the same server and compare value for value."""
     ours = _export(settings_for(hub, csv_safe=False))
@@ -73,8 +76,13 @@ def test_six_doc_columns_equal_the_reference_scripts_output(hub, settings_for, t
 
 
 def test_doc_semantics_null_counts_are_zero_and_booleans_lowercase(tmp_path: Path) -> None:
-    frame = to_frame([{"name": "a", "is_private": True, "pull_count": None, "star_count": None},
-                      {"name": "b", "is_private": False, "pull_count": 3, "star_count": 1}], "acme")
+    frame = to_frame(
+        [
+            {"name": "a", "is_private": True, "pull_count": None, "star_count": None},
+            {"name": "b", "is_private": False, "pull_count": 3, "star_count": 1},
+        ],
+        "acme",
+    )
     rows = _rows(write_csv(frame, tmp_path / "x.csv").read_text())
     assert rows[1][:6] == ["acme", "a", "true", "", "0", "0"]
     assert rows[2][:6] == ["acme", "b", "false", "", "3", "1"]
@@ -157,14 +165,23 @@ def test_stale_temporaries_of_a_killed_run_are_cleared(tmp_path: Path) -> None:
     assert not stale.exists() and path.exists()
 
 
-def test_rate_limits_503s_drops_and_token_expiry_leave_the_csv_identical(settings_for, tmp_path: Path) -> None:
+def test_rate_limits_503s_drops_and_token_expiry_leave_the_csv_identical(
+    settings_for, tmp_path: Path
+) -> None:
     from fakehub import FakeHub, Faults, make_repos
 
     repos = make_repos(ORG, 1200, seed=3)
     with FakeHub(repos={ORG: repos}, credentials={TOKEN: (ORG, "all")}) as calm:
         clean = _export(settings_for(calm, export_dir=tmp_path / "calm")).read_bytes()
-    faults = Faults(rate_limit_every=3, retry_after=0.2, fail_503_every=4, drop_every=7,
-                    jwt_lifetime=0.5, jwt_has_exp=False, latency=0.05)
+    faults = Faults(
+        rate_limit_every=3,
+        retry_after=0.2,
+        fail_503_every=4,
+        drop_every=7,
+        jwt_lifetime=0.5,
+        jwt_has_exp=False,
+        latency=0.05,
+    )
     with FakeHub(repos={ORG: repos}, credentials={TOKEN: (ORG, "all")}, faults=faults) as stormy:
         # The highest retry budget: on a loaded machine the 0.5 s JWTs expire mid-request too, and a page
         # can meet 8 faults in a row (seen in 1 of 20 runs); the subject here is the CSV, not the budget.

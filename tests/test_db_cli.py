@@ -1,8 +1,8 @@
 """db_cli: `db upgrade` and `db current` through Typer, as a user runs them."""
 
 import typer
-
 from conftest import invoke
+
 from dockerhub_export.errors import StoreError
 
 

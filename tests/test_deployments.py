@@ -13,13 +13,12 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from datetime import date, timezone
+from datetime import UTC, date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
-
 from conftest import ORG, REPO_COUNT, TOKEN
 from fakehub import FakeHub, make_repos
 
@@ -40,8 +39,11 @@ def _env(api_url: str, home: Path, **extra: str) -> dict[str, str]:
     env.pop("EXPORT_DIR", None)
     env.pop("SNAPSHOT_DATABASE_URL", None)
     env.update(
-        PREFECT_API_URL=api_url, PREFECT_HOME=str(home), DO_NOT_TRACK="1",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false", **extra,
+        PREFECT_API_URL=api_url,
+        PREFECT_HOME=str(home),
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        **extra,
     )
     return env
 
@@ -160,33 +162,64 @@ def worker_runs(
     engine.dispose()
 
     # The Secret block the way docs/operations.md creates one: the value on stdin, never in argv.
-    _run([sys.executable, str(ROOT / "deployments" / "secret_block.py"), WRONG_BLOCK, "--overwrite"],
-         env, anywhere, stdin="dckr-not-a-valid-token\n")
+    _run(
+        [sys.executable, str(ROOT / "deployments" / "secret_block.py"), WRONG_BLOCK, "--overwrite"],
+        env,
+        anywhere,
+        stdin="dckr-not-a-valid-token\n",
+    )
 
     out = _run(
-        [PREFECT, "deployment", "run", NIGHTLY, "--param", f"org={ORG}", "--param", f"output_dir={exports}",
-         "--param", f"snapshot_date={DAY2.isoformat()}"],
-        env, anywhere,
+        [
+            PREFECT,
+            "deployment",
+            "run",
+            NIGHTLY,
+            "--param",
+            f"org={ORG}",
+            "--param",
+            f"output_dir={exports}",
+            "--param",
+            f"snapshot_date={DAY2.isoformat()}",
+        ],
+        env,
+        anywhere,
     )
     custom = UUID(re.search(r"UUID: ([0-9a-f-]{36})", out).group(1))  # type: ignore[union-attr]
     deployment = _deployment(NIGHTLY)
     with get_client(sync_client=True) as client:
         wrong = client.create_flow_run_from_deployment(
             deployment.id,
-            parameters={"org": ORG, "output_dir": str(exports), "snapshot_date": DAY2.isoformat(),
-                        "token_block": WRONG_BLOCK},
+            parameters={
+                "org": ORG,
+                "output_dir": str(exports),
+                "snapshot_date": DAY2.isoformat(),
+                "token_block": WRONG_BLOCK,
+            },
         ).id
         default = client.create_flow_run_from_deployment(deployment.id).id
 
     worker_env = dict(
-        env, DOCKERHUB_TOKEN=TOKEN, DOCKERHUB_API_URL=hub.url, DOCKERHUB_ORG=ORG, EXPORT_DIR=str(env_exports),
+        env,
+        DOCKERHUB_TOKEN=TOKEN,
+        DOCKERHUB_API_URL=hub.url,
+        DOCKERHUB_ORG=ORG,
+        EXPORT_DIR=str(env_exports),
     )
     log = _run([PREFECT, "worker", "start", "--pool", POOL, "--run-once"], worker_env, anywhere, timeout=240)
     with get_client(sync_client=True) as client:
-        runs = {name: client.read_flow_run(run_id) for name, run_id in
-                {"custom": custom, "wrong": wrong, "default": default}.items()}
-    return {"runs": runs, "exports": exports, "env_exports": env_exports, "log": log,
-            "anywhere": anywhere, "before": before}
+        runs = {
+            name: client.read_flow_run(run_id)
+            for name, run_id in {"custom": custom, "wrong": wrong, "default": default}.items()
+        }
+    return {
+        "runs": runs,
+        "exports": exports,
+        "env_exports": env_exports,
+        "log": log,
+        "anywhere": anywhere,
+        "before": before,
+    }
 
 
 def _artifacts(flow_run_id: UUID) -> dict[str | None, Any]:
@@ -213,8 +246,14 @@ def test_custom_run_writes_the_dated_csv_and_the_artifacts(worker_runs: dict[str
     summary = artifacts[f"dockerhub-export-{ORG}-summary"]
     assert summary.type == "markdown"
     for fragment in (
-        f"# {ORG}: {DAY2.isoformat()}", f"{REPO_COUNT} (", "private)", f"since {DAY1.isoformat()}",
-        str(csv), "Duration", "Retries", "Rate-limit waits",
+        f"# {ORG}: {DAY2.isoformat()}",
+        f"{REPO_COUNT} (",
+        "private)",
+        f"since {DAY1.isoformat()}",
+        str(csv),
+        "Duration",
+        "Retries",
+        "Rate-limit waits",
     ):
         assert fragment in summary.data, fragment
     table = artifacts[f"dockerhub-export-{ORG}-top-movers"]
@@ -254,7 +293,7 @@ def test_a_run_without_parameters_takes_the_worker_environment_like_the_schedule
     run = worker_runs["runs"]["default"]
     assert run.state.is_completed(), run.state.message
     assert run.parameters["org"] is None and run.parameters["output_dir"] is None  # the deployment's defaults
-    scheduled = run.expected_start_time.astimezone(timezone.utc).date()  # the day the flow files it under
+    scheduled = run.expected_start_time.astimezone(UTC).date()  # the day the flow files it under
     assert (worker_runs["env_exports"] / ORG / f"repos-{scheduled.isoformat()}.csv").is_file()
 
 
@@ -268,24 +307,42 @@ def wheel_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     base = tmp_path_factory.mktemp("wheel")
     dist = base / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = dist.glob("dockerhub_export-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         tops = {name.split("/")[0] for name in archive.namelist()}
         assert "dockerhub_export/flows/export_repositories.py" in archive.namelist()
-    assert tops <= {"dockerhub_export", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}, tops
+    assert tops <= {"dockerhub_export", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}, (
+        tops
+    )
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    str(wheel)], check=True, capture_output=True, timeout=300)  # fmt: skip
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     ours = next(path for path in sys.path if path.endswith("site-packages"))
     (Path(purelib) / "_test_dependencies.pth").write_text(ours + "\n")
-    where = subprocess.run([str(python), "-c", "import dockerhub_export; print(dockerhub_export.__file__)"],
-                           check=True, capture_output=True, text=True).stdout  # fmt: skip
+    where = subprocess.run(
+        [str(python), "-c", "import dockerhub_export; print(dockerhub_export.__file__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert where.startswith(purelib), where
     return python
 
@@ -305,8 +362,12 @@ def test_a_worker_with_only_the_wheel_runs_a_custom_run_from_an_empty_folder(
             parameters={"org": ORG, "output_dir": str(exports), "snapshot_date": "2026-11-28"},
         ).id
     env = dict(deployed["env"], DOCKERHUB_TOKEN=TOKEN, DOCKERHUB_API_URL=hub.url)
-    log = _run([str(wheel_python), "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once"], env, empty,
-               timeout=240)  # fmt: skip
+    log = _run(
+        [str(wheel_python), "-m", "prefect", "worker", "start", "--pool", POOL, "--run-once"],
+        env,
+        empty,
+        timeout=240,
+    )
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(run_id)
     assert run.state is not None and run.state.is_completed(), (run.state, log[-3000:])
@@ -314,8 +375,13 @@ def test_a_worker_with_only_the_wheel_runs_a_custom_run_from_an_empty_folder(
 
     reference = tmp_path / "reference"
     reference.mkdir()
-    subprocess.run(["bash", str(ROOT / "tests" / "reference" / "export.sh")], cwd=reference, check=True,
-                   env=dict(os.environ, HUB=hub.url, ORG=ORG, OAT=TOKEN), timeout=120)  # fmt: skip
+    subprocess.run(
+        ["bash", str(ROOT / "tests" / "reference" / "export.sh")],
+        cwd=reference,
+        check=True,
+        env=dict(os.environ, HUB=hub.url, ORG=ORG, OAT=TOKEN),
+        timeout=120,
+    )
     theirs = list(csv.reader(io.StringIO((reference / "repos.csv").read_text(encoding="utf-8"))))
     ours = list(csv.reader(io.StringIO((exports / ORG / "repos-2026-11-28.csv").read_text(encoding="utf-8"))))
     assert len(ours) == len(theirs) == REPO_COUNT + 1
@@ -345,19 +411,25 @@ def test_serve_registers_the_same_schedules_as_the_yaml() -> None:
     served = {f"{d.flow_name}/{d.name}": d for d in serve.runner_deployments()}
     specs = serve.deployment_specs()
     assert set(served) == {NIGHTLY, "export-organizations/nightly"} and len(specs) == 2
-    for spec, deployment in zip(specs, served.values()):
+    for spec, deployment in zip(specs, served.values(), strict=True):
         (wanted,) = spec["schedules"]
         (schedule,) = deployment.schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone, schedule.active) == (
-            wanted["cron"], wanted["timezone"], wanted["active"]
+            wanted["cron"],
+            wanted["timezone"],
+            wanted["active"],
         )
         assert deployment.parameters == spec["parameters"] and deployment.work_pool_name is None
 
 
 def test_serve_refuses_to_shadow_the_worker_deployments(deployed: dict[str, Any]) -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "deployments" / "serve.py")], env=deployed["env"], cwd=deployed["home"],
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(ROOT / "deployments" / "serve.py")],
+        env=deployed["env"],
+        cwd=deployed["home"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"prefect deployment delete {NIGHTLY}" in result.stderr

@@ -109,16 +109,20 @@ def test_require_2fa(hub: FakeHub, client: httpx.Client) -> None:
     hub.faults.require_2fa = True
     old = client.post(f"{hub.url}/v2/users/login", json={"username": "alice", "password": "pat"})
     assert old.status_code == 401
-    assert old.json() == {"detail": "Require secondary authentication on MFA enabled account",
-                          "login_2fa_token": "abc"}
+    assert old.json() == {
+        "detail": "Require secondary authentication on MFA enabled account",
+        "login_2fa_token": "abc",
+    }
     new = client.post(f"{hub.url}/v2/auth/token", json={"identifier": "alice", "secret": "pat"})
     assert new.status_code == 401 and "2FA" in new.json()["detail"] and new.json()["login_2fa_token"] == "abc"
 
 
 def test_login_rate_limited(hub: FakeHub, client: httpx.Client) -> None:
     hub.faults.login_rate_limited = True
-    for path, body in (("/v2/auth/token", {"identifier": "acme", "secret": "oat-all"}),
-                       ("/v2/users/login", {"username": "acme", "password": "oat-all"})):
+    for path, body in (
+        ("/v2/auth/token", {"identifier": "acme", "secret": "oat-all"}),
+        ("/v2/users/login", {"username": "acme", "password": "oat-all"}),
+    ):
         response = client.post(hub.url + path, json=body)
         assert response.status_code == 429 and response.headers["retry-after"] == "60"
         assert response.headers["content-type"].startswith("text/plain")
@@ -151,8 +155,12 @@ def test_expired_and_invalid_jwts_get_401(hub: FakeHub, client: httpx.Client) ->
 
 def test_pagination_walks_every_repository_with_absolute_links(hub: FakeHub, client: httpx.Client) -> None:
     token = login(hub, client)
-    pages = walk(client, hub.url + LIST, params={"page_size": 25, "ordering": "name"},
-                 headers={"Authorization": f"Bearer {token}"})
+    pages = walk(
+        client,
+        hub.url + LIST,
+        params={"page_size": 25, "ordering": "name"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert len(pages) == 5 and all(p["count"] == N_REPOS for p in pages)
     names = [r["name"] for p in pages for r in p["results"]]
     assert names == sorted(r["name"] for r in hub.repos["acme"])
@@ -176,8 +184,9 @@ def test_anonymous_and_public_scope_see_only_public(hub: FakeHub, client: httpx.
     assert anonymous[0]["count"] == len(public) == 80
     assert [r for p in anonymous for r in p["results"]] == public
     token = login(hub, client, "oat-pub")
-    scoped = client.get(hub.url + LIST, params={"page_size": 100},
-                        headers={"Authorization": f"Bearer {token}"}).json()
+    scoped = client.get(
+        hub.url + LIST, params={"page_size": 100}, headers={"Authorization": f"Bearer {token}"}
+    ).json()
     assert scoped["count"] == 80 and not any(r["is_private"] for r in scoped["results"])
     login_body = {"username": "alice", "password": "pat"}
     pat = client.post(f"{hub.url}/v2/users/login", json=login_body).json()["token"]
@@ -219,15 +228,19 @@ def test_ordering_by_timestamp_and_pulls(hub: FakeHub, client: httpx.Client) -> 
         if ordering.startswith("-"):  # descending: nulls first, like PostgreSQL
             assert values[:nulls] == [None] * nulls and present == sorted(present, reverse=True)
         else:  # ascending: nulls last; compared as instants, not strings (mixed fraction digits)
-            assert values[len(present):] == [None] * nulls
+            assert values[len(present) :] == [None] * nulls
             instants = [datetime.fromisoformat(v) for v in present]
             assert instants == sorted(instants)
 
 
 def test_name_filter_is_partial_and_kept_in_links(hub: FakeHub, client: httpx.Client) -> None:
     token = login(hub, client)
-    pages = walk(client, hub.url + LIST, params={"name": "SVC", "page_size": 5},
-                 headers={"Authorization": f"Bearer {token}"})
+    pages = walk(
+        client,
+        hub.url + LIST,
+        params={"name": "SVC", "page_size": 5},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     names = [r["name"] for p in pages for r in p["results"]]
     assert names == [r["name"] for r in hub.repos["acme"] if "svc" in r["name"]] and len(names) == 12
     assert "name=SVC" in pages[0]["next"]
@@ -310,10 +323,14 @@ def test_latency_recording_and_max_in_flight(hub: FakeHub, client: httpx.Client)
     hub.reset_stats()
     assert hub.requests == [] and hub.max_in_flight == 0
     with httpx.Client(timeout=5, limits=httpx.Limits(max_connections=4)) as pooled:
-        threads = [threading.Thread(target=pooled.get, args=(hub.url + LIST,),
-                                    kwargs={"headers": {"Authorization": f"Bearer {token}"},
-                                            "params": {"page": p}})
-                   for p in range(1, 5)]
+        threads = [
+            threading.Thread(
+                target=pooled.get,
+                args=(hub.url + LIST,),
+                kwargs={"headers": {"Authorization": f"Bearer {token}"}, "params": {"page": p}},
+            )
+            for p in range(1, 5)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -352,7 +369,9 @@ def test_runs_as_a_script() -> None:
     script = Path(__file__).with_name("fakehub.py")
     proc = subprocess.Popen(
         [sys.executable, str(script), "--org", "demo", "--repos", "30", "--token", "tok", "--port", "0"],
-        stdout=subprocess.PIPE, text=True, cwd=script.parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=script.parent.parent,
     )
     try:
         assert proc.stdout is not None
@@ -374,9 +393,25 @@ def test_runs_as_a_script() -> None:
 # -- make_repos ------------------------------------------------------------------------------------
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z")
-SPEC_KEYS = ["name", "namespace", "repository_type", "status", "status_description", "description",
-             "is_private", "star_count", "pull_count", "last_updated", "last_modified", "date_registered",
-             "affiliation", "media_types", "content_types", "categories", "storage_size"]
+SPEC_KEYS = [
+    "name",
+    "namespace",
+    "repository_type",
+    "status",
+    "status_description",
+    "description",
+    "is_private",
+    "star_count",
+    "pull_count",
+    "last_updated",
+    "last_modified",
+    "date_registered",
+    "affiliation",
+    "media_types",
+    "content_types",
+    "categories",
+    "storage_size",
+]
 
 
 def fraction_digits(stamp: str) -> int:
@@ -403,8 +438,16 @@ def test_make_repos_is_deterministic_and_valid() -> None:
 
 def test_make_repos_tricky_values_present_from_50() -> None:
     repos = make_repos("acme", 50)
-    for key in ("last_updated", "last_modified", "description", "repository_type", "storage_size",
-                "pull_count", "star_count", "affiliation"):
+    for key in (
+        "last_updated",
+        "last_modified",
+        "description",
+        "repository_type",
+        "storage_size",
+        "pull_count",
+        "star_count",
+        "affiliation",
+    ):
         assert any(r[key] is None for r in repos), key
     stamps = [r[k] for r in repos for k in ("last_updated", "last_modified", "date_registered") if r[k]]
     assert {0, 3, 5, 6, 9} <= {fraction_digits(s) for s in stamps}
@@ -442,10 +485,14 @@ def tagged(hub: FakeHub) -> FakeHub:
     return hub
 
 
-def test_tags_are_paged_in_the_live_shape_and_private_ones_need_the_scope(tagged: FakeHub, client: httpx.Client) -> None:
+def test_tags_are_paged_in_the_live_shape_and_private_ones_need_the_scope(
+    tagged: FakeHub, client: httpx.Client
+) -> None:
     public, private = tagged.repos["acme"][0]["name"], tagged.repos["acme"][2]["name"]
     auth = {"Authorization": f"Bearer {login(tagged, client)}"}
-    pages = walk(client, f"{tagged.url}/v2/namespaces/acme/repositories/{public}/tags?page_size=100", headers=auth)
+    pages = walk(
+        client, f"{tagged.url}/v2/namespaces/acme/repositories/{public}/tags?page_size=100", headers=auth
+    )
     assert [page["count"] for page in pages] == [230, 230, 230]
     tags = [tag for page in pages for tag in page["results"]]
     assert len(tags) == len({tag["name"] for tag in tags}) == 230
@@ -457,11 +504,15 @@ def test_tags_are_paged_in_the_live_shape_and_private_ones_need_the_scope(tagged
     url = f"{tagged.url}/v2/namespaces/acme/repositories/{private}/tags"
     assert client.get(url, headers=public_auth).status_code == 404
     assert client.get(url, headers=auth).json()["count"] == 3
-    assert client.get(f"{tagged.url}/v2/namespaces/acme/repositories/gone/tags", headers=auth).status_code == 404
+    assert (
+        client.get(f"{tagged.url}/v2/namespaces/acme/repositories/gone/tags", headers=auth).status_code == 404
+    )
     assert client.get(f"{url}?page=2", headers=auth).status_code == 404  # past the last page
 
 
-def test_history_helpers_change_tags_and_log_what_the_repository_does_not_show(tagged: FakeHub, client: httpx.Client) -> None:
+def test_history_helpers_change_tags_and_log_what_the_repository_does_not_show(
+    tagged: FakeHub, client: httpx.Client
+) -> None:
     name = tagged.repos["acme"][0]["name"]
     before = dict(tagged.repos["acme"][0])
     tagged.delete_tag("acme", name, "v1.0.3", when=1764633600.0, actor="bob")
@@ -477,16 +528,22 @@ def test_history_helpers_change_tags_and_log_what_the_repository_does_not_show(t
         ("repo.tag.delete", "bob", {"tag": "v1.0.3"}),
     ]
     assert logs[0]["name"] == f"acme/{name}" and logs[0]["timestamp"] == "2025-12-02T01:00:00Z"
-    only = client.get(f"{tagged.url}/v2/auditlogs/acme?from=2025-12-02T00:30:00Z&action=repo.tag.push",
-                      headers=auth).json()["logs"]  # fmt: skip
+    only = client.get(
+        f"{tagged.url}/v2/auditlogs/acme?from=2025-12-02T00:30:00Z&action=repo.tag.push", headers=auth
+    ).json()["logs"]
     assert len(only) == 1 and only[0]["action"] == "repo.tag.push"
 
 
-def test_the_audit_log_pages_without_count_or_next_and_needs_its_scope(tagged: FakeHub, client: httpx.Client) -> None:
+def test_the_audit_log_pages_without_count_or_next_and_needs_its_scope(
+    tagged: FakeHub, client: httpx.Client
+) -> None:
     for i in range(60):
         tagged.delete_tag("acme", "x", f"t{i}", when=1764633600.0 + i)
     auth = {"Authorization": f"Bearer {login(tagged, client)}"}
-    sizes = [len(client.get(f"{tagged.url}/v2/auditlogs/acme?page={p}", headers=auth).json()["logs"]) for p in (1, 2, 3, 4)]
+    sizes = [
+        len(client.get(f"{tagged.url}/v2/auditlogs/acme?page={p}", headers=auth).json()["logs"])
+        for p in (1, 2, 3, 4)
+    ]
     assert sizes == [25, 25, 10, 0]  # page_size 25 by default: a short page is the end
     assert set(client.get(f"{tagged.url}/v2/auditlogs/acme", headers=auth).json()) == {"logs"}
     noaudit = {"Authorization": f"Bearer {login(tagged, client, 'oat-noaudit')}"}

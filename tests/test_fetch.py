@@ -1,6 +1,7 @@
 """Pages joined into a resource's columns: in page order, whatever order they arrive in, keys unique."""
 
 from conftest import ORG
+
 from dockerhub_export.fetch import ColumnJoiner, Listing
 from dockerhub_export.resources import REPOSITORIES
 
@@ -40,11 +41,11 @@ def test_entries_without_a_key_are_skipped_with_a_warning_each() -> None:
 from datetime import UTC, datetime  # noqa: E402
 
 import pytest  # noqa: E402
+from fakehub import make_tags  # noqa: E402
 
 from dockerhub_export import hub as hubmod  # noqa: E402
 from dockerhub_export.errors import HubUnavailable  # noqa: E402
 from dockerhub_export.fetch import fetch_audit_log, fetch_tags  # noqa: E402
-from fakehub import make_tags  # noqa: E402
 
 
 def _names(hub) -> list[str]:  # type: ignore[no-untyped-def]
@@ -95,7 +96,9 @@ def test_the_audit_log_is_read_page_by_page_and_its_absence_is_a_warning(hub, se
     events = fetch_audit_log(settings, hubmod.authenticate(settings), since)
     assert events is not None and len(events) == 70 and events[0]["data"] == {"tag": "t129"}
     requests = [r for r in hub.requests if r.path == f"/v2/auditlogs/{ORG}"]
-    assert [r.query["page"] for r in requests] == [["1"]] and requests[0].query["from"] == ["2025-12-02T00:01:00Z"]
+    assert [r.query["page"] for r in requests] == [["1"]] and requests[0].query["from"] == [
+        "2025-12-02T00:01:00Z"
+    ]
     hub.faults.audit_status = 404
     assert fetch_audit_log(settings, hubmod.authenticate(settings), since) is None
     assert "audit log cannot be read (404)" in caplog.text

@@ -5,7 +5,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from conftest import ORG, REPO_COUNT, TOKEN
 
 pytestmark = pytest.mark.prefect
@@ -104,7 +103,9 @@ def test_empty_org_fails_unless_allowed(flow_env: Path, hub, monkeypatch) -> Non
     state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, write_snapshots=False)
     assert state.is_failed() and "no repositories visible" in (state.message or "")
     assert not (flow_env / ORG).exists() or not any((flow_env / ORG).iterdir())
-    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, write_snapshots=False, allow_empty=True)
+    state = _run(
+        org=ORG, output_dir=str(flow_env), snapshot_date=DAY, write_snapshots=False, allow_empty=True
+    )
     assert state.is_completed()
     assert (flow_env / ORG / "repos-2026-11-27.csv").read_text().count("\n") == 1
 
@@ -136,17 +137,18 @@ def test_every_run_publishes_its_summary(flow_env: Path, monkeypatch) -> None:  
 
 
 def test_a_night_with_tags_publishes_them_and_runs_each_stage_as_a_task(flow_env: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    from fakehub import make_tags
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    from fakehub import make_tags
 
     for repo in hub.repos[ORG][:20]:
         hub.tags[(ORG, repo["name"])] = make_tags(ORG, repo["name"], 4)
     state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, include_tags=True)
     assert state.is_completed(), state.message
     result = state.result()
-    assert result["csv_paths"][1] == str(flow_env / ORG / "tags-2026-11-27.csv") and result["tags"]["tags"] == 80
+    assert (
+        result["csv_paths"][1] == str(flow_env / ORG / "tags-2026-11-27.csv") and result["tags"]["tags"] == 80
+    )
     artifacts = _artifacts(state)
     assert "## Tags" in artifacts[f"dockerhub-export-{ORG}-summary"].data
     assert artifacts[f"dockerhub-export-{ORG}-stale-tags"].type == "table"

@@ -6,7 +6,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from fakehub import FakeHub, Faults, make_repos
 
 pytestmark = pytest.mark.prefect
@@ -19,8 +18,9 @@ TOKENS = {"acme": "dckr_oat_acme-1111", "beta": "dckr_oat_beta-2222", "gamma": "
 def orgs_hub() -> Iterator[FakeHub]:
     repos = {org: make_repos(org, 120 + 10 * i, seed=i) for i, org in enumerate(TOKENS)}
     # A little latency so the parallel orgs really overlap.
-    with FakeHub(repos=repos, credentials={t: (org, "all") for org, t in TOKENS.items()},
-                 faults=Faults(latency=0.05)) as server:
+    with FakeHub(
+        repos=repos, credentials={t: (org, "all") for org, t in TOKENS.items()}, faults=Faults(latency=0.05)
+    ) as server:
         yield server
 
 
@@ -59,7 +59,10 @@ def test_every_org_is_exported_and_the_failed_one_is_named(many_env: Path) -> No
             {"org": "beta", "token_env": "DOCKERHUB_TOKEN_BETA"},
             {"org": "gamma", "token_block": "dockerhub-token-gamma"},
         ],
-        output_dir=str(many_env), snapshot_date=DAY, parallel=2, return_state=True,
+        output_dir=str(many_env),
+        snapshot_date=DAY,
+        parallel=2,
+        return_state=True,
     )
     assert state.is_failed()
     message = state.message or ""

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-
 from dbs import ORG, frame, repo
+
 from dockerhub_export import store
 from dockerhub_export.errors import HistoryGuardError
 from dockerhub_export.guard import check, check_history
@@ -21,7 +21,6 @@ def test_the_rule_needs_no_database() -> None:
     with pytest.raises(HistoryGuardError, match="lost access to private repositories"):
         check(previous, ORG, DAY2, count=10, private=0)
     assert len(check(previous, ORG, DAY2, count=4, private=0, allow_drop=True)) == 2
-
 
 
 def _hundred(private: int) -> object:
@@ -41,7 +40,9 @@ def test_guard_refuses_a_run_that_lost_access_to_private_repositories(engine: sa
 
 def test_guard_refuses_a_count_drop_of_more_than_half(engine: sa.Engine) -> None:
     store.upsert_snapshot(engine, ORG, DAY1, _hundred(private=0))
-    assert check_history(engine, ORG, DAY2, frame(*(repo(f"r{i:03d}") for i in range(50)))) == []  # exactly 50 %
+    assert (
+        check_history(engine, ORG, DAY2, frame(*(repo(f"r{i:03d}") for i in range(50)))) == []
+    )  # exactly 50 %
     with pytest.raises(HistoryGuardError, match=r"fell 51% from 100 on 2025-03-01 to 49.*--allow-drop"):
         check_history(engine, ORG, DAY2, frame(*(repo(f"r{i:03d}") for i in range(49))))
 

@@ -8,14 +8,14 @@ import httpx
 import orjson
 import pandas as pd
 import pytest
-
 from conftest import ORG, PAT, PUBLIC_TOKEN, REPO_COUNT
+from fakehub import FakeHub, Faults, make_repos
+
 from dockerhub_export import csv_output, transform
 from dockerhub_export import hub as hubmod
 from dockerhub_export.errors import AuthError, ConfigError, ForeignHostError, HubError, HubUnavailable
 from dockerhub_export.fetch import fetch_all_pages, list_resource
 from dockerhub_export.resources import REPOSITORIES
-from fakehub import FakeHub, Faults, make_repos
 
 SCHEMA = REPOSITORIES.schema
 
@@ -44,9 +44,17 @@ def test_the_page_wise_columns_give_the_frame_and_csv_of_the_records(hub, settin
     booleans, an offset timestamp, lists with empty, null and non-string items, categories without slug."""
     base = hub.repos[ORG][0]
     hub.repos[ORG] += [
-        dict(base, name="zz-odd-1", pull_count="12", star_count=None, is_private="true",
-             last_updated="2021-12-20T19:19:58.123+02:00", media_types=["", "a", None, 3],
-             categories=[{"name": "Only a name"}, "plain", None], content_types="image"),
+        dict(
+            base,
+            name="zz-odd-1",
+            pull_count="12",
+            star_count=None,
+            is_private="true",
+            last_updated="2021-12-20T19:19:58.123+02:00",
+            media_types=["", "a", None, 3],
+            categories=[{"name": "Only a name"}, "plain", None],
+            content_types="image",
+        ),
         dict(base, name="zz-odd-2", pull_count=1.0, storage_size="7", categories=None, media_types=[""]),
     ]
     listing = _fetch(settings_for(hub, concurrency=3))
@@ -66,8 +74,9 @@ def test_the_page_wise_columns_give_the_frame_and_csv_of_the_records(hub, settin
 
 
 def test_never_more_requests_in_flight_than_the_concurrency(settings_for) -> None:
-    server = FakeHub(repos={ORG: make_repos(ORG, 3000)}, credentials={"t": (ORG, "all")},
-                     faults=Faults(latency=0.03))
+    server = FakeHub(
+        repos={ORG: make_repos(ORG, 3000)}, credentials={"t": (ORG, "all")}, faults=Faults(latency=0.03)
+    )
     with server:
         listing = _fetch(settings_for(server, token="t", concurrency=3))
     assert len(listing.keys) == 3000
@@ -75,8 +84,9 @@ def test_never_more_requests_in_flight_than_the_concurrency(settings_for) -> Non
 
 
 def test_pages_are_fetched_concurrently(settings_for) -> None:
-    server = FakeHub(repos={ORG: make_repos(ORG, 2000)}, credentials={"t": (ORG, "all")},
-                     faults=Faults(latency=0.1))
+    server = FakeHub(
+        repos={ORG: make_repos(ORG, 2000)}, credentials={"t": (ORG, "all")}, faults=Faults(latency=0.1)
+    )
     with server:
         started = time.monotonic()
         _fetch(settings_for(server, token="t", concurrency=8))
@@ -201,16 +211,24 @@ def test_the_client_pages_through_any_endpoint_and_hands_over_plain_records(sett
         assert request.url.path == "/v2/namespaces/acme/repositories/web/tags"
         assert request.url.params["page_size"] == "100" and request.url.params["ordering"] == "last_updated"
         number = int(request.url.params["page"])
-        return httpx.Response(200, json={"count": 101, "results": [{"name": n} for n in pages.get(number, [])]})
+        return httpx.Response(
+            200, json={"count": 101, "results": [{"name": n} for n in pages.get(number, [])]}
+        )
 
     settings = settings_for(FakeHub(), api_url="http://hub.test")
     received: dict[int, list | None] = {}
 
     async def run(path: str) -> int | None:
-        async with hubmod.HubClient.for_settings(settings, hubmod.hub_auth(settings),
-                                                 httpx.MockTransport(handler)) as client:
-            endpoint = hubmod.Endpoint(path=path, label="acme/web", noun="tags", forbidden="needs tag read",
-                                       params={"ordering": "last_updated"})
+        async with hubmod.HubClient.for_settings(
+            settings, hubmod.hub_auth(settings), httpx.MockTransport(handler)
+        ) as client:
+            endpoint = hubmod.Endpoint(
+                path=path,
+                label="acme/web",
+                noun="tags",
+                forbidden="needs tag read",
+                params={"ordering": "last_updated"},
+            )
             return await client.paginate(endpoint, received.__setitem__)
 
     assert asyncio.run(run("/v2/namespaces/acme/repositories/web/tags")) == 101
@@ -221,8 +239,11 @@ def test_the_client_pages_through_any_endpoint_and_hands_over_plain_records(sett
 
 def test_an_announced_budget_is_spent_then_every_request_waits_for_the_window(settings_for) -> None:
     """The Hub announces 12 requests per 0.4 s window: 40 pages take several windows and no 429."""
-    server = FakeHub(repos={ORG: make_repos(ORG, 4000)}, credentials={"t": (ORG, "all")},
-                     faults=Faults(quota=12, quota_window=0.4))
+    server = FakeHub(
+        repos={ORG: make_repos(ORG, 4000)},
+        credentials={"t": (ORG, "all")},
+        faults=Faults(quota=12, quota_window=0.4),
+    )
     with server:
         listing = _fetch(settings_for(server, token="t", concurrency=8))
     assert len(listing.keys) == 4000

@@ -66,7 +66,8 @@ def _flows() -> list[tuple[str, ast.FunctionDef]]:
     for path in sorted(FLOWS.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef) and any(
-                (isinstance(d, ast.Call) and getattr(d.func, "id", None) == "flow") for d in node.decorator_list
+                (isinstance(d, ast.Call) and getattr(d.func, "id", None) == "flow")
+                for d in node.decorator_list
             ):
                 found.append((f"{path.name}:{node.name}", node))
     return found
@@ -74,7 +75,8 @@ def _flows() -> list[tuple[str, ast.FunctionDef]]:
 
 def test_there_are_flows_to_check() -> None:
     assert {name for name, _ in _flows()} == {
-        "export_repositories.py:export_repositories", "export_organizations.py:export_organizations",
+        "export_repositories.py:export_repositories",
+        "export_organizations.py:export_organizations",
     }
 
 

@@ -16,7 +16,9 @@ def test_a_429_halves_the_limit_and_only_requests_sent_after_it_regrow_it() -> N
         slots[0].pause = 0.01  # the first answers 429
         await managers[0].__aexit__(None, None, None)
         halved = limiter.limit
-        for slot, manager in zip(slots[1:], managers[1:]):  # the other 7 were sent before it: 200
+        for slot, manager in zip(
+            slots[1:], managers[1:], strict=True
+        ):  # the other 7 were sent before it: 200
             slot.ok = True
             await manager.__aexit__(None, None, None)
         after_old = limiter.limit

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import ORG, PUBLIC_TOKEN, REPO_COUNT
+
 from dockerhub_export import csv_output, guard, pipeline, reports, store
 from dockerhub_export import hub as hubmod
 from dockerhub_export.errors import AuthError, EmptyOrgError, HistoryGuardError
@@ -23,7 +23,9 @@ def _runs(settings: Any) -> list[dict[str, Any]]:
     engine = store.open_engine(store.database_url(settings))
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.select(store.export_runs).order_by(store.export_runs.c.id)).mappings()
+            rows = connection.execute(
+                sa.select(store.export_runs).order_by(store.export_runs.c.id)
+            ).mappings()
             return [dict(row) for row in rows]
     finally:
         engine.dispose()
@@ -51,7 +53,11 @@ def test_the_stages_run_in_the_design_order_through_the_given_call(hub, settings
     assert result["repositories"] == REPO_COUNT and Path(result["csv_path"]).is_file()
     assert result["snapshot"] == {"previous_date": None, "added": [], "removed": []}
     (run,) = _runs(settings)
-    assert (run["status"], run["repositories"], run["csv_path"]) == ("success", REPO_COUNT, result["csv_path"])
+    assert (run["status"], run["repositories"], run["csv_path"]) == (
+        "success",
+        REPO_COUNT,
+        result["csv_path"],
+    )
 
 
 def test_without_snapshots_there_is_no_database_and_no_run_log(hub, settings_for) -> None:  # type: ignore[no-untyped-def]

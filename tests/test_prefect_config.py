@@ -29,8 +29,13 @@ def _clean_environment(home: Path) -> dict[str, str]:
 
 def _prefects_own(directory: Path, env: dict[str, str]) -> str | None:
     code = "from prefect.settings import get_current_settings; print(get_current_settings().api.url)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=directory, env=env, capture_output=True, text=True,
-                         check=True).stdout.strip().splitlines()[-1]  # fmt: skip
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=directory, env=env, capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     return None if out == "None" else out
 
 
@@ -42,7 +47,9 @@ def _setup(case: str, directory: Path, home: Path, env: dict[str, str]) -> None:
     elif case == "prefect.toml":
         (directory / "prefect.toml").write_text(f'[api]\nurl = "{URL}"\n')
     elif case == "pyproject":
-        (directory / "pyproject.toml").write_text(f'[project]\nname = "x"\n\n[tool.prefect.api]\nurl = "{URL}"\n')
+        (directory / "pyproject.toml").write_text(
+            f'[project]\nname = "x"\n\n[tool.prefect.api]\nurl = "{URL}"\n'
+        )
     elif case == "profile":
         (home / "profiles.toml").write_text(PROFILES)
     elif case == "profile chosen by PREFECT_PROFILE":
@@ -57,9 +64,17 @@ def _setup(case: str, directory: Path, home: Path, env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(
     "case",
-    ["environment", "dotenv", "prefect.toml", "pyproject", "profile", "profile chosen by PREFECT_PROFILE",
-     "profiles path", "nothing"],
-)  # fmt: skip
+    [
+        "environment",
+        "dotenv",
+        "prefect.toml",
+        "pyproject",
+        "profile",
+        "profile chosen by PREFECT_PROFILE",
+        "profiles path",
+        "nothing",
+    ],
+)
 def test_our_reading_agrees_with_prefects_own(case: str, tmp_path: Path) -> None:
     directory, home = tmp_path / "work", tmp_path / "home"
     directory.mkdir()

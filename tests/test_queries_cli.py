@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import typer
-from typer.testing import CliRunner
-
-from dbs import ORG, frame, repo
 from conftest import invoke
+from dbs import ORG, frame, repo
+from test_reports import EXPECTED_TRENDS, seed
+
 from dockerhub_export import reports, store
 from dockerhub_export.errors import ConfigError, StoreError
-from test_reports import EXPECTED_TRENDS, seed
 
 
 @pytest.fixture
@@ -34,26 +33,43 @@ def seeded(sqlite_url: str) -> str:
 
 def test_history_json_equals_the_stored_snapshots(app: typer.Typer, engine: sa.Engine, db_url: str) -> None:
     seed(engine)
-    result = invoke(app, "history", "--org", ORG, "--repo", "web", "--format", "json", "--database-url", db_url)
+    result = invoke(
+        app, "history", "--org", ORG, "--repo", "web", "--format", "json", "--database-url", db_url
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert [(row["snapshot_date"], row["pull_count"], row["star_count"], row["is_private"]) for row in rows] == [
-        ("2025-01-01", 100, 5, False), ("2025-01-02", 150, 6, False), ("2025-01-05", 400, 4, False),
-    ]  # fmt: skip
+    assert [
+        (row["snapshot_date"], row["pull_count"], row["star_count"], row["is_private"]) for row in rows
+    ] == [
+        ("2025-01-01", 100, 5, False),
+        ("2025-01-02", 150, 6, False),
+        ("2025-01-05", 400, 4, False),
+    ]
     assert [row["last_updated"] for row in rows] == ["2024-12-31T23:00:00Z", "2025-01-02T08:30:00.5Z", None]
     assert list(rows[0]) == list(reports.HISTORY_COLUMNS)
 
 
 def test_history_csv_and_window(app: typer.Typer, seeded: str) -> None:
     result = invoke(
-        app, "history", "--org", ORG, "--repo", "web", "--since", "2025-01-02", "--format", "csv",
-        "--database-url", seeded,
-    )  # fmt: skip
+        app,
+        "history",
+        "--org",
+        ORG,
+        "--repo",
+        "web",
+        "--since",
+        "2025-01-02",
+        "--format",
+        "csv",
+        "--database-url",
+        seeded,
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [(row["snapshot_date"], row["pull_count"], row["is_private"]) for row in rows] == [
-        ("2025-01-02", "150", "false"), ("2025-01-05", "400", "false"),
-    ]  # fmt: skip
+        ("2025-01-02", "150", "false"),
+        ("2025-01-05", "400", "false"),
+    ]
     assert rows[0]["last_updated"] == "2025-01-02T08:30:00.5Z" and rows[1]["star_count"] == "4"
 
 
@@ -67,7 +83,9 @@ def test_history_table_for_people(app: typer.Typer, seeded: str) -> None:
 def test_history_of_an_unknown_repository_or_empty_window_says_so(app: typer.Typer, seeded: str) -> None:
     result = invoke(app, "history", "--org", ORG, "--repo", "nope", "--database-url", seeded)
     assert isinstance(result.exception, ConfigError) and "no snapshots of acme/nope" in str(result.exception)
-    result = invoke(app, "history", "--org", ORG, "--repo", "gone", "--since", "2025-01-03", "--database-url", seeded)
+    result = invoke(
+        app, "history", "--org", ORG, "--repo", "gone", "--since", "2025-01-03", "--database-url", seeded
+    )
     assert "it has snapshots from 2025-01-01 to 2025-01-02" in str(result.exception)
 
 
@@ -75,7 +93,9 @@ def test_csv_output_neutralises_formula_cells(app: typer.Typer, sqlite_url: str)
     engine = store.open_engine(sqlite_url)
     store.upsert_snapshot(engine, ORG, date(2025, 1, 1), frame(repo("web", description="=cmd|' /C calc'!A0")))
     engine.dispose()
-    result = invoke(app, "history", "--org", ORG, "--repo", "web", "--format", "csv", "--database-url", sqlite_url)
+    result = invoke(
+        app, "history", "--org", ORG, "--repo", "web", "--format", "csv", "--database-url", sqlite_url
+    )
     assert next(csv.DictReader(io.StringIO(result.stdout)))["description"] == "'=cmd|' /C calc'!A0"
 
 
@@ -83,7 +103,9 @@ def test_csv_output_neutralises_formula_cells(app: typer.Typer, sqlite_url: str)
 # trends
 
 
-def test_trends_json_is_pure_json_equal_to_the_report(app: typer.Typer, engine: sa.Engine, db_url: str) -> None:
+def test_trends_json_is_pure_json_equal_to_the_report(
+    app: typer.Typer, engine: sa.Engine, db_url: str
+) -> None:
     seed(engine)
     result = invoke(app, "trends", "--org", ORG, "--format", "json", "--database-url", db_url)
     assert result.exit_code == 0, result.output
@@ -91,25 +113,53 @@ def test_trends_json_is_pure_json_equal_to_the_report(app: typer.Typer, engine: 
     assert result.stderr == ""
 
 
-def test_trends_csv_lists_every_repository_and_states_the_days_on_stderr(app: typer.Typer, seeded: str) -> None:
+def test_trends_csv_lists_every_repository_and_states_the_days_on_stderr(
+    app: typer.Typer, seeded: str
+) -> None:
     result = invoke(
-        app, "trends", "--org", ORG, "--since", "2024-12-20", "--until", "2025-01-04", "--format", "csv",
-        "--database-url", seeded,
-    )  # fmt: skip
+        app,
+        "trends",
+        "--org",
+        ORG,
+        "--since",
+        "2024-12-20",
+        "--until",
+        "2025-01-04",
+        "--format",
+        "csv",
+        "--database-url",
+        seeded,
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr.startswith(
-        "acme: trends from 2025-01-01 to 2025-01-02 (nearest snapshots for 2024-12-20 to 2025-01-04); 6 repositories"
+        "acme: trends from 2025-01-01 to 2025-01-02 (nearest snapshots for 2024-12-20 to 2025-01-04); "
+        "6 repositories"
     )
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["name"] for row in rows] == ["web", "api", "db", "flip", "gone", "mystery"]
-    assert rows[0]["pulls_delta"] == "50" and rows[-1]["pulls_delta"] == "" and rows[-1]["change"] == "pulls_unknown"
+    assert (
+        rows[0]["pulls_delta"] == "50"
+        and rows[-1]["pulls_delta"] == ""
+        and rows[-1]["change"] == "pulls_unknown"
+    )
 
-    whole = list(csv.DictReader(io.StringIO(invoke(app, "trends", "--org", ORG, "--format", "csv", "--database-url", seeded).stdout)))
+    whole = list(
+        csv.DictReader(
+            io.StringIO(
+                invoke(app, "trends", "--org", ORG, "--format", "csv", "--database-url", seeded).stdout
+            )
+        )
+    )
     changes = {row["name"]: row["change"] for row in whole}
     assert changes == {
-        "web": "", "api": "", "flip": "private->public", "db": "pulls_decreased", "gone": "removed",
-        "mystery": "pulls_unknown", "new": "added",
-    }  # fmt: skip
+        "web": "",
+        "api": "",
+        "flip": "private->public",
+        "db": "pulls_decreased",
+        "gone": "removed",
+        "mystery": "pulls_unknown",
+        "new": "added",
+    }
 
 
 def test_trends_top_keeps_the_largest_movers(app: typer.Typer, seeded: str) -> None:
@@ -129,7 +179,9 @@ def test_trends_table_sorted_by_growth_with_changes(app: typer.Typer, seeded: st
 
 def test_trends_plot_option_writes_a_png(app: typer.Typer, seeded: str, tmp_path: Path) -> None:
     target = tmp_path / "trends.png"
-    result = invoke(app, "trends", "--org", ORG, "--format", "json", "--plot", str(target), "--database-url", seeded)
+    result = invoke(
+        app, "trends", "--org", ORG, "--format", "json", "--plot", str(target), "--database-url", seeded
+    )
     assert result.exit_code == 0, result.output
     assert target.read_bytes().startswith(b"\x89PNG") and target.stat().st_size > 10_000
     json.loads(result.stdout)  # still pure JSON on stdout
@@ -144,7 +196,9 @@ def test_trends_plot_option_writes_a_png(app: typer.Typer, seeded: str, tmp_path
         (["--since", "2030-01-01"], "no snapshots of acme on or after 2030-01-01"),
     ],
 )
-def test_trends_bad_input_is_one_config_error(app: typer.Typer, seeded: str, args: list[str], message: str) -> None:
+def test_trends_bad_input_is_one_config_error(
+    app: typer.Typer, seeded: str, args: list[str], message: str
+) -> None:
     result = invoke(app, "trends", "--org", ORG, *args, "--database-url", seeded)
     assert result.exit_code == 1 and isinstance(result.exception, ConfigError)
     assert message in str(result.exception) and "\n" not in str(result.exception)
@@ -154,7 +208,9 @@ def test_queries_never_create_a_missing_database(app: typer.Typer, tmp_path: Pat
     for command in (["history", "--org", ORG, "--repo", "web"], ["trends", "--org", ORG], ["db", "current"]):
         result = invoke(app, *command, "--output-dir", str(tmp_path / "out"))
         assert isinstance(result.exception, StoreError), result.output
-        assert "no snapshots yet at sqlite:///" in str(result.exception) and "run `dockerhub-export run` first" in str(result.exception)
+        assert "no snapshots yet at sqlite:///" in str(
+            result.exception
+        ) and "run `dockerhub-export run` first" in str(result.exception)
     assert not (tmp_path / "out").exists()
 
 
@@ -190,12 +246,21 @@ def test_query_commands_load_neither_prefect_nor_pandas(seeded: str) -> None:
 
 
 def test_json_output_is_exactly_what_the_standard_library_writes(capsys: pytest.CaptureFixture[str]) -> None:
-    """--format json is written by orjson for speed; the text stays json.dumps(indent=2, ensure_ascii=False)."""
+    """--format json is written by orjson for speed; the text stays json.dumps(indent=2,
+    ensure_ascii=False)."""
     from dockerhub_export import query_output
 
     value = [
-        {"name": "café ☃", "description": 'a "quoted"\nline\ttab\x01\x7f </script>', "pulls": 2**62,
-         "private": True, "stars": None, "delta": -3, "tags": [], "nested": {"empty": {}, "list": [1, "x"]}},
+        {
+            "name": "café ☃",
+            "description": 'a "quoted"\nline\ttab\x01\x7f </script>',
+            "pulls": 2**62,
+            "private": True,
+            "stars": None,
+            "delta": -3,
+            "tags": [],
+            "nested": {"empty": {}, "list": [1, "x"]},
+        },
         {},
     ]
     query_output.write_json(value)

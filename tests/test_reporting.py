@@ -40,16 +40,26 @@ def test_tables_are_json_serializable_whatever_pandas_hands_over() -> None:
         {"name": "b", "pull_count": None, "growth": None, "since": None},
     ]
     assert reporting.jsonable({"d": date(2026, 1, 2), "t": datetime(2026, 1, 2, 3, 4)}) == {
-        "d": "2026-01-02", "t": "2026-01-02T03:04:00",
+        "d": "2026-01-02",
+        "t": "2026-01-02T03:04:00",
     }
 
 
 def _result(**changes):  # type: ignore[no-untyped-def]
     result = {
-        "org": "acme", "snapshot_date": "2026-11-27", "csv_path": "/x/acme/repos-2026-11-27.csv",
-        "repositories": 250, "private": 83, "api_count": 250, "warnings": [],
+        "org": "acme",
+        "snapshot_date": "2026-11-27",
+        "csv_path": "/x/acme/repos-2026-11-27.csv",
+        "repositories": 250,
+        "private": 83,
+        "api_count": 250,
+        "warnings": [],
         "snapshot": {"previous_date": "2026-11-26", "added": ["new-1", "new-2"], "removed": []},
-        "top_movers": [], "seconds": 4.25, "retries": 2, "rate_limited": 1, "waited_seconds": 30.0,
+        "top_movers": [],
+        "seconds": 4.25,
+        "retries": 2,
+        "rate_limited": 1,
+        "waited_seconds": 30.0,
     }
     result.update(changes)
     return result
@@ -57,19 +67,42 @@ def _result(**changes):  # type: ignore[no-untyped-def]
 
 def test_summary_names_everything_the_issue_asks_for() -> None:
     movers = [  # rows as reports.top_movers gives them
-        {"name": "web", "pulls_start": 1000, "pulls_end": 1200, "pulls_delta": 200, "stars_start": 1,
-         "stars_end": 2, "stars_delta": 1, "is_private": False},
-        {"name": "db|x", "pulls_start": 9, "pulls_end": 10, "pulls_delta": 1, "stars_start": 0,
-         "stars_end": 0, "stars_delta": 0, "is_private": True},
+        {
+            "name": "web",
+            "pulls_start": 1000,
+            "pulls_end": 1200,
+            "pulls_delta": 200,
+            "stars_start": 1,
+            "stars_end": 2,
+            "stars_delta": 1,
+            "is_private": False,
+        },
+        {
+            "name": "db|x",
+            "pulls_start": 9,
+            "pulls_end": 10,
+            "pulls_delta": 1,
+            "stars_start": 0,
+            "stars_end": 0,
+            "stars_delta": 0,
+            "is_private": True,
+        },
     ]
     text = reporting.summary_markdown(_result(warnings=["a | b"]), movers)
     for fragment in (
-        "# acme: 2026-11-27", "250 (167 public, 83 private)", "Added since 2026-11-26 | 2: `new-1`, `new-2`",
-        "Removed since 2026-11-26 | 0", "`/x/acme/repos-2026-11-27.csv`", "Duration | 4.2 s",
-        "Retries | 2", "Rate-limit waits | 1 (30.0 s)", "Top movers (pull growth since 2026-11-26)",
+        "# acme: 2026-11-27",
+        "250 (167 public, 83 private)",
+        "Added since 2026-11-26 | 2: `new-1`, `new-2`",
+        "Removed since 2026-11-26 | 0",
+        "`/x/acme/repos-2026-11-27.csv`",
+        "Duration | 4.2 s",
+        "Retries | 2",
+        "Rate-limit waits | 1 (30.0 s)",
+        "Top movers (pull growth since 2026-11-26)",
         "| repository | pull growth | pulls before | pulls now | star change |",
         "| web | 200 | 1000 | 1200 | 1 |",
-        "db\\|x", "- a \\| b",
+        "db\\|x",
+        "- a \\| b",
     ):
         assert fragment in text, fragment
 
@@ -87,7 +120,9 @@ def test_organizations_keys_are_no_org_s_key() -> None:
 def test_summary_of_a_first_snapshot_and_of_a_run_without_snapshots() -> None:
     first = reporting.summary_markdown(_result(snapshot={"previous_date": None, "added": [], "removed": []}))
     assert "first snapshot of this org" in first and "None yet" in first
-    quiet = reporting.summary_markdown(_result(snapshot={"previous_date": "2026-11-26", "added": [], "removed": []}))
+    quiet = reporting.summary_markdown(
+        _result(snapshot={"previous_date": "2026-11-26", "added": [], "removed": []})
+    )
     assert "None yet" not in quiet and "None: no repository gained pulls since 2026-11-26." in quiet
     off = reporting.summary_markdown(_result(snapshot=None))
     assert "snapshots are off" in off

@@ -1,12 +1,12 @@
 """reports: one repository's history, trends between two days, the plot, the artifacts' helpers."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from dbs import ORG, frame, repo
+
 from dockerhub_export import reports, store
 from dockerhub_export.errors import ConfigError, StoreError
 from dockerhub_export.timestamps import format_timestamp
@@ -16,30 +16,45 @@ JAN1, JAN2, JAN5, JAN9 = date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 5), d
 
 def seed(engine: sa.Engine) -> None:
     """Four snapshot days with every kind of change between the first and the last."""
-    store.upsert_snapshot(engine, ORG, JAN1, frame(
-        repo("web", pulls=100, stars=5, private=False, last_updated="2024-12-31T23:00:00Z"),
-        repo("api", pulls=50, stars=1, private=True),
-        repo("db", pulls=1000, stars=9),             # pulls fall: an anomaly
-        repo("flip", pulls=10, private=True),        # goes public
-        repo("gone", pulls=7),                       # removed
-        repo("mystery", pulls=None, stars=None),     # unknown count
-    ))  # fmt: skip
-    store.upsert_snapshot(engine, ORG, JAN2, frame(
-        repo("web", pulls=150, stars=6, last_updated="2025-01-02T08:30:00.5Z"),
-        repo("api", pulls=60, stars=1, private=True),
-        repo("db", pulls=1000, stars=9),
-        repo("flip", pulls=10, private=True),
-        repo("gone", pulls=7),
-        repo("mystery", pulls=None, stars=None),
-    ))  # fmt: skip
-    store.upsert_snapshot(engine, ORG, JAN5, frame(
-        repo("web", pulls=400, stars=4),
-        repo("api", pulls=65, stars=2, private=True),
-        repo("db", pulls=900, stars=9),
-        repo("flip", pulls=12, private=False),
-        repo("new", pulls=30, stars=1),              # added
-        repo("mystery", pulls=5, stars=None),
-    ))  # fmt: skip
+    store.upsert_snapshot(
+        engine,
+        ORG,
+        JAN1,
+        frame(
+            repo("web", pulls=100, stars=5, private=False, last_updated="2024-12-31T23:00:00Z"),
+            repo("api", pulls=50, stars=1, private=True),
+            repo("db", pulls=1000, stars=9),  # pulls fall: an anomaly
+            repo("flip", pulls=10, private=True),  # goes public
+            repo("gone", pulls=7),  # removed
+            repo("mystery", pulls=None, stars=None),  # unknown count
+        ),
+    )
+    store.upsert_snapshot(
+        engine,
+        ORG,
+        JAN2,
+        frame(
+            repo("web", pulls=150, stars=6, last_updated="2025-01-02T08:30:00.5Z"),
+            repo("api", pulls=60, stars=1, private=True),
+            repo("db", pulls=1000, stars=9),
+            repo("flip", pulls=10, private=True),
+            repo("gone", pulls=7),
+            repo("mystery", pulls=None, stars=None),
+        ),
+    )
+    store.upsert_snapshot(
+        engine,
+        ORG,
+        JAN5,
+        frame(
+            repo("web", pulls=400, stars=4),
+            repo("api", pulls=65, stars=2, private=True),
+            repo("db", pulls=900, stars=9),
+            repo("flip", pulls=12, private=False),
+            repo("new", pulls=30, stars=1),  # added
+            repo("mystery", pulls=5, stars=None),
+        ),
+    )
     store.upsert_snapshot(engine, "other", JAN9, frame(repo("web", pulls=10**9), org="other"))
 
 
@@ -48,9 +63,11 @@ def test_history_lists_one_row_per_snapshot_by_date(engine: sa.Engine) -> None:
     rows = reports.history(engine, ORG, "web")
     assert [row["snapshot_date"] for row in rows] == [JAN1, JAN2, JAN5]
     assert [(row["pull_count"], row["star_count"], row["is_private"]) for row in rows] == [
-        (100, 5, False), (150, 6, False), (400, 4, False),
-    ]  # fmt: skip
-    assert rows[1]["last_updated"] == datetime(2025, 1, 2, 8, 30, 0, 500000, tzinfo=timezone.utc)
+        (100, 5, False),
+        (150, 6, False),
+        (400, 4, False),
+    ]
+    assert rows[1]["last_updated"] == datetime(2025, 1, 2, 8, 30, 0, 500000, tzinfo=UTC)
     assert format_timestamp(rows[1]["last_updated"]) == "2025-01-02T08:30:00.5Z"
     assert list(rows[0])[:5] == ["snapshot_date", "pull_count", "star_count", "is_private", "last_updated"]
     assert set(rows[0]) == set(reports.HISTORY_COLUMNS)
@@ -71,29 +88,89 @@ EXPECTED_TRENDS = {
     "from": "2025-01-01",
     "to": "2025-01-05",
     "repositories": [
-        {"name": "web", "pulls_start": 100, "pulls_end": 400, "pulls_delta": 300, "stars_start": 5,
-         "stars_end": 4, "stars_delta": -1, "is_private": False},
-        {"name": "api", "pulls_start": 50, "pulls_end": 65, "pulls_delta": 15, "stars_start": 1,
-         "stars_end": 2, "stars_delta": 1, "is_private": True},
-        {"name": "flip", "pulls_start": 10, "pulls_end": 12, "pulls_delta": 2, "stars_start": 0,
-         "stars_end": 0, "stars_delta": 0, "is_private": False},
-        {"name": "db", "pulls_start": 1000, "pulls_end": 900, "pulls_delta": None, "stars_start": 9,
-         "stars_end": 9, "stars_delta": 0, "is_private": False},
-        {"name": "gone", "pulls_start": 7, "pulls_end": None, "pulls_delta": None, "stars_start": 0,
-         "stars_end": None, "stars_delta": None, "is_private": False},
-        {"name": "mystery", "pulls_start": None, "pulls_end": 5, "pulls_delta": None, "stars_start": None,
-         "stars_end": None, "stars_delta": None, "is_private": False},
-        {"name": "new", "pulls_start": None, "pulls_end": 30, "pulls_delta": None, "stars_start": None,
-         "stars_end": 1, "stars_delta": None, "is_private": False},
+        {
+            "name": "web",
+            "pulls_start": 100,
+            "pulls_end": 400,
+            "pulls_delta": 300,
+            "stars_start": 5,
+            "stars_end": 4,
+            "stars_delta": -1,
+            "is_private": False,
+        },
+        {
+            "name": "api",
+            "pulls_start": 50,
+            "pulls_end": 65,
+            "pulls_delta": 15,
+            "stars_start": 1,
+            "stars_end": 2,
+            "stars_delta": 1,
+            "is_private": True,
+        },
+        {
+            "name": "flip",
+            "pulls_start": 10,
+            "pulls_end": 12,
+            "pulls_delta": 2,
+            "stars_start": 0,
+            "stars_end": 0,
+            "stars_delta": 0,
+            "is_private": False,
+        },
+        {
+            "name": "db",
+            "pulls_start": 1000,
+            "pulls_end": 900,
+            "pulls_delta": None,
+            "stars_start": 9,
+            "stars_end": 9,
+            "stars_delta": 0,
+            "is_private": False,
+        },
+        {
+            "name": "gone",
+            "pulls_start": 7,
+            "pulls_end": None,
+            "pulls_delta": None,
+            "stars_start": 0,
+            "stars_end": None,
+            "stars_delta": None,
+            "is_private": False,
+        },
+        {
+            "name": "mystery",
+            "pulls_start": None,
+            "pulls_end": 5,
+            "pulls_delta": None,
+            "stars_start": None,
+            "stars_end": None,
+            "stars_delta": None,
+            "is_private": False,
+        },
+        {
+            "name": "new",
+            "pulls_start": None,
+            "pulls_end": 30,
+            "pulls_delta": None,
+            "stars_start": None,
+            "stars_end": 1,
+            "stars_delta": None,
+            "is_private": False,
+        },
     ],
     "added": ["new"],
     "removed": ["gone"],
     "visibility_changed": [{"name": "flip", "from": "private", "to": "public"}],
     "anomalies": [
-        {"name": "db", "kind": "pulls_decreased", "detail": "pull count fell from 1000 on 2025-01-01 to 900 on 2025-01-05"},
+        {
+            "name": "db",
+            "kind": "pulls_decreased",
+            "detail": "pull count fell from 1000 on 2025-01-01 to 900 on 2025-01-05",
+        },
         {"name": "mystery", "kind": "pulls_unknown", "detail": "pull count unknown on 2025-01-01"},
     ],
-}  # fmt: skip
+}
 
 
 def test_trends_report_growth_additions_removals_visibility_and_anomalies(engine: sa.Engine) -> None:
@@ -109,9 +186,15 @@ def test_trends_window_ends_snap_to_the_nearest_snapshots_inside_it(sqlite_engin
     assert (report.from_date, report.to_date) == (JAN1, JAN2)
     assert (report.requested_since, report.requested_until) == (date(2024, 12, 1), date(2025, 1, 4))
     assert report.repositories[0] == {
-        "name": "web", "pulls_start": 100, "pulls_end": 150, "pulls_delta": 50,
-        "stars_start": 5, "stars_end": 6, "stars_delta": 1, "is_private": False,
-    }  # fmt: skip
+        "name": "web",
+        "pulls_start": 100,
+        "pulls_end": 150,
+        "pulls_delta": 50,
+        "stars_start": 5,
+        "stars_end": 6,
+        "stars_delta": 1,
+        "is_private": False,
+    }
     assert report.added == report.removed == report.visibility_changed == []
 
 
@@ -127,7 +210,10 @@ def test_trends_rejects_until_with_days_and_windows_without_snapshots(sqlite_eng
     seed(sqlite_engine)
     with pytest.raises(ConfigError, match="--until and --days"):
         reports.trends(sqlite_engine, ORG, until=JAN5, days=3)
-    with pytest.raises(ConfigError, match="no snapshots of acme between 2025-01-03 and 2025-01-04: they span 2025-01-01 to 2025-01-05"):
+    with pytest.raises(
+        ConfigError,
+        match="no snapshots of acme between 2025-01-03 and 2025-01-04: they span 2025-01-01 to 2025-01-05",
+    ):
         reports.trends(sqlite_engine, ORG, since=date(2025, 1, 3), until=date(2025, 1, 4))
     with pytest.raises(StoreError, match="no snapshots of nobody"):
         reports.trends(sqlite_engine, "nobody")
@@ -184,7 +270,9 @@ def test_queries_seek_primary_key_ranges_never_scan_the_table(sqlite_engine: sa.
     """SQLite's plans: history seeks (namespace, day, name) once per snapshot day; trends seeks two days."""
     seed(sqlite_engine)
     statements: list[tuple[str, object]] = []
-    sa.event.listen(sqlite_engine, "before_cursor_execute", lambda *args: statements.append((args[2], args[3])))
+    sa.event.listen(
+        sqlite_engine, "before_cursor_execute", lambda *args: statements.append((args[2], args[3]))
+    )
     reports.history(sqlite_engine, ORG, "web")
     reports.trends(sqlite_engine, ORG)
     history = next(item for item in statements if "JOIN repository_snapshots" in item[0])

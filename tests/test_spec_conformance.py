@@ -2,11 +2,11 @@
 
 import httpx
 import pytest
+from specmock import SpecMock
 
 from dockerhub_export import hub as hubmod
 from dockerhub_export.fetch import fetch_all_pages
 from dockerhub_export.resources import REPOSITORIES
-from specmock import SpecMock
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from dbs import ORG, frame, repo, stored_rows
+
 from dockerhub_export import store
 from dockerhub_export.errors import ConfigError, StoreError
 from dockerhub_export.resources import REPOSITORIES
@@ -32,7 +32,10 @@ def test_database_url_prefers_the_configured_url(tmp_path: Path) -> None:
 
 
 def test_redact_hides_the_password_and_never_echoes_garbage() -> None:
-    assert store.redact("postgresql+psycopg://user:s3cret@db:5432/x") == "postgresql+psycopg://user:***@db:5432/x"
+    assert (
+        store.redact("postgresql+psycopg://user:s3cret@db:5432/x")
+        == "postgresql+psycopg://user:***@db:5432/x"
+    )
     assert store.redact("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
     assert "s3cret" not in store.redact("::not a url s3cret")
 
@@ -54,12 +57,16 @@ def test_invalid_or_unsupported_url_is_a_config_error() -> None:
 
 def test_query_of_a_missing_database_does_not_create_it(tmp_path: Path) -> None:
     path = tmp_path / "nothing" / "snapshots.db"
-    with pytest.raises(StoreError, match=r"no snapshots yet at sqlite:///.*: run `dockerhub-export run` first"):
+    with pytest.raises(
+        StoreError, match=r"no snapshots yet at sqlite:///.*: run `dockerhub-export run` first"
+    ):
         store.open_engine(f"sqlite:///{path}", create=False)
     assert not path.exists() and not path.parent.exists()
 
 
-def test_open_engine_creates_the_sqlite_folder_and_sets_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
+def test_open_engine_creates_the_sqlite_folder_and_sets_wal_busy_timeout_and_foreign_keys(
+    tmp_path: Path,
+) -> None:
     engine = store.open_engine(f"sqlite:///{tmp_path / 'a' / 'b' / 'snapshots.db'}")
     try:
         with engine.connect() as connection:
@@ -94,13 +101,20 @@ def test_upgrade_creates_every_table_on_an_empty_database(db_url: str) -> None:
     try:
         inspector = sa.inspect(engine)
         assert {
-            "snapshots", "repository_snapshots", "export_runs", "tags", "tag_nights", "tag_fetches",
+            "snapshots",
+            "repository_snapshots",
+            "export_runs",
+            "tags",
+            "tag_nights",
+            "tag_fetches",
             store.VERSION_TABLE,
-        } <= set(inspector.get_table_names())  # fmt: skip
+        } <= set(inspector.get_table_names())
         assert "alembic_version" not in inspector.get_table_names()  # a shared database keeps its own
         assert inspector.get_pk_constraint("repository_snapshots")["constrained_columns"] == [
-            "namespace", "snapshot_date", "name",
-        ]  # fmt: skip
+            "namespace",
+            "snapshot_date",
+            "name",
+        ]
         indexes = {index["name"]: index["column_names"] for index in inspector.get_indexes("export_runs")}
         assert indexes["ix_export_runs_namespace_snapshot_date"] == ["namespace", "snapshot_date"]
     finally:
@@ -121,8 +135,8 @@ def test_upgrade_from_the_previous_revision_keeps_the_data(db_url: str) -> None:
             )
             connection.execute(
                 sa.text(
-                    "INSERT INTO snapshots (namespace, snapshot_date, write_id, repositories, private, written_at) "
-                    "VALUES ('acme', :day, 1, 1, 0, :now)"
+                    "INSERT INTO snapshots (namespace, snapshot_date, write_id, repositories, private, "
+                    "written_at) VALUES ('acme', :day, 1, 1, 0, :now)"
                 ),
                 {"day": DAY1, "now": datetime(2025, 3, 1, 2, 0)},
             )
@@ -201,9 +215,11 @@ def test_rerunning_a_day_replaces_that_days_snapshot_exactly(engine: sa.Engine) 
     assert summary.rows == 2 and summary.removed == 2
     assert summary.previous_date == DAY1 and summary.added == ["new"] and summary.vanished == ["old"]
     with engine.connect() as connection:
-        header = connection.execute(
-            sa.select(store.snapshots).where(store.snapshots.c.snapshot_date == DAY2)
-        ).mappings().one()
+        header = (
+            connection.execute(sa.select(store.snapshots).where(store.snapshots.c.snapshot_date == DAY2))
+            .mappings()
+            .one()
+        )
     assert (header["repositories"], header["private"]) == (2, 0)
 
 
@@ -223,7 +239,10 @@ def test_values_are_stored_typed_with_unknown_kept_null(engine: sa.Engine) -> No
             private=True,
             last_updated="2021-12-20T17:19:58.88296Z",
             date_registered="0001-01-01T00:00:00Z",  # Go's zero time: "never"
-            media_types=["application/vnd.oci.image.index.v1+json", "application/vnd.docker.container.image.v1+json"],
+            media_types=[
+                "application/vnd.oci.image.index.v1+json",
+                "application/vnd.docker.container.image.v1+json",
+            ],
             categories=[{"name": "Databases", "slug": "databases"}],
             description="=HYPERLINK('x')",
         ),
@@ -235,7 +254,10 @@ def test_values_are_stored_typed_with_unknown_kept_null(engine: sa.Engine) -> No
     assert web["pull_count"] == 12_345_678_901 and web["star_count"] is None and web["is_private"] is True
     assert web["last_updated"] == datetime(2021, 12, 20, 17, 19, 58, 882960)  # a real timestamp, UTC
     assert web["date_registered"] is None
-    assert web["media_types"] == "application/vnd.oci.image.index.v1+json;application/vnd.docker.container.image.v1+json"
+    assert (
+        web["media_types"]
+        == "application/vnd.oci.image.index.v1+json;application/vnd.docker.container.image.v1+json"
+    )
     assert web["categories"] == "databases" and web["description"] == "=HYPERLINK('x')"
     assert ghost["pull_count"] is None and ghost["is_private"] is None  # unknown is not 0
 
@@ -243,15 +265,37 @@ def test_values_are_stored_typed_with_unknown_kept_null(engine: sa.Engine) -> No
 def _awkward_frame(**pulls: int) -> object:
     """Values every path must carry unchanged: COPY escapes, NULLs, big counts, edge timestamps."""
     return frame(
-        repo("web", pulls=pulls.get("web", 2**53 + 1), stars=None, private=True,
-             last_updated="2021-12-20T17:19:58.88296Z", date_registered="9999-12-31T23:59:59.999999Z",
-             last_modified="2024-01-01T00:00:00+02:00", description="tab\there\nnewline \\ backslash \\N é😀",
-             media_types=["a/b", "c/d"], categories=[{"slug": "databases"}], storage_size=0, status=1),
-        repo("ghost", pulls=pulls.get("ghost"), private=None, last_updated="2024-06-01T10:00:00.123456789Z",
-             date_registered="0001-01-01T00:00:00Z", description="", repository_type="NULL"),
-        repo("plain", pulls=pulls.get("plain", 0), private=False, last_updated="1000-01-01T00:00:00Z",
-             description="\\."),
-    )  # fmt: skip
+        repo(
+            "web",
+            pulls=pulls.get("web", 2**53 + 1),
+            stars=None,
+            private=True,
+            last_updated="2021-12-20T17:19:58.88296Z",
+            date_registered="9999-12-31T23:59:59.999999Z",
+            last_modified="2024-01-01T00:00:00+02:00",
+            description="tab\there\nnewline \\ backslash \\N é😀",
+            media_types=["a/b", "c/d"],
+            categories=[{"slug": "databases"}],
+            storage_size=0,
+            status=1,
+        ),
+        repo(
+            "ghost",
+            pulls=pulls.get("ghost"),
+            private=None,
+            last_updated="2024-06-01T10:00:00.123456789Z",
+            date_registered="0001-01-01T00:00:00Z",
+            description="",
+            repository_type="NULL",
+        ),
+        repo(
+            "plain",
+            pulls=pulls.get("plain", 0),
+            private=False,
+            last_updated="1000-01-01T00:00:00Z",
+            description="\\.",
+        ),
+    )
 
 
 def _core_rows(snapshot: object, day: date) -> list[dict[str, object]]:
@@ -267,7 +311,9 @@ def _core_rows(snapshot: object, day: date) -> list[dict[str, object]]:
             if value is not None and REPOSITORIES.schema.kinds[name] == "timestamp":
                 parsed = datetime.fromisoformat(value).replace(tzinfo=None)  # cuts nanoseconds off
                 value = parsed if parsed.year >= 1000 else None
-            row[name] = bool(value) if REPOSITORIES.schema.kinds[name] == "bool" and value is not None else value
+            row[name] = (
+                bool(value) if REPOSITORIES.schema.kinds[name] == "bool" and value is not None else value
+            )
         rows.append(row)
     return rows
 
@@ -283,8 +329,10 @@ def test_first_writes_and_rewrites_store_exactly_what_sqlalchemy_core_stores(eng
         connection.execute(sa.insert(store.repository_snapshots), _core_rows(snapshot, DAY3))
 
     def values(day: date) -> dict[str, dict[str, object]]:
-        return {name: {k: v for k, v in row.items() if k not in ("snapshot_date", "write_id")}
-                for name, row in stored_rows(engine, ORG, day).items()}  # fmt: skip
+        return {
+            name: {k: v for k, v in row.items() if k not in ("snapshot_date", "write_id")}
+            for name, row in stored_rows(engine, ORG, day).items()
+        }
 
     reference = values(DAY3)
     assert values(DAY1) == reference and values(DAY2) == reference
@@ -295,7 +343,9 @@ def test_first_writes_and_rewrites_store_exactly_what_sqlalchemy_core_stores(eng
     assert reference["ghost"]["date_registered"] is None and reference["ghost"]["pull_count"] is None
 
 
-def test_write_snapshot_of_a_few_columns_leaves_the_others_null_even_over_a_full_row(engine: sa.Engine) -> None:
+def test_write_snapshot_of_a_few_columns_leaves_the_others_null_even_over_a_full_row(
+    engine: sa.Engine,
+) -> None:
     store.upsert_snapshot(engine, ORG, DAY1, frame(repo("web", pulls=1, description="old", status=1)))
     stored = store.write_snapshot(
         engine, ORG, DAY1, {"name": ["web", "api"], "pull_count": [5, None], "is_private": [True, False]}
@@ -315,14 +365,18 @@ def test_a_failed_bulk_write_leaves_the_day_as_it_was(engine: sa.Engine) -> None
     twice = {"name": ["web", "api", None], "pull_count": [1, 2, 3]}
     with pytest.raises(StoreError) as caught:
         store.write_snapshot(engine, ORG, DAY1, twice)  # a new day
-    assert "\n" not in str(caught.value) and f"store the {ORG} snapshot of {DAY1.isoformat()} failed" in str(caught.value)
+    assert "\n" not in str(caught.value) and f"store the {ORG} snapshot of {DAY1.isoformat()} failed" in str(
+        caught.value
+    )
     assert stored_rows(engine, ORG, DAY1) == {}
     store.write_snapshot(engine, ORG, DAY2, {"name": ["old"], "pull_count": [9]})
     with pytest.raises(StoreError):
         store.write_snapshot(engine, ORG, DAY2, twice)  # a rewrite
     assert {name: row["pull_count"] for name, row in stored_rows(engine, ORG, DAY2).items()} == {"old": 9}
     with engine.connect() as connection:
-        headers = connection.execute(sa.select(store.snapshots.c.snapshot_date, store.snapshots.c.write_id)).all()
+        headers = connection.execute(
+            sa.select(store.snapshots.c.snapshot_date, store.snapshots.c.write_id)
+        ).all()
     assert headers == [(DAY2, 1)]
     with pytest.raises(StoreError, match=r"repository names repeat \(web\)"):
         store.write_snapshot(engine, ORG, DAY3, {"name": ["web", "web"]})
@@ -330,7 +384,10 @@ def test_a_failed_bulk_write_leaves_the_day_as_it_was(engine: sa.Engine) -> None
 
 def test_names_differing_only_in_case_are_different_repositories(engine: sa.Engine) -> None:
     store.upsert_snapshot(engine, ORG, DAY1, frame(repo("Web", pulls=1), repo("web", pulls=2)))
-    assert {name: row["pull_count"] for name, row in stored_rows(engine, ORG, DAY1).items()} == {"Web": 1, "web": 2}
+    assert {name: row["pull_count"] for name, row in stored_rows(engine, ORG, DAY1).items()} == {
+        "Web": 1,
+        "web": 2,
+    }
 
 
 def test_upsert_refuses_a_frame_with_repeated_names_or_another_namespace(sqlite_engine: sa.Engine) -> None:
@@ -351,7 +408,7 @@ def test_concurrent_same_day_runs_end_in_one_consistent_snapshot(db_url: str) ->
     first = frame(*(repo(f"a-{i:04d}", pulls=i) for i in range(1500)))
     second = frame(*(repo(f"b-{i:04d}", pulls=i) for i in range(1200)))
     expected = [
-        {name: pulls for name, pulls in zip(f["name"], f["pull_count"])} for f in (first, second)
+        {name: pulls for name, pulls in zip(f["name"], f["pull_count"], strict=True)} for f in (first, second)
     ]
     try:
         for round_ in range(4):
@@ -360,14 +417,21 @@ def test_concurrent_same_day_runs_end_in_one_consistent_snapshot(db_url: str) ->
             barrier = threading.Barrier(2)
             errors: list[BaseException] = []
 
-            def write(engine: sa.Engine, snapshot: object) -> None:
+            def write(
+                engine: sa.Engine,
+                snapshot: object,
+                day: date = day,
+                barrier: threading.Barrier = barrier,
+                errors: list[BaseException] = errors,
+            ) -> None:
                 try:
                     barrier.wait()
                     store.upsert_snapshot(engine, ORG, day, snapshot)  # type: ignore[arg-type]
                 except BaseException as exc:  # noqa: BLE001 - reported below
                     errors.append(exc)
 
-            threads = [threading.Thread(target=write, args=pair) for pair in zip(engines, (first, second))]
+            pairs = zip(engines, (first, second), strict=True)
+            threads = [threading.Thread(target=write, args=pair) for pair in pairs]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -376,9 +440,13 @@ def test_concurrent_same_day_runs_end_in_one_consistent_snapshot(db_url: str) ->
             stored = {name: row["pull_count"] for name, row in stored_rows(engines[0], ORG, day).items()}
             assert stored in expected
             with engines[0].connect() as connection:
-                header = connection.execute(
-                    sa.select(store.snapshots).where(store.snapshots.c.snapshot_date == day)
-                ).mappings().one()
+                header = (
+                    connection.execute(
+                        sa.select(store.snapshots).where(store.snapshots.c.snapshot_date == day)
+                    )
+                    .mappings()
+                    .one()
+                )
             assert header["repositories"] == len(stored) and header["write_id"] == 3
     finally:
         for engine in engines:
@@ -386,7 +454,8 @@ def test_concurrent_same_day_runs_end_in_one_consistent_snapshot(db_url: str) ->
 
 
 def test_sqlite_writers_in_two_processes_queue_instead_of_failing(tmp_path: Path) -> None:
-    """A second process writing while the first holds the lock waits (busy_timeout), no 'database is locked'."""
+    """A second process writing while the first holds the lock waits (busy_timeout), no 'database is
+    locked'."""
     url = f"sqlite:///{tmp_path / 'snapshots.db'}"
     engine = store.open_engine(url)
     try:
@@ -409,13 +478,21 @@ def test_sqlite_writers_in_two_processes_queue_instead_of_failing(tmp_path: Path
 def test_run_log_records_success_failure_and_refusal(engine: sa.Engine) -> None:
     ok = store.start_run(engine, org=ORG, snapshot_date=DAY1)
     store.finish_run(
-        engine, ok, status="success", repositories=3, private=1, api_count=3, csv_path="/x/repos-2025-03-01.csv",
+        engine,
+        ok,
+        status="success",
+        repositories=3,
+        private=1,
+        api_count=3,
+        csv_path="/x/repos-2025-03-01.csv",
         warnings=["1 duplicate dropped"],
     )
     failed = store.start_run(engine, org=ORG, snapshot_date=DAY2)
     with pytest.raises(StoreError):  # a failed upsert ...
         store.upsert_snapshot(engine, ORG, DAY2, frame(repo("web"), repo("web")))
-    store.finish_run(engine, failed, status="failed", error="cannot store the acme snapshot")  # ... still logged
+    store.finish_run(
+        engine, failed, status="failed", error="cannot store the acme snapshot"
+    )  # ... still logged
     refused = store.start_run(engine, org=ORG, snapshot_date=DAY3)
     store.finish_run(engine, refused, status="refused", repositories=1, private=0, error="lost access")
     running = store.start_run(engine, org=ORG, snapshot_date=DAY3)

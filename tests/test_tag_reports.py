@@ -28,17 +28,23 @@ def test_stale_is_before_midnight_utc_of_the_night_minus_n_days() -> None:
     report = stale(rows, NIGHT, 30)
     assert [tag["tag"] for tag in report.tags] == ["unknown", "never-pulled", "edge-old"]  # largest first
     assert report.to_json_dict()["tags"][0] == {
-        "repository": "web", "tag": "unknown", "digest": "sha256:d", "full_size": 40,
-        "tag_last_pulled": None, "tag_last_pushed": None,
-    }  # fmt: skip
+        "repository": "web",
+        "tag": "unknown",
+        "digest": "sha256:d",
+        "full_size": 40,
+        "tag_last_pulled": None,
+        "tag_last_pushed": None,
+    }
     assert report.reclaimable_bytes == 10 + 30 + 40
 
 
 def test_a_digest_is_reclaimable_only_if_every_tag_on_it_is_stale_and_counts_once() -> None:
     old, new = "2020-01-01T00:00:00Z", "2026-11-26T00:00:00Z"
     rows = [
-        row("web", "v1", "sha256:x", 100, old, old), row("web", "v1-alias", "sha256:x", 100, old, old),  # once
-        row("web", "v2", "sha256:y", 200, old, old), row("web", "latest", "sha256:y", 200, new, old),  # in use
+        row("web", "v1", "sha256:x", 100, old, old),
+        row("web", "v1-alias", "sha256:x", 100, old, old),  # once
+        row("web", "v2", "sha256:y", 200, old, old),
+        row("web", "latest", "sha256:y", 200, new, old),  # in use
         row("api", "v1", "sha256:x", 100, old, old),  # the same digest in another repository counts again
     ]
     report = stale(rows, NIGHT, 180)
@@ -47,8 +53,10 @@ def test_a_digest_is_reclaimable_only_if_every_tag_on_it_is_stale_and_counts_onc
 
 def test_storage_counts_each_digest_once_per_repository() -> None:
     rows = [
-        row("web", "v1", "sha256:x", 100, None, None), row("web", "latest", "sha256:x", 100, None, None),
-        row("web", "v2", "sha256:y", 50, None, None), row("api", "v1", "sha256:x", 100, None, None),
+        row("web", "v1", "sha256:x", 100, None, None),
+        row("web", "latest", "sha256:x", 100, None, None),
+        row("web", "v2", "sha256:y", 50, None, None),
+        row("api", "v1", "sha256:x", 100, None, None),
     ]
     report = storage(rows, NIGHT)
     assert report.to_json_dict() == {

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-
 from dbs import ORG
+
 from dockerhub_export import store
 from dockerhub_export.errors import StoreError
 
@@ -15,11 +15,25 @@ N1, N2, N3, N4 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3), date(2
 STARTED = datetime(2026, 11, 1, 2, 0)
 
 
-def tag(repository: str, name: str, digest: str = "sha256:a", size: int = 100, pulled: str | None = None,
-        **values: Any) -> dict[str, Any]:  # fmt: skip
+def tag(
+    repository: str,
+    name: str,
+    digest: str = "sha256:a",
+    size: int = 100,
+    pulled: str | None = None,
+    **values: Any,
+) -> dict[str, Any]:
     row = {column: None for column in store.TAG_COLUMNS}
-    row.update(repository=repository, tag=name, digest=digest, full_size=size, tag_status="active",
-               tag_last_pulled=pulled, tag_last_pushed="2026-10-01T00:00:00.123456789Z", **values)  # fmt: skip
+    row.update(
+        repository=repository,
+        tag=name,
+        digest=digest,
+        full_size=size,
+        tag_status="active",
+        tag_last_pulled=pulled,
+        tag_last_pushed="2026-10-01T00:00:00.123456789Z",
+        **values,
+    )
     return row
 
 
@@ -29,8 +43,10 @@ def columns(*rows: dict[str, Any]) -> dict[str, list[Any]]:
 
 def night(engine: sa.Engine, day: date) -> dict[tuple[str, str], dict[str, Any]]:
     names = store.TAG_COLUMNS
-    return {(row[0], row[1]): dict(zip(("repository", "tag", *names), row, strict=True))
-            for row in store.tag_inventory(engine, ORG, day)}  # fmt: skip
+    return {
+        (row[0], row[1]): dict(zip(("repository", "tag", *names), row, strict=True))
+        for row in store.tag_inventory(engine, ORG, day)
+    }
 
 
 def versions(engine: sa.Engine) -> int:
@@ -38,19 +54,28 @@ def versions(engine: sa.Engine) -> int:
         return int(connection.execute(sa.select(sa.func.count()).select_from(sa.table("tags"))).scalar_one())
 
 
-def write(engine: sa.Engine, day: date, rows: list[dict[str, Any]], fetched: list[str], present: list[str]) -> Any:
+def write(
+    engine: sa.Engine, day: date, rows: list[dict[str, Any]], fetched: list[str], present: list[str]
+) -> Any:
     return store.write_tag_night(engine, ORG, day, columns(*rows), fetched, present, started_at=STARTED)
 
 
 def test_nights_store_what_changed_and_read_back_what_each_held(engine: sa.Engine) -> None:
-    first = [tag("web", "latest", "sha256:a", 100), tag("web", "v1", "sha256:a", 100), tag("db", "v1", "sha256:d", 7)]
+    first = [
+        tag("web", "latest", "sha256:a", 100),
+        tag("web", "v1", "sha256:a", 100),
+        tag("db", "v1", "sha256:d", 7),
+    ]
     summary = write(engine, N1, first, ["web", "db"], ["web", "db", "empty"])
     assert (summary.opened, summary.closed, summary.night.tags) == (3, 0, 3)
     assert summary.night.bytes == 107  # web's one digest once, db's once
 
     # Night 2: web's latest moves to a new digest, v2 appears, v1 is pulled; db is not listed (carried).
-    second = [tag("web", "latest", "sha256:b", 300), tag("web", "v1", "sha256:a", 100, pulled="2026-11-02T01:00:00Z"),
-              tag("web", "v2", "sha256:b", 300)]  # fmt: skip
+    second = [
+        tag("web", "latest", "sha256:b", 300),
+        tag("web", "v1", "sha256:a", 100, pulled="2026-11-02T01:00:00Z"),
+        tag("web", "v2", "sha256:b", 300),
+    ]
     summary = write(engine, N2, second, ["web"], ["web", "db", "empty"])
     assert (summary.opened, summary.closed) == (3, 2)
     assert summary.night.bytes == 100 + 300 + 7 and summary.night.tags == 4

@@ -8,61 +8,117 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import invoke
 from dbs import ORG
+
 from dockerhub_export import store
 from dockerhub_export.errors import ConfigError
 
 N1, N2 = date(2026, 11, 1), date(2026, 11, 3)
 
 
-def tag(repository: str, name: str, digest: str, size: int, pulled: str | None, pushed: str) -> dict[str, Any]:
+def tag(
+    repository: str, name: str, digest: str, size: int, pulled: str | None, pushed: str
+) -> dict[str, Any]:
     row = {column: None for column in store.TAG_COLUMNS}
-    row.update(repository=repository, tag=name, digest=digest, full_size=size, tag_last_pulled=pulled,
-               tag_last_pushed=pushed)  # fmt: skip
+    row.update(
+        repository=repository,
+        tag=name,
+        digest=digest,
+        full_size=size,
+        tag_last_pulled=pulled,
+        tag_last_pushed=pushed,
+    )
     return row
 
 
 def write(engine: Any, night: date, rows: list[dict[str, Any]], repositories: list[str]) -> None:
     columns = {name: [row[name] for row in rows] for name in ("repository", "tag", *store.TAG_COLUMNS)}
-    store.write_tag_night(engine, ORG, night, columns, repositories, repositories, started_at=datetime(2026, 11, 1))
+    store.write_tag_night(
+        engine, ORG, night, columns, repositories, repositories, started_at=datetime(2026, 11, 1)
+    )
 
 
 @pytest.fixture
 def nights(sqlite_url: str) -> str:
     engine = store.open_engine(sqlite_url)
     old, recent = "2025-01-01T00:00:00Z", "2026-10-30T12:00:00.123456789Z"
-    write(engine, N1, [tag("web", "v1", "sha256:a", 100, old, old), tag("web", "latest", "sha256:b", 300, recent, old),
-                       tag("api", "v1", "sha256:c", 50, None, old)], ["web", "api"])  # fmt: skip
-    write(engine, N2, [tag("web", "latest", "sha256:b", 300, recent, old)], ["web"])  # web/v1 deleted, api gone
+    write(
+        engine,
+        N1,
+        [
+            tag("web", "v1", "sha256:a", 100, old, old),
+            tag("web", "latest", "sha256:b", 300, recent, old),
+            tag("api", "v1", "sha256:c", 50, None, old),
+        ],
+        ["web", "api"],
+    )
+    write(
+        engine, N2, [tag("web", "latest", "sha256:b", 300, recent, old)], ["web"]
+    )  # web/v1 deleted, api gone
     engine.dispose()
     return sqlite_url
 
 
 def test_stale_json_for_the_newest_and_an_earlier_night(app: Any, nights: str) -> None:
-    newest = json.loads(invoke(app, "stale", "--org", ORG, "--days", "30", "--format", "json", "--database-url", nights).stdout)
+    newest = json.loads(
+        invoke(
+            app, "stale", "--org", ORG, "--days", "30", "--format", "json", "--database-url", nights
+        ).stdout
+    )
     assert newest == {"snapshot_date": "2026-11-03", "days": 30, "tags": [], "reclaimable_bytes": 0}
-    earlier = invoke(app, "stale", "--org", ORG, "--days", "30", "--date", "2026-11-01", "--format", "json",
-                     "--database-url", nights)  # fmt: skip
+    earlier = invoke(
+        app,
+        "stale",
+        "--org",
+        ORG,
+        "--days",
+        "30",
+        "--date",
+        "2026-11-01",
+        "--format",
+        "json",
+        "--database-url",
+        nights,
+    )
     report = json.loads(earlier.stdout)
-    assert [(t["repository"], t["tag"]) for t in report["tags"]] == [("web", "v1"), ("api", "v1")]  # largest first
+    assert [(t["repository"], t["tag"]) for t in report["tags"]] == [
+        ("web", "v1"),
+        ("api", "v1"),
+    ]  # largest first
     assert report["reclaimable_bytes"] == 150 and report["snapshot_date"] == "2026-11-01"
-    assert set(report["tags"][0]) == {"repository", "tag", "digest", "full_size", "tag_last_pulled", "tag_last_pushed"}
+    assert set(report["tags"][0]) == {
+        "repository",
+        "tag",
+        "digest",
+        "full_size",
+        "tag_last_pulled",
+        "tag_last_pushed",
+    }
 
 
 def test_a_night_between_tag_nights_takes_the_one_before_and_says_so(app: Any, nights: str) -> None:
-    result = invoke(app, "storage", "--org", ORG, "--date", "2026-11-02", "--format", "json", "--database-url", nights)
+    result = invoke(
+        app, "storage", "--org", ORG, "--date", "2026-11-02", "--format", "json", "--database-url", nights
+    )
     assert json.loads(result.stdout)["snapshot_date"] == "2026-11-01"
     assert "2026-11-02 has no tag inventory: the nearest night before it is 2026-11-01" in result.stderr
 
 
 def test_storage_json_csv_table_and_plot(app: Any, nights: str, tmp_path: Path) -> None:
-    report = json.loads(invoke(app, "storage", "--org", ORG, "--date", "2026-11-01", "--format", "json",
-                               "--database-url", nights).stdout)  # fmt: skip
-    assert report == {"snapshot_date": "2026-11-01", "total_bytes": 450, "repositories": [
-        {"repository": "web", "bytes": 400, "tags": 2, "digests": 2},
-        {"repository": "api", "bytes": 50, "tags": 1, "digests": 1}]}  # fmt: skip
+    report = json.loads(
+        invoke(
+            app, "storage", "--org", ORG, "--date", "2026-11-01", "--format", "json", "--database-url", nights
+        ).stdout
+    )
+    assert report == {
+        "snapshot_date": "2026-11-01",
+        "total_bytes": 450,
+        "repositories": [
+            {"repository": "web", "bytes": 400, "tags": 2, "digests": 2},
+            {"repository": "api", "bytes": 50, "tags": 1, "digests": 1},
+        ],
+    }
     csv_text = invoke(app, "storage", "--org", ORG, "--format", "csv", "--database-url", nights).stdout
     assert csv_text == "repository,bytes,tags,digests\nweb,300,1,1\n"
     table = invoke(app, "storage", "--org", ORG, "--database-url", nights, "--plot", str(tmp_path / "s.png"))
@@ -73,7 +129,9 @@ def test_storage_json_csv_table_and_plot(app: Any, nights: str, tmp_path: Path) 
 def test_no_tag_inventory_is_one_clear_error(app: Any, sqlite_url: str) -> None:
     store.open_engine(sqlite_url).dispose()
     result = invoke(app, "stale", "--org", ORG, "--days", "30", "--database-url", sqlite_url)
-    assert isinstance(result.exception, ConfigError) and "run `dockerhub-export run --org acme --tags` first" in str(result.exception)
+    assert isinstance(
+        result.exception, ConfigError
+    ) and "run `dockerhub-export run --org acme --tags` first" in str(result.exception)
 
 
 def test_stale_and_storage_load_neither_pandas_nor_prefect(nights: str) -> None:

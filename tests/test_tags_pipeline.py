@@ -3,19 +3,19 @@ night's truth, incremental nights list only the repositories with a reason, and 
 or nothing."""
 
 import csv
-import time
 import io
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ORG, PUBLIC_TOKEN, TOKEN
-from dockerhub_export.errors import HubUnavailable
-from dockerhub_export.pipeline import RunOptions, export
 from fakehub import FakeHub, make_repos, make_tags
 from hubdata import digest_of
+
+from dockerhub_export.errors import HubUnavailable
+from dockerhub_export.pipeline import RunOptions, export
 
 N1, N2, N3, N4 = date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 28), date(2026, 11, 29)
 FIELDS = ("repository", "tag", "digest", "full_size", "tag_status", "tag_last_pulled", "tag_last_pushed")
@@ -37,8 +37,17 @@ def truth(hub: FakeHub, *, private: bool = True) -> set[tuple[Any, ...]]:
         if repo.get("is_private") and not private:
             continue
         for tag in hub.tags.get((ORG, repo["name"]), []):
-            rows.add((repo["name"], tag["name"], tag["digest"], str(tag["full_size"]), tag["tag_status"],
-                      tag["tag_last_pulled"] or "", tag["tag_last_pushed"] or ""))  # fmt: skip
+            rows.add(
+                (
+                    repo["name"],
+                    tag["name"],
+                    tag["digest"],
+                    str(tag["full_size"]),
+                    tag["tag_status"],
+                    tag["tag_last_pulled"] or "",
+                    tag["tag_last_pushed"] or "",
+                )
+            )
     return rows
 
 
@@ -97,8 +106,12 @@ def test_without_the_audit_log_a_deleted_tag_waits_for_the_refresh(tagged: FakeH
     }  # only the deleted tag lingers
     full = night(tagged, settings, N3, tags_refresh_days=0)  # a full refresh is exact
     assert len(tag_requests(tagged)) == 24 and csv_rows(full["tags"]["csv_path"]) == truth(tagged)
-    refreshed = night(tagged, settings, N4, tags_refresh_days=1)  # every repository's last listing is a night old
-    assert len(tag_requests(tagged)) == 24 and refreshed["tags"]["reasons"] == {"not listed for 1+ nights": 24}
+    refreshed = night(
+        tagged, settings, N4, tags_refresh_days=1
+    )  # every repository's last listing is a night old
+    assert len(tag_requests(tagged)) == 24 and refreshed["tags"]["reasons"] == {
+        "not listed for 1+ nights": 24
+    }
 
 
 def test_a_public_only_token_inventories_the_public_repositories(tagged: FakeHub, settings_for) -> None:  # type: ignore[no-untyped-def]
@@ -106,7 +119,9 @@ def test_a_public_only_token_inventories_the_public_repositories(tagged: FakeHub
     assert csv_rows(result["tags"]["csv_path"]) == truth(tagged, private=False)
 
 
-def test_a_failing_tag_stage_fails_the_night_but_keeps_its_repositories(tagged: FakeHub, settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_tag_stage_fails_the_night_but_keeps_its_repositories(
+    tagged: FakeHub, settings_for
+) -> None:  # type: ignore[no-untyped-def]
     settings = settings_for(tagged, max_attempts=2)
     first = night(tagged, settings, N1)
     tagged.push_tag(ORG, tagged.repos[ORG][3]["name"], "v9", digest=digest_of("v9"), size=1, when=time.time())

@@ -55,8 +55,20 @@ def test_other_timestamp_spellings_are_normalised_to_utc_z() -> None:
 
 
 def test_nulls_stay_unknown_in_the_frame() -> None:
-    frame = to_frame([{"name": "a", "pull_count": None, "star_count": None, "is_private": None,
-                       "last_updated": None, "description": None, "storage_size": None}], "acme")
+    frame = to_frame(
+        [
+            {
+                "name": "a",
+                "pull_count": None,
+                "star_count": None,
+                "is_private": None,
+                "last_updated": None,
+                "description": None,
+                "storage_size": None,
+            }
+        ],
+        "acme",
+    )
     row = frame.iloc[0]
     for column in ("pull_count", "star_count", "is_private", "last_updated", "description", "storage_size"):
         assert pd.isna(row[column]), column
@@ -64,8 +76,11 @@ def test_nulls_stay_unknown_in_the_frame() -> None:
 
 def test_unreadable_values_are_reported_and_left_empty() -> None:
     reported = []
-    frame = to_frame([{"name": "a", "pull_count": "many", "last_updated": "yesterday"}], "acme",
-                     on_invalid=lambda row, col, value: reported.append((row, col, value)))
+    frame = to_frame(
+        [{"name": "a", "pull_count": "many", "last_updated": "yesterday"}],
+        "acme",
+        on_invalid=lambda row, col, value: reported.append((row, col, value)),
+    )
     assert sorted(reported) == [(0, "last_updated", "yesterday"), (0, "pull_count", "many")]
     assert pd.isna(frame.loc[0, "pull_count"]) and pd.isna(frame.loc[0, "last_updated"])
 
@@ -77,8 +92,16 @@ def test_csv_strings_read_like_api_values() -> None:
 
 
 def test_lists_are_joined_and_categories_use_their_slugs() -> None:
-    frame = to_frame([{"name": "a", "content_types": ["image", "plugin"], "media_types": [],
-                       "categories": [{"name": "Languages & frameworks", "slug": "languages-and-frameworks"}]}])
+    frame = to_frame(
+        [
+            {
+                "name": "a",
+                "content_types": ["image", "plugin"],
+                "media_types": [],
+                "categories": [{"name": "Languages & frameworks", "slug": "languages-and-frameworks"}],
+            }
+        ]
+    )
     assert frame.loc[0, "content_types"] == "image;plugin"
     assert frame.loc[0, "media_types"] == ""
     assert frame.loc[0, "categories"] == "languages-and-frameworks"
@@ -89,19 +112,27 @@ def test_missing_namespace_is_filled_with_the_org() -> None:
 
 
 def test_list_items_that_are_empty_null_or_not_strings() -> None:
-    frame = to_frame([
-        {"name": "a", "media_types": ["x", "", None, 3], "content_types": ["image", "plugin"],
-         "categories": [{"name": "Only a name"}, {"slug": ""}, "plain", None]},
-        {"name": "b", "media_types": [""], "content_types": "image", "categories": None},
-    ])
+    frame = to_frame(
+        [
+            {
+                "name": "a",
+                "media_types": ["x", "", None, 3],
+                "content_types": ["image", "plugin"],
+                "categories": [{"name": "Only a name"}, {"slug": ""}, "plain", None],
+            },
+            {"name": "b", "media_types": [""], "content_types": "image", "categories": None},
+        ]
+    )
     assert list(frame["media_types"]) == ["x;3", ""]
     assert list(frame["content_types"]) == ["image;plugin", "image"]
     assert list(frame["categories"]) == ["Only a name;plain", pd.NA]
 
 
 def test_raw_columns_hold_the_values_with_lists_joined_and_type_like_the_records() -> None:
-    records = [{"name": "a", "pull_count": "12", "categories": [{"slug": "s", "name": "S"}], "extra": 1},
-               {"name": "b", "is_private": True, "last_updated": "2021-12-20T19:19:58.123+02:00"}]
+    records = [
+        {"name": "a", "pull_count": "12", "categories": [{"slug": "s", "name": "S"}], "extra": 1},
+        {"name": "b", "is_private": True, "last_updated": "2021-12-20T19:19:58.123+02:00"},
+    ]
     columns = raw_columns(records)
     assert list(columns) == list(COLUMNS)
     assert columns["name"] == ["a", "b"] and columns["pull_count"] == ["12", None]
@@ -115,10 +146,26 @@ def test_raw_columns_hold_the_values_with_lists_joined_and_type_like_the_records
 
 def test_any_declared_schema_types_its_own_columns() -> None:
     """Nothing in the typing is about repositories: a schema declared elsewhere gets its own columns."""
-    tags = Schema((Column("name", "text", "tag"), Column("full_size", "int", "bytes"),
-                   Column("tag_last_pulled", "timestamp", "last pull"), Column("platforms", "list", "os/arch")))
-    frame = transform.to_frame([{"name": "latest", "full_size": "12", "tag_last_pulled": "2024-01-16T20:54:52Z",
-                                 "platforms": ["linux/amd64", "linux/arm64"], "extra": True}], tags)
+    tags = Schema(
+        (
+            Column("name", "text", "tag"),
+            Column("full_size", "int", "bytes"),
+            Column("tag_last_pulled", "timestamp", "last pull"),
+            Column("platforms", "list", "os/arch"),
+        )
+    )
+    frame = transform.to_frame(
+        [
+            {
+                "name": "latest",
+                "full_size": "12",
+                "tag_last_pulled": "2024-01-16T20:54:52Z",
+                "platforms": ["linux/amd64", "linux/arm64"],
+                "extra": True,
+            }
+        ],
+        tags,
+    )
     assert list(frame.columns) == ["name", "full_size", "tag_last_pulled", "platforms"]
     assert frame.loc[0, "full_size"] == 12 and frame.loc[0, "platforms"] == "linux/amd64;linux/arm64"
     assert str(frame.dtypes["full_size"]) == "Int64"

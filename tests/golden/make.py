@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     if DATA.exists():
         shutil.rmtree(DATA)
     DATA.mkdir()
-    (DATA / ".gitattributes").write_text("# Golden files are compared byte for byte: no end-of-line conversion.\n* -text\n")
+    (DATA / ".gitattributes").write_text(
+        "# Golden files are compared byte for byte: no end-of-line conversion.\n* -text\n"
+    )
     for name, text in outputs.items():
         with open(data_file(name), "w", encoding="utf-8", newline="") as handle:
             handle.write(text)

@@ -2,8 +2,9 @@
 
 `collect(workdir, prefect_api_url)` runs a fixed sequence of scenarios and returns named text outputs
 (name -> normalised text). With ``prefect_api_url=None`` no Prefect server is configured: ``run`` then
-works in-process, and the outputs that only a flow run has (`PREFECT_ONLY`) are not collected. `test_golden.py` compares them with ``data/<name>.txt``; ``make.py`` writes
-those files (run it only on the code whose behaviour is to be pinned).
+works in-process, and the outputs that only a flow run has (`PREFECT_ONLY`) are not collected.
+`test_golden.py` compares them with ``data/<name>.txt``; ``make.py`` writes those files (run it only on
+the code whose behaviour is to be pinned).
 
 Only stable surfaces are used, so that internal modules may move freely:
 
@@ -70,9 +71,18 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Environment variables that would change the program's input or its terminal output: removed from the
 # copy of os.environ the CLI runs with (the rest of the environment is controlled in `_Golden.env`).
 _DROPPED_PREFIXES = ("DOCKERHUB_",)
-_DROPPED = {"PREFECT_API_URL", "EXPORT_DIR", "SNAPSHOT_DATABASE_URL", "FORCE_COLOR", "NO_COLOR",
-            "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE", "PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
-            "PREFECT_RUNNER_HEARTBEAT_FREQUENCY"}  # fmt: skip
+_DROPPED = {
+    "PREFECT_API_URL",
+    "EXPORT_DIR",
+    "SNAPSHOT_DATABASE_URL",
+    "FORCE_COLOR",
+    "NO_COLOR",
+    "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE",
+    "CLICOLOR_FORCE",
+    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
+    "PREFECT_RUNNER_HEARTBEAT_FREQUENCY",
+}
 
 _CLOCK = re.compile(r"^\d\d:\d\d:\d\d ", re.MULTILINE)  # normalisation 3
 _FETCH_SECONDS = re.compile(r"^(HH:MM:SS fetched .*, )\d+(?:\.\d+)? s\)$", re.MULTILINE)  # normalisation 4
@@ -96,8 +106,12 @@ class _Golden:
     # -- normalisation ------------------------------------------------------------------------------
 
     def _normalise(self, text: str) -> str:
-        replacements = {str(self.work.resolve()): "<work>", str(self.work): "<work>",  # normalisation 1
-                        self.hub.url: "<hub>", self.empty_hub.url: "<empty-hub>"}  # normalisation 2
+        replacements = {
+            str(self.work.resolve()): "<work>",
+            str(self.work): "<work>",  # normalisation 1
+            self.hub.url: "<hub>",
+            self.empty_hub.url: "<empty-hub>",
+        }  # normalisation 2
         for old in sorted(replacements, key=len, reverse=True):
             text = text.replace(old, replacements[old])
         for name in self.flow_run_names:  # normalisation 5
@@ -118,13 +132,20 @@ class _Golden:
     # -- the CLI ------------------------------------------------------------------------------------
 
     def env(self, **extra: str | None) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(_DROPPED_PREFIXES) and key not in _DROPPED}  # fmt: skip
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(_DROPPED_PREFIXES) and key not in _DROPPED
+        }
         if self.api_url is not None:
             env["PREFECT_API_URL"] = self.api_url
         env.update(
-            DOCKERHUB_API_URL=self.hub.url, DOCKERHUB_TOKEN=TOKEN,
-            COLUMNS="160", TERM="dumb", PYTHONIOENCODING="utf-8", DO_NOT_TRACK="1",
+            DOCKERHUB_API_URL=self.hub.url,
+            DOCKERHUB_TOKEN=TOKEN,
+            COLUMNS="160",
+            TERM="dumb",
+            PYTHONIOENCODING="utf-8",
+            DO_NOT_TRACK="1",
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             # Prefect's local files (the result records of failed runs) stay in the work folder.
             PREFECT_HOME=str(self.work / "prefect-home"),
@@ -272,8 +293,10 @@ def _dump(connection: sqlite3.Connection, tables: tuple[str, ...] | None) -> str
             lines.append(f"== {table}: {len(rows)} rows, ordered by {', '.join(keys)}")
             lines.append("\t".join(columns))
             for row in rows:
-                cells = ["'<time>'" if column in MASKED_COLUMNS and value is not None else repr(value)
-                         for column, value in zip(columns, row)]  # fmt: skip
+                cells = [
+                    "'<time>'" if column in MASKED_COLUMNS and value is not None else repr(value)
+                    for column, value in zip(columns, row, strict=True)
+                ]
                 lines.append("\t".join(cells))
         return "\n".join(lines) + "\n"
     finally:
@@ -295,8 +318,14 @@ def _remove(hub: FakeHub, name: str) -> None:
 def _day2(hub: FakeHub) -> None:
     """Growth of different sizes, a star loss, an added and a deleted repository, a private repository
     made public, a pull count that goes down (an anomaly), and an unknown pull count that becomes known."""
-    for name, gained in (("repo-000000", 250_000), ("svc.000004_api-v2", 1_200), ("repo-000010", 98_765),
-                         ("repo-000020", 5), ("repo-000100", 3_000_000), ("x000067.web_ui", 42)):  # fmt: skip
+    for name, gained in (
+        ("repo-000000", 250_000),
+        ("svc.000004_api-v2", 1_200),
+        ("repo-000010", 98_765),
+        ("repo-000020", 5),
+        ("repo-000100", 3_000_000),
+        ("x000067.web_ui", 42),
+    ):
         _repo(hub, name)["pull_count"] += gained
     _repo(hub, "repo-000001")["star_count"] -= 7  # 60 -> 53
     _repo(hub, "repo-000019")["pull_count"] = 500  # was null (unknown)
@@ -367,12 +396,19 @@ def _errors(g: _Golden) -> None:
     # Failures inside the flow run: one line, no CSV, the run log in the database, a failure summary.
     failing: dict[str, tuple[list[str], dict[str, str | None]]] = {
         "15-err-wrong-token": (["--org", ORG, "--snapshot-date", DAY2], {"DOCKERHUB_TOKEN": "wrong-token"}),
-        "16-err-unknown-org": (["--org", "nosuchorg", "--snapshot-date", DAY2],
-                               {"DOCKERHUB_TOKEN": PAT, "DOCKERHUB_USERNAME": "alice"}),
-        "19-err-unreachable-hub": (["--org", ORG, "--snapshot-date", DAY2],
-                                   {"DOCKERHUB_API_URL": "http://127.0.0.1:9", "DOCKERHUB_MAX_ATTEMPTS": "1",
-                                    "DOCKERHUB_TIMEOUT": "2"}),
-    }  # fmt: skip
+        "16-err-unknown-org": (
+            ["--org", "nosuchorg", "--snapshot-date", DAY2],
+            {"DOCKERHUB_TOKEN": PAT, "DOCKERHUB_USERNAME": "alice"},
+        ),
+        "19-err-unreachable-hub": (
+            ["--org", ORG, "--snapshot-date", DAY2],
+            {
+                "DOCKERHUB_API_URL": "http://127.0.0.1:9",
+                "DOCKERHUB_MAX_ATTEMPTS": "1",
+                "DOCKERHUB_TIMEOUT": "2",
+            },
+        ),
+    }
     for name, (args, env) in failing.items():
         out = err / name
         g.run(name, *args, out=out, **env)
@@ -381,10 +417,26 @@ def _errors(g: _Golden) -> None:
 
     # An org with no repositories (another Hub): refused, then accepted with --allow-empty.
     empty = err / "empty-org"
-    g.run("17-err-empty-org", "--org", ORG, "--snapshot-date", DAY2, out=empty, DOCKERHUB_API_URL=g.empty_hub.url)
+    g.run(
+        "17-err-empty-org",
+        "--org",
+        ORG,
+        "--snapshot-date",
+        DAY2,
+        out=empty,
+        DOCKERHUB_API_URL=g.empty_hub.url,
+    )
     g.files("17-err-empty-org.files", empty)
-    g.run("18-run-empty-org-allowed", "--org", ORG, "--snapshot-date", DAY2, "--allow-empty", out=empty,
-          DOCKERHUB_API_URL=g.empty_hub.url)
+    g.run(
+        "18-run-empty-org-allowed",
+        "--org",
+        ORG,
+        "--snapshot-date",
+        DAY2,
+        "--allow-empty",
+        out=empty,
+        DOCKERHUB_API_URL=g.empty_hub.url,
+    )
     g.files("18-run-empty-org-allowed.files", empty)
     g.csv("18-run-empty-org-allowed.csv", empty / ORG / f"repos-{DAY2}.csv")
     g.db("18-run-empty-org-allowed.db", empty / "snapshots.db")
@@ -397,18 +449,26 @@ def _queries(g: _Golden) -> None:
     for fmt in ("table", "csv", "json"):
         g.cli(f"20-history-{fmt}", ["history", "--org", ORG, "--repo", anomaly, "--format", fmt, *db])
     # A repository whose description is a formula ("=SUM(A1)") and whose star count is unknown.
-    g.cli("21-history-formula-csv", ["history", "--org", ORG, "--repo", "repo-000023", "--format", "csv", *db])
-    g.cli("21-history-formula-json", ["history", "--org", ORG, "--repo", "repo-000023", "--format", "json", *db])
+    g.cli(
+        "21-history-formula-csv", ["history", "--org", ORG, "--repo", "repo-000023", "--format", "csv", *db]
+    )
+    g.cli(
+        "21-history-formula-json", ["history", "--org", ORG, "--repo", "repo-000023", "--format", "json", *db]
+    )
     g.cli("22-history-unknown-repo", ["history", "--org", ORG, "--repo", "no-such-repo", *db])
-    g.cli("22-history-outside-window", ["history", "--org", ORG, "--repo", "repo-000030", "--since", DAY2, *db])
+    g.cli(
+        "22-history-outside-window", ["history", "--org", ORG, "--repo", "repo-000030", "--since", DAY2, *db]
+    )
     for fmt in ("table", "csv", "json"):
         g.cli(f"23-trends-{fmt}", ["trends", "--org", ORG, "--format", fmt, *db])
     g.cli("24-trends-top3", ["trends", "--org", ORG, "--top", "3", *db])
     g.cli("24-trends-top3-json", ["trends", "--org", ORG, "--top", "3", "--format", "json", *db])
     g.cli("25-trends-days1", ["trends", "--org", ORG, "--days", "1", *db])
     g.cli("26-trends-since-until", ["trends", "--org", ORG, "--since", DAY1, "--until", DAY2, *db])
-    g.cli("26-trends-since-until-csv", ["trends", "--org", ORG, "--since", DAY1, "--until", DAY2,
-                                        "--format", "csv", *db])  # fmt: skip
+    g.cli(
+        "26-trends-since-until-csv",
+        ["trends", "--org", ORG, "--since", DAY1, "--until", DAY2, "--format", "csv", *db],
+    )
     g.cli("27-err-trends-until-and-days", ["trends", "--org", ORG, "--until", DAY2, "--days", "1", *db])
     plot = g.work / "p.png"
     g.cli("28-trends-plot", ["trends", "--org", ORG, "--plot", str(plot), *db])
@@ -416,7 +476,10 @@ def _queries(g: _Golden) -> None:
     g.put("28-trends-plot.png", f"exists: {plot.exists()}\nPNG signature: {head == PNG_SIGNATURE}\n")
 
     nowhere = g.work / "nothing"
-    g.cli("29-err-history-no-database", ["history", "--org", ORG, "--repo", anomaly, "--output-dir", str(nowhere)])
+    g.cli(
+        "29-err-history-no-database",
+        ["history", "--org", ORG, "--repo", anomaly, "--output-dir", str(nowhere)],
+    )
     g.files("29-err-history-no-database.files", nowhere)
     g.cli("29-err-trends-no-database", ["trends", "--org", ORG, "--output-dir", str(nowhere)])
 
@@ -435,8 +498,15 @@ def _guard(g: _Golden) -> None:
     g.run("40-err-guard-public-token", "--org", ORG, "--snapshot-date", DAY4, DOCKERHUB_TOKEN=PUBLIC_TOKEN)
     g.files("40-err-guard-public-token.files", g.out)
     g.db("40-err-guard-public-token.export_runs", g.out / "snapshots.db", ("export_runs",))
-    g.run("41-run-guard-allow-drop", "--org", ORG, "--snapshot-date", DAY4, "--allow-drop",
-          DOCKERHUB_TOKEN=PUBLIC_TOKEN)
+    g.run(
+        "41-run-guard-allow-drop",
+        "--org",
+        ORG,
+        "--snapshot-date",
+        DAY4,
+        "--allow-drop",
+        DOCKERHUB_TOKEN=PUBLIC_TOKEN,
+    )
     g.csv("41-run-guard-allow-drop.csv", g.out / ORG / f"repos-{DAY4}.csv")
     g.files("41-run-guard-allow-drop.files", g.out)
     g.db("42-final.db", g.out / "snapshots.db")
@@ -471,7 +541,9 @@ def _backfill(g: _Golden) -> None:
     g.db("52-backfill-again.db", g.work / "backfill.db", ("repository_snapshots", "snapshots"))
 
 
-def collect(workdir: Path, prefect_api_url: str | None, *, timings: dict[str, float] | None = None) -> dict[str, str]:
+def collect(
+    workdir: Path, prefect_api_url: str | None, *, timings: dict[str, float] | None = None
+) -> dict[str, str]:
     """Run every scenario in order (each builds on the state the previous ones left); name -> text.
 
     ``timings``, if given, receives the seconds each CLI command took (for tuning, not compared)."""

@@ -43,10 +43,14 @@ def _shown(line: str) -> str:
 
 
 def diff(name: str, expected: str, actual: str) -> str:
-    lines = list(difflib.unified_diff(
-        expected.splitlines(keepends=True), actual.splitlines(keepends=True),
-        fromfile=f"golden/{name}", tofile=f"now/{name}",
-    ))  # fmt: skip
+    lines = list(
+        difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            actual.splitlines(keepends=True),
+            fromfile=f"golden/{name}",
+            tofile=f"now/{name}",
+        )
+    )
     shown = "".join(_shown(line) for line in lines[:MAX_DIFF_LINES])
     if len(lines) > MAX_DIFF_LINES:
         shown += f"... {len(lines) - MAX_DIFF_LINES} more diff lines\n"
@@ -60,8 +64,11 @@ def compare(outputs: dict[str, str]) -> list[str]:
     golden = read_golden()
     problems = [f"new output {name} (no golden file)" for name in outputs if name not in golden]
     problems += [f"missing output {name} (golden file exists)" for name in golden if name not in outputs]
-    problems += [f"{name} differs:\n{diff(name, golden[name], outputs[name])}"
-                 for name in golden if name in outputs and golden[name] != outputs[name]]  # fmt: skip
+    problems += [
+        f"{name} differs:\n{diff(name, golden[name], outputs[name])}"
+        for name in golden
+        if name in outputs and golden[name] != outputs[name]
+    ]
     return problems
 
 
@@ -85,7 +92,9 @@ def test_output_is_unchanged(outputs: dict[str, str], name: str) -> None:
         pytest.fail(f"{name}: no longer produced")
     expected = GOLDEN[name]
     if outputs[name] != expected:
-        pytest.fail(f"{name} differs from the golden file:\n{diff(name, expected, outputs[name])}", pytrace=False)
+        pytest.fail(
+            f"{name} differs from the golden file:\n{diff(name, expected, outputs[name])}", pytrace=False
+        )
 
 
 IN_PROCESS_NOTE = "no Prefect server configured: running in-process"
@@ -96,7 +105,9 @@ def in_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return collect(tmp_path_factory.mktemp("golden-in-process"), None)
 
 
-def test_in_process_runs_have_the_outputs_of_flow_runs_but_prefects_records(in_process: dict[str, str]) -> None:
+def test_in_process_runs_have_the_outputs_of_flow_runs_but_prefects_records(
+    in_process: dict[str, str],
+) -> None:
     assert sorted(in_process) == [name for name in GOLDEN_NAMES if not name.endswith(PREFECT_ONLY)]
 
 
@@ -113,4 +124,6 @@ def test_in_process_output_is_unchanged(in_process: dict[str, str], name: str) -
             assert notes, f"{name}: a run without a Prefect server must say it runs in-process:\n{actual}"
         actual = actual.replace(notes[0], "", 1) if notes else actual
     if actual != GOLDEN[name]:
-        pytest.fail(f"{name} differs from the golden file:\n{diff(name, GOLDEN[name], actual)}", pytrace=False)
+        pytest.fail(
+            f"{name} differs from the golden file:\n{diff(name, GOLDEN[name], actual)}", pytrace=False
+        )
