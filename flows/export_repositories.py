@@ -18,8 +18,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from dockerhub_export import csv_output, guard, hub, pipeline, reports, store, tags
-from dockerhub_export.fetch import fetch_all_pages, fetch_audit_log, fetch_tags
+from dockerhub_export import audit, csv_output, guard, hub, pipeline, reports, store, tags
+from dockerhub_export.fetch import fetch_all_pages, fetch_tags
 from dockerhub_export.settings import MAX_CONCURRENCY, Settings, parse_snapshot_date
 
 from . import artifacts, runtime
@@ -38,7 +38,8 @@ STAGES: tuple[tuple[Callable[..., Any], str], ...] = (
     (csv_output.write_csv, "write-csv"),
     (store.upsert_snapshot, "upsert-snapshots"),
     (reports.top_movers, "top-movers"),
-    (fetch_audit_log, "read-audit-log"),
+    (audit.sync_audit_log, "sync-audit-log"),
+    (reports.attributed_changes, "attribute-changes"),
     (tags.select_repositories, "select-repositories"),
     (fetch_tags, "fetch-tags"),
     (tags.tags_frame, "transform-tags"),

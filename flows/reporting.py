@@ -73,8 +73,13 @@ def movers_table(movers: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [jsonable(dict(row)) for row in movers]
 
 
-def _names(names: Sequence[str]) -> str:
-    shown = ", ".join(f"`{name}`" for name in names[:MAX_NAMES])
+def _names(names: Sequence[str], by: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """``2: `a`, `b` (by alice at 2026-11-27T10:00:00Z)``: the names, with who and when where known."""
+    by = by or {}
+    shown = ", ".join(
+        f"`{name}`" + (f" (by {by[name]['by']} at {by[name]['at']})" if name in by else "")
+        for name in names[:MAX_NAMES]
+    )
     more = len(names) - MAX_NAMES
     return f"{len(names)}: {shown}" + (f" ... and {more} more" if more > 0 else "")
 
@@ -124,8 +129,21 @@ def summary_markdown(result: Mapping[str, Any], movers: Sequence[Mapping[str, An
         lines.append("| Since the previous snapshot | first snapshot of this org |")
     else:
         since = snapshot["previous_date"]
+        attributed = snapshot.get("attributed") or {}
         for label, key in (("Added", "added"), ("Removed", "removed")):
-            lines.append(f"| {label} since {since} | {_names(snapshot[key]) if snapshot[key] else '0'} |")
+            names = snapshot[key]
+            lines.append(
+                f"| {label} since {since} | {_names(names, attributed.get(key)) if names else '0'} |"
+            )
+        flips = snapshot.get("visibility_changed") or []
+        if flips:
+            shown = ", ".join(
+                f"`{item['name']}` {item['from']} → {item['to']}"
+                + (f" (by {item['by']} at {item['at']})" if "by" in item else "")
+                for item in flips[:MAX_NAMES]
+            )
+            more = f" ... and {len(flips) - MAX_NAMES} more" if len(flips) > MAX_NAMES else ""
+            lines.append(f"| Visibility changed since {since} | {len(flips)}: {shown}{more} |")
     lines += [
         f"| CSV | `{result['csv_path']}` |",
         f"| Duration | {result['seconds']:.1f} s |",

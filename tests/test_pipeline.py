@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import ORG, PUBLIC_TOKEN, REPO_COUNT
 
-from dockerhub_export import csv_output, guard, pipeline, reports, store
+from dockerhub_export import audit, csv_output, guard, pipeline, reports, store
 from dockerhub_export import hub as hubmod
 from dockerhub_export.errors import AuthError, EmptyOrgError, HistoryGuardError
 from dockerhub_export.fetch import fetch_all_pages
@@ -49,9 +49,16 @@ def test_the_stages_run_in_the_design_order_through_the_given_call(hub, settings
         csv_output.write_csv,
         store.upsert_snapshot,
         reports.top_movers,
+        audit.sync_audit_log,  # the first snapshot: no changes to attribute yet
     ]
     assert result["repositories"] == REPO_COUNT and Path(result["csv_path"]).is_file()
-    assert result["snapshot"] == {"previous_date": None, "added": [], "removed": []}
+    assert result["snapshot"] == {
+        "previous_date": None,
+        "added": [],
+        "removed": [],
+        "visibility_changed": [],
+        "attributed": {"added": {}, "removed": {}},
+    }
     (run,) = _runs(settings)
     assert (run["status"], run["repositories"], run["csv_path"]) == (
         "success",

@@ -165,7 +165,9 @@ def test_trends_csv_lists_every_repository_and_states_the_days_on_stderr(
 def test_trends_top_keeps_the_largest_movers(app: typer.Typer, seeded: str) -> None:
     result = invoke(app, "trends", "--org", ORG, "--top", "2", "--format", "json", "--database-url", seeded)
     report = json.loads(result.stdout)
-    assert [row["name"] for row in report["repositories"]] == ["web", "api"] and report["removed"] == ["gone"]
+    assert [row["name"] for row in report["repositories"]] == ["web", "api"] and report["removed"] == [
+        {"name": "gone"}
+    ]
 
 
 def test_trends_table_sorted_by_growth_with_changes(app: typer.Typer, seeded: str) -> None:

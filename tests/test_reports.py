@@ -159,8 +159,8 @@ EXPECTED_TRENDS = {
             "is_private": False,
         },
     ],
-    "added": ["new"],
-    "removed": ["gone"],
+    "added": [{"name": "new"}],  # no audit event explains them: no "by", no "at"
+    "removed": [{"name": "gone"}],
     "visibility_changed": [{"name": "flip", "from": "private", "to": "public"}],
     "anomalies": [
         {
@@ -225,7 +225,11 @@ def test_trends_top_keeps_the_largest_movers_but_reports_every_change(sqlite_eng
     seed(sqlite_engine)
     report = reports.trends(sqlite_engine, ORG, top=2)
     assert [row["name"] for row in report.repositories] == ["web", "api"]
-    assert report.added == ["new"] and report.removed == ["gone"] and len(report.anomalies) == 2
+    assert (
+        report.added == [{"name": "new"}]
+        and report.removed == [{"name": "gone"}]
+        and len(report.anomalies) == 2
+    )
     assert report.total == 7
 
 

@@ -232,9 +232,9 @@ def _prepare_prefect_environment(debug: bool) -> None:
 
 
 def _register_commands() -> None:
-    from . import backfill_cli, db_cli, queries_cli, tags_cli
+    from . import audit_cli, backfill_cli, db_cli, queries_cli, tags_cli
 
-    for module in (db_cli, queries_cli, tags_cli, backfill_cli):
+    for module in (db_cli, queries_cli, tags_cli, audit_cli, backfill_cli):
         module.register(app)
 
 

@@ -298,18 +298,18 @@ AUDIT_PATH = "/v2/auditlogs/{account}"
 def fetch_audit_log(
     settings: Settings,
     auth: HubAuth,
-    since: datetime,
+    since: datetime | None,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[dict[str, Any]] | None:
-    """The org's audit-log events since ``since`` (as the Hub gives them, newest first), or None when
-    the plan or the token has no audit log (403 / 404): one warning, not a failure."""
+    """The org's audit-log events since ``since`` (None: all it keeps), as the Hub gives them, newest
+    first; or None when the plan or the token has no audit log (403 / 404): one warning, not a failure."""
     org = settings.require_org()
     events: list[dict[str, Any]] = []
     endpoint = Endpoint(
         path=AUDIT_PATH.format(account=org), label=f"the {org} audit log", noun="events", results="logs",
         counted=False, forbidden="an organization access token needs the 'Activity read' permission "
-        "(scope-activity-read)", params={"from": format_timestamp(since)},
+        "(scope-activity-read)", params={} if since is None else {"from": format_timestamp(since)},
     )  # fmt: skip
 
     def sink(number: int, records: list[Any] | None) -> None:
@@ -322,12 +322,12 @@ def fetch_audit_log(
         _run(settings, auth, transport, run)
     except (HubForbidden, HubNotFound) as exc:
         status = "404" if isinstance(exc, HubNotFound) else "403"
-        log.warning(
-            "the %s audit log cannot be read (%s): deleted tags are then only noticed when a repository's "
-            "tags are listed again (see --tags-refresh-days)", org, status,
-        )  # fmt: skip
+        log.debug("the %s audit log cannot be read (%s)", org, status)  # the caller warns, once
         return None
-    log.info("read %d audit-log events of %s since %s", len(events), org, format_timestamp(since))
+    log.info(
+        "read %d audit-log events of %s %s", len(events), org,
+        "(all it keeps)" if since is None else f"since {format_timestamp(since)}",
+    )  # fmt: skip
     return events
 
 

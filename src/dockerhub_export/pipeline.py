@@ -20,10 +20,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypedDict, TypeVar
 
-from . import csv_output, guard, hub, reports, store, tags, transform
+from . import audit, csv_output, guard, hub, reports, store, tags, transform
 from .auth import HubAuth
 from .errors import ConfigError, EmptyOrgError, ExportError, HistoryGuardError
-from .fetch import Listing, fetch_all_pages, fetch_audit_log, fetch_tags
+from .fetch import Listing, fetch_all_pages, fetch_tags
 from .resources import REPOSITORIES, TAGS
 from .settings import Settings
 
@@ -84,15 +84,21 @@ def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> d
                 guard.check_history, run.engine, run.org, run.day, frame, allow_drop=options.allow_drop
             )
         path = call(csv_output.write_csv, frame, run.csv_path, REPOSITORIES, safe=settings.csv_safe)
-        summary, movers = None, None
+        summary, movers, changes = None, None, None
         if run.engine is not None:
             summary = call(
                 store.upsert_snapshot, run.engine, run.org, run.day, frame, run_id=run.run_id,
                 api_count=run.listing.api_count,
             )  # fmt: skip
             movers = call(reports.top_movers, run.engine, run.org, run.day, n=TOP_MOVERS)
+            if call(audit.sync_audit_log, settings, auth, run.engine).read is None:
+                warnings.append(audit.unavailable_warning(run.org))
+            if summary.previous_date is not None:
+                changes = call(
+                    reports.attributed_changes, run.engine, run.org, summary.previous_date, run.day
+                )
         tag_result = export_tags(run, auth, frame, warnings, call) if options.include_tags else None
-        return run.succeed(path, warnings, summary, movers, tag_result)
+        return run.succeed(path, warnings, summary, movers, tag_result, changes)
 
 
 def export_tags(
@@ -106,12 +112,12 @@ def export_tags(
     if engine is None:  # no history to carry from: every repository's tags
         selection = tags.Selection(names, Counter({"no snapshot database": len(names)}))
     else:
-        since = tags.audit_since(previous)
-        events = None if since is None else call(fetch_audit_log, settings, auth, since)
-        if since is not None and events is None:
-            warnings.append(
-                f"the {org} audit log cannot be read: deleted tags show within --tags-refresh-days"
-            )
+        since = tags.audit_since(previous)  # the tag events the audit log has told since then (stored above)
+        events = (
+            None
+            if since is None
+            else store.audit.events(engine, org, since=since, action_prefixes=tags.TAG_ACTIONS)
+        )
         refresh = run.options.tags_refresh_days
         selection = call(tags.select_repositories, engine, org, night, frame, refresh, previous, events)
     listing = call(fetch_tags, settings, auth, selection.repositories)
@@ -232,6 +238,7 @@ class ExportRun:
         summary: store.SnapshotSummary | None = None,
         movers: list[dict[str, Any]] | None = None,
         tags: dict[str, Any] | None = None,
+        changes: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The run's summary; the run log records the success."""
         assert self.listing is not None
@@ -249,6 +256,8 @@ class ExportRun:
                 "previous_date": None if summary.previous_date is None else summary.previous_date.isoformat(),
                 "added": summary.added,
                 "removed": summary.vanished,
+                "visibility_changed": summary.flipped,
+                "attributed": _attributed(summary, changes),
             },
             "top_movers": [dict(row) for row in movers or []],
             "seconds": round(time.monotonic() - self.started, 2),
@@ -268,6 +277,19 @@ class ExportRun:
             )
             self.run_id = None  # closed: leaving must not close it again
         return result
+
+
+def _attributed(summary: store.SnapshotSummary, changes: dict[str, Any] | None) -> dict[str, Any]:
+    """Who added or removed each repository, and when, where the audit log says (name -> by, at); flips
+    get their ``by`` and ``at`` in place."""
+    added = [{"name": name} for name in summary.added]
+    removed = [{"name": name} for name in summary.vanished]
+    if changes:
+        reports.attribute(added, removed, summary.flipped, changes)
+    return {
+        key: {item["name"]: {"by": item["by"], "at": item["at"]} for item in items if "by" in item}
+        for key, items in (("added", added), ("removed", removed))
+    }
 
 
 def one_line(exc: BaseException) -> str:

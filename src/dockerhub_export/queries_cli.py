@@ -208,10 +208,10 @@ def _trend_header(report: Any) -> str:
 
 def _changes(report: Any) -> dict[str, list[str]]:
     changes: dict[str, list[str]] = {}
-    for name in report.added:
-        changes.setdefault(name, []).append("added")
-    for name in report.removed:
-        changes.setdefault(name, []).append("removed")
+    for item in report.added:
+        changes.setdefault(item["name"], []).append("added")
+    for item in report.removed:
+        changes.setdefault(item["name"], []).append("removed")
     for item in report.visibility_changed:
         changes.setdefault(item["name"], []).append(f"{item['from']}->{item['to']}")
     for item in report.anomalies:
@@ -257,13 +257,19 @@ def _trends_table(report: Any, top: int | None) -> None:
     hidden = len(report.repositories) - len(rows)
     if hidden > 0:
         _err(f"… {hidden} more repositories: use --top N, or --format csv / json for all")
-    for title, names in (("added", report.added), ("removed", report.removed)):
-        if names:
-            shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-            console.print(f"{title} ({len(names)}): {shown}", markup=False, highlight=False)
+    for title, items in (("added", report.added), ("removed", report.removed)):
+        if items:
+            shown = ", ".join(_attributed(item) for item in items[:20])
+            more = f" and {len(items) - 20} more" if len(items) > 20 else ""
+            console.print(f"{title} ({len(items)}): {shown}{more}", markup=False, highlight=False)
     for item in report.visibility_changed:
         console.print(
-            f"visibility: {item['name']} {item['from']} → {item['to']}", markup=False, highlight=False
+            f"visibility: {_attributed(item)} {item['from']} → {item['to']}", markup=False, highlight=False
         )
     for item in report.anomalies:
         console.print(f"anomaly: {item['name']}: {item['detail']}", markup=False, highlight=False)
+
+
+def _attributed(item: dict[str, str]) -> str:
+    """``web``, or ``web (by alice at 2026-11-27T10:00:00Z)`` when the audit log explains the change."""
+    return f"{item['name']} (by {item['by']} at {item['at']})" if "by" in item else item["name"]

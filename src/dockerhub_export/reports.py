@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .errors import ConfigError, OutputError
-from .store import no_snapshots, reading, redact, repository_snapshots, snapshots
+from .store import audit, no_snapshots, reading, redact, repository_snapshots, snapshots
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +196,10 @@ class TrendReport:
     requested_since: date | None
     requested_until: date | None
     repositories: list[dict[str, Any]] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    visibility_changed: list[dict[str, str]] = field(default_factory=list)
+    # {"name"}, plus "by" (the actor) and "at" (the event's time) when the audit log explains the change
+    added: list[dict[str, str]] = field(default_factory=list)
+    removed: list[dict[str, str]] = field(default_factory=list)
+    visibility_changed: list[dict[str, str]] = field(default_factory=list)  # and "from", "to"
     anomalies: list[dict[str, str]] = field(default_factory=list)
     total: int = 0  # repositories compared, before ``top`` kept the largest movers
 
@@ -208,8 +209,8 @@ class TrendReport:
             "from": self.from_date.isoformat(),
             "to": self.to_date.isoformat(),
             "repositories": [dict(row) for row in self.repositories],
-            "added": list(self.added),
-            "removed": list(self.removed),
+            "added": [dict(item) for item in self.added],
+            "removed": [dict(item) for item in self.removed],
             "visibility_changed": [dict(item) for item in self.visibility_changed],
             "anomalies": [dict(item) for item in self.anomalies],
         }
@@ -332,9 +333,9 @@ def _build(
         name = row["name"]
         at_start, at_end = row["start_name"] is not None, row["end_name"] is not None
         if start != end and at_end and not at_start:
-            report.added.append(name)
+            report.added.append({"name": name})
         elif start != end and at_start and not at_end:
-            report.removed.append(name)
+            report.removed.append({"name": name})
         elif at_start and at_end:
             before, after = row["private_start"], row["private_end"]
             if before is not None and after is not None and before != after:
@@ -371,8 +372,8 @@ def _build(
                 "is_private": row["private_end"] if at_end else row["private_start"],
             }
         )
-    report.added.sort()
-    report.removed.sort()
+    report.added.sort(key=lambda item: item["name"])
+    report.removed.sort(key=lambda item: item["name"])
     report.visibility_changed.sort(key=lambda item: item["name"])
     report.anomalies.sort(key=lambda item: (item["name"], item["kind"]))
     report.total = len(report.repositories)
@@ -400,7 +401,56 @@ def trends(
     report = _build(org, start, end, _compare_rows(engine, org, start, end), since, until)
     if top is not None:
         report.repositories = report.repositories[:top]
+    if start != end:
+        attribute(
+            report.added,
+            report.removed,
+            report.visibility_changed,
+            attributed_changes(engine, org, start, end),
+        )
     return report
+
+
+# Audit actions that explain a repository appearing, vanishing or changing visibility.
+CREATE, DELETE, PRIVACY = "repo.create", "repo.delete", "repo.change_privacy"
+
+
+def attributed_changes(
+    engine: sa.Engine, org: str, start: date, end: date
+) -> dict[str, dict[str, dict[str, str]]]:
+    """Per explaining action, per repository: who (``by``) and when (``at``) it last happened in the audit
+    log, from the start of ``start`` to the end of ``end`` (UTC days); for privacy, also to what."""
+    found: dict[str, dict[str, dict[str, str]]] = {CREATE: {}, DELETE: {}, PRIVACY: {}}
+    prefix = f"{org}/"
+    for event in audit.events(engine, org, since=start, until=end, actions=found):  # newest first
+        name = str(event.get("name") or "")
+        if not name.startswith(prefix):
+            continue
+        seen = found[event["action"]].setdefault(
+            name[len(prefix) :], {"by": event["actor"], "at": event["timestamp"]}
+        )
+        if event["action"] == PRIVACY:
+            seen.setdefault("privacy", str(event["data"].get("privacy", "")))
+    return found
+
+
+def attribute(
+    added: list[dict[str, str]],
+    removed: list[dict[str, str]],
+    flipped: list[dict[str, str]],
+    changes: dict[str, dict[str, dict[str, str]]],
+) -> None:
+    """Add ``by`` and ``at`` to the changes an audit event explains (a flip only by an event that set the
+    visibility it flipped to)."""
+    for items, action in ((added, CREATE), (removed, DELETE)):
+        for item in items:
+            event = changes[action].get(item["name"])
+            if event is not None:
+                item.update(by=event["by"], at=event["at"])
+    for item in flipped:
+        event = changes[PRIVACY].get(item["name"])
+        if event is not None and event.get("privacy") in ("", item["to"]):
+            item.update(by=event["by"], at=event["at"])
 
 
 def top_movers(engine: sa.Engine, org: str, snapshot_date: date, n: int = 10) -> list[dict[str, Any]]:

@@ -13,11 +13,13 @@ when an engine is opened. The store takes typed rows and knows nothing of the Hu
     bulk.py        bulk write paths: executemany, COPY, and each dialect's upsert
     days.py        the day-claim protocol: one day's snapshot replaced as a whole
     tag_nights.py  tag history as validity intervals: a night's changes, any night's inventory
+    audit.py       the org's audit log, each event once
 
 Timestamp text (`timestamps`) and the history guard (`guard`) live beside the store: the first is
 shared with the CSV and the reports, the second is a rule about snapshots, not storage.
 """
 
+from . import audit
 from .days import PreviousSnapshot, SnapshotSummary, previous_snapshot, upsert_snapshot, write_snapshot
 from .engine import analyze, database_url, reading, writing
 from .migrate import (
@@ -44,6 +46,7 @@ from .tag_nights import (
 from .translate import no_snapshots, redact
 
 __all__ = [
+    "audit",
     "DATA_COLUMNS",
     "KEY_COLUMNS",
     "RUN_STATUSES",

@@ -46,6 +46,17 @@ def insert_or_update(table: sa.Table, dialect: str, set_: SetClause) -> sa.Inser
     return upsert
 
 
+def insert_or_ignore(table: sa.Table, dialect: str) -> sa.Insert:
+    """``INSERT`` that skips rows whose primary key is there already (INSERT IGNORE on MariaDB/MySQL)."""
+    if dialect in ("mysql", "mariadb"):
+        return mysql.insert(table).prefix_with("IGNORE")
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise StoreError(f"unsupported snapshot database {dialect!r}: use SQLite, PostgreSQL or MariaDB/MySQL")
+
+
 def _updated(table: sa.Table) -> tuple[str, ...]:
     keys = key_columns(table)
     return tuple(column.name for column in table.columns if column.name not in keys)

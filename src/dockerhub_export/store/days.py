@@ -31,13 +31,15 @@ log = logging.getLogger("dockerhub_export.store")
 
 @dataclass
 class SnapshotSummary:
-    """What one `upsert_snapshot` did; added/vanished are names compared with the previous snapshot."""
+    """What one `upsert_snapshot` did; added/vanished are names compared with the previous snapshot,
+    flipped the repositories whose visibility changed since then."""
 
     rows: int
     removed: int
     previous_date: date | None
     added: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
+    flipped: list[dict[str, str]] = field(default_factory=list)  # {"name", "from", "to"}: public / private
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,18 @@ def claim_day(connection: sa.Connection, org: str, snapshot_date: date, values: 
     )
 
 
-def _day_names(connection: sa.Connection, org: str, snapshot_date: date) -> set[str]:
-    """The day's names, fetched by the raw driver cursor (SQLAlchemy's rows cost 10x more at 100k)."""
+def _day_visibility(connection: sa.Connection, org: str, snapshot_date: date) -> dict[str, bool | None]:
+    """The day's names and whether each was private, fetched by the raw driver cursor (SQLAlchemy's rows
+    cost 10x more at 100k)."""
     sqlite = connection.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
-    sql = f"SELECT name FROM repository_snapshots WHERE namespace = {mark} AND snapshot_date = {mark}"
+    where = f"namespace = {mark} AND snapshot_date = {mark}"
+    sql = f"SELECT name, is_private FROM repository_snapshots WHERE {where}"
     with driver_errors(connection, sql):
         cursor = connection.connection.cursor()
         try:
             cursor.execute(sql, (org, snapshot_date.isoformat() if sqlite else snapshot_date))
-            return {row[0] for row in cursor.fetchall()}
+            return {name: None if private is None else bool(private) for name, private in cursor.fetchall()}
         finally:
             cursor.close()
 
@@ -167,7 +171,7 @@ def _store(
         with writing(engine, f"store the {org} snapshot of {snapshot_date.isoformat()}") as connection:
             write_id = claim_day(connection, org, snapshot_date, header)
             previous = _previous(connection, org, snapshot_date) if compare else None
-            previous_names = _day_names(connection, org, previous.snapshot_date) if previous else set()
+            before = _day_visibility(connection, org, previous.snapshot_date) if previous else {}
             day = {"namespace": org, "snapshot_date": snapshot_date, "write_id": write_id}
             # A first write (write id 1: the day had no rows, and its header row's lock keeps other
             # writers out) goes in as a plain INSERT, and leaves nothing to delete.
@@ -183,12 +187,23 @@ def _store(
         if not compare:
             return SnapshotSummary(rows=len(names), removed=int(removed or 0), previous_date=None)
         current = set(names)
+        now = dict(zip(names, columns.get("is_private", [None] * len(names)), strict=True))
+        flipped = [
+            {"name": name, "from": _visibility(was), "to": _visibility(now[name])}
+            for name, was in sorted(before.items())
+            if name in now and was is not None and now[name] is not None and bool(now[name]) != was
+        ]
         return SnapshotSummary(
             rows=len(names),
             removed=int(removed or 0),
             previous_date=previous.snapshot_date if previous else None,
-            added=sorted(current - previous_names) if previous else [],
-            vanished=sorted(previous_names - current),
+            added=sorted(current - before.keys()) if previous else [],
+            vanished=sorted(before.keys() - current),
+            flipped=flipped,
         )
 
     return with_retries(write)
+
+
+def _visibility(private: bool | None) -> str:
+    return "private" if private else "public"

@@ -11,6 +11,9 @@ create exactly these tables; test_store compares them with Alembic's autogenerat
     tags                  every version of every tag, valid for the nights [valid_from, valid_to)
     tag_nights            one row per night with a complete tag inventory: its counts and storage
     tag_fetches           the nights each repository's tags were listed (the rest carried forward)
+    audit_events          the org's audit log, as the Hub gave it, each event once
+
+The migrations also create views for BI tools over these tables (see `migrations/versions/0004_*`).
 """
 
 import sqlalchemy as sa
@@ -144,6 +147,23 @@ tag_fetches = sa.Table(
     sa.Column("namespace", KEY, primary_key=True),
     sa.Column("repository", KEY, primary_key=True),
     sa.Column("fetched_on", sa.Date, primary_key=True),
+)
+
+# The audit log has no event ids: an event is known by the md5 of its JSON as the Hub gave it, so the
+# overlapping reads of successive runs store each event once.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("namespace", KEY, primary_key=True),
+    sa.Column("event_id", sa.String(32), primary_key=True),
+    sa.Column("occurred_at", TIMESTAMP, nullable=False),  # naive UTC, for time ranges
+    sa.Column("timestamp", sa.Text, nullable=False),  # exactly as the Hub wrote it
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("name", sa.Text),  # org/repo for repository events
+    sa.Column("actor", sa.Text),
+    sa.Column("data", sa.Text),  # the event's data object, as JSON
+    sa.Column("action_description", sa.Text),
+    sa.Index("ix_audit_events_namespace_occurred_at", "namespace", "occurred_at"),
 )
 
 # Columns a daily snapshot table's writer sets itself on every row: the day's key and the write's id.

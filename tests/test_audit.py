@@ -1,0 +1,150 @@
+"""The audit log: stored by every run, each event once; `audit` gives back exactly the Hub's events; `trends`
+and the nightly summary say who added, removed or flipped a repository, and when."""
+
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import ORG, PUBLIC_TOKEN, TOKEN, invoke
+from fakehub import FakeHub, make_repos
+
+from dockerhub_export import reports, store
+from dockerhub_export.pipeline import RunOptions, export
+
+# Snapshot days around today: the events the fake Hub logs happen now, and attribution looks for them
+# between two snapshot days.
+TODAY = datetime.now(UTC).date()
+D1, D2, D3 = TODAY - timedelta(days=1), TODAY, TODAY + timedelta(days=1)
+FIELDS = ("timestamp", "action", "name", "actor", "data")
+
+
+@pytest.fixture
+def logged() -> Any:
+    hub = FakeHub(
+        repos={ORG: make_repos(ORG, 12, seed=5)},
+        credentials={TOKEN: (ORG, "all"), PUBLIC_TOKEN: (ORG, "public")},
+    )
+    with hub:
+        yield hub
+
+
+def hub_events(hub: FakeHub) -> list[dict[str, Any]]:
+    events = sorted(hub.audit.get(ORG, []), key=lambda event: event["timestamp"], reverse=True)
+    return [{name: event[name] for name in FIELDS} for event in events]
+
+
+def test_every_run_stores_the_new_events_once_and_audit_gives_them_back(
+    logged: FakeHub, settings_for, app
+) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(logged)
+    names = [repo["name"] for repo in logged.repos[ORG]]
+    logged.set_privacy(ORG, names[0], False, when=time.time() - 7200, actor="alice")
+    export(settings, RunOptions(D1))
+    logged.delete_repo(ORG, names[1], when=time.time(), actor="bob")
+    logged.push_tag(
+        ORG, names[2], "v2", digest="sha256:" + "2" * 64, size=5, when=time.time(), actor="ci-bot"
+    )
+    logged.delete_tag(ORG, names[3], "old", when=time.time(), actor="carol")
+    export(settings, RunOptions(D2))
+    export(settings, RunOptions(D3))  # reads an hour back: the same events again, stored once
+    url = store.database_url(settings)
+    result = invoke(app, "audit", "--org", ORG, "--format", "json", "--database-url", url)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == hub_events(logged)
+    deletes = invoke(
+        app, "audit", "--org", ORG, "--action", "repo.tag.delete", "--format", "json", "--database-url", url
+    )
+    assert [event["actor"] for event in json.loads(deletes.stdout)] == ["carol"]
+    by_repo = invoke(
+        app, "audit", "--org", ORG, "--repo", names[2], "--format", "json", "--database-url", url
+    )
+    assert [event["action"] for event in json.loads(by_repo.stdout)] == ["repo.tag.push"]
+    requests = [r for r in logged.requests if r.path == f"/v2/auditlogs/{ORG}"]
+    assert (
+        "from" not in requests[0].query and "from" in requests[-1].query
+    )  # all at first, then since the newest
+
+
+def test_a_token_without_the_audit_log_gives_one_warning_and_the_run_goes_on(
+    logged: FakeHub, settings_for
+) -> None:  # type: ignore[no-untyped-def]
+    result = export(settings_for(logged, token=PUBLIC_TOKEN), RunOptions(D1))
+    assert [w for w in result["warnings"] if "audit log cannot be read" in w] == [result["warnings"][-1]]
+    assert result["repositories"] > 0
+
+
+def test_trends_and_the_summary_say_who_added_removed_or_flipped_and_when(
+    logged: FakeHub, settings_for, app
+) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(logged)
+    names = [repo["name"] for repo in logged.repos[ORG]]
+    private = next(repo["name"] for repo in logged.repos[ORG] if repo["is_private"])
+    export(settings, RunOptions(D1))
+    logged.delete_repo(ORG, names[0], when=time.time(), actor="bob")
+    logged.create_repo(ORG, dict(logged.repos[ORG][0], name="brand-new"), when=time.time(), actor="alice")
+    logged.set_privacy(ORG, private, False, when=time.time(), actor="carol")
+    result = export(settings, RunOptions(D2))
+    events = {event["action"]: event for event in hub_events(logged)}
+
+    report = json.loads(
+        invoke(
+            app, "trends", "--org", ORG, "--format", "json", "--database-url", store.database_url(settings)
+        ).stdout
+    )
+    assert report["added"] == [{"name": "brand-new", "by": "alice", "at": events["repo.create"]["timestamp"]}]
+    assert report["removed"] == [{"name": names[0], "by": "bob", "at": events["repo.delete"]["timestamp"]}]
+    assert report["visibility_changed"] == [
+        {
+            "name": private,
+            "from": "private",
+            "to": "public",
+            "by": "carol",
+            "at": events["repo.change_privacy"]["timestamp"],
+        }
+    ]
+    table = invoke(app, "trends", "--org", ORG, "--database-url", store.database_url(settings)).stdout
+    assert f"removed (1): {names[0]} (by bob at" in table and f"visibility: {private} (by carol at" in table
+
+    snapshot = result["snapshot"]
+    assert snapshot["attributed"]["added"] == {
+        "brand-new": {"by": "alice", "at": events["repo.create"]["timestamp"]}
+    }
+    assert snapshot["visibility_changed"][0]["by"] == "carol"
+
+
+def test_a_flip_is_attributed_only_to_an_event_that_set_that_visibility(
+    logged: FakeHub, settings_for
+) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(logged)
+    export(settings, RunOptions(D1))
+    public = next(repo["name"] for repo in logged.repos[ORG] if not repo["is_private"])
+    logged.set_privacy(ORG, public, True, when=time.time(), actor="dave")  # flipped to private ...
+    engine = store.open_engine(store.database_url(settings))
+    try:
+        export(settings, RunOptions(D2))
+        report = reports.trends(engine, ORG)
+        assert report.visibility_changed[0]["by"] == "dave"
+        # ... an event that says "public" does not explain a flip to private
+        changes = reports.attributed_changes(engine, ORG, D1, D2)
+        changes["repo.change_privacy"][public]["privacy"] = "public"
+        flips = [{"name": public, "from": "public", "to": "private"}]
+        reports.attribute([], [], flips, changes)
+        assert "by" not in flips[0]
+    finally:
+        engine.dispose()
+
+
+def test_events_are_kept_exactly_and_time_windows_are_utc_days(sqlite_engine) -> None:  # type: ignore[no-untyped-def]
+    event = {"account": ORG, "action": "repo.tag.push", "name": f"{ORG}/web", "actor": "x",
+             "data": {"tag": "v1"}, "timestamp": "2026-11-27T23:59:59.123456789Z",
+             "action_description": "pushed tag"}  # fmt: skip
+    assert store.audit.store_events(sqlite_engine, ORG, [event, dict(event)]) == 1
+    assert store.audit.store_events(sqlite_engine, ORG, [event]) == 0
+    (kept,) = store.audit.events(sqlite_engine, ORG, since=date(2026, 11, 27), until=date(2026, 11, 27))
+    assert kept["timestamp"] == "2026-11-27T23:59:59.123456789Z" and kept["data"] == {"tag": "v1"}
+    assert store.audit.events(sqlite_engine, ORG, since=date(2026, 11, 28)) == []
+    assert store.audit.latest_event(sqlite_engine, ORG) == datetime(2026, 11, 27, 23, 59, 59, 123456)
+    aware = datetime(2026, 11, 28, 0, 30, tzinfo=UTC) + timedelta(hours=-1)
+    assert len(store.audit.events(sqlite_engine, ORG, since=aware)) == 1
