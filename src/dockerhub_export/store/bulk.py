@@ -9,13 +9,13 @@ than the insert itself at 100k rows (2-3x on SQLite), and its insertmanyvalues b
 to ON CONFLICT statements without RETURNING. The values arrive already typed for the driver.
 """
 
+import importlib
 import itertools
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from ..errors import StoreError
@@ -28,18 +28,24 @@ SetClause = Callable[[ReadOnlyColumnCollection[str, Any]], Mapping[str, Any]]
 """Given the proposed row's columns (``excluded`` / ``inserted``), the columns an update sets."""
 
 
-def insert_or_update(table: sa.Table, dialect: str, set_: SetClause) -> sa.Insert:
-    """``INSERT`` that updates the row with the same primary key instead: ON CONFLICT DO UPDATE on
-    PostgreSQL and SQLite, ON DUPLICATE KEY UPDATE on MariaDB/MySQL."""
-    if dialect in ("mysql", "mariadb"):
-        on_mysql = mysql.insert(table)
-        return on_mysql.on_duplicate_key_update(dict(set_(on_mysql.inserted)))
-    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
-    if module is None:
+def _insert(table: sa.Table, dialect: str) -> Any:
+    """The dialect's own ``insert(table)``, which knows its upsert spelling. Imported on use: a query
+    command on SQLite should not pay for loading the PostgreSQL dialect (60 ms)."""
+    name = {"mariadb": "mysql"}.get(dialect, dialect)
+    if name not in ("mysql", "postgresql", "sqlite"):
         raise StoreError(
             f"unsupported snapshot database {dialect!r}: use SQLite, PostgreSQL or MariaDB/MySQL"
         )
-    statement = module.insert(table)
+    return importlib.import_module(f"sqlalchemy.dialects.{name}").insert(table)
+
+
+def insert_or_update(table: sa.Table, dialect: str, set_: SetClause) -> sa.Insert:
+    """``INSERT`` that updates the row with the same primary key instead: ON CONFLICT DO UPDATE on
+    PostgreSQL and SQLite, ON DUPLICATE KEY UPDATE on MariaDB/MySQL."""
+    statement = _insert(table, dialect)
+    if dialect in ("mysql", "mariadb"):
+        on_duplicate: sa.Insert = statement.on_duplicate_key_update(dict(set_(statement.inserted)))
+        return on_duplicate
     upsert: sa.Insert = statement.on_conflict_do_update(
         index_elements=list(key_columns(table)), set_=dict(set_(statement.excluded))
     )
@@ -48,13 +54,13 @@ def insert_or_update(table: sa.Table, dialect: str, set_: SetClause) -> sa.Inser
 
 def insert_or_ignore(table: sa.Table, dialect: str) -> sa.Insert:
     """``INSERT`` that skips rows whose primary key is there already (INSERT IGNORE on MariaDB/MySQL)."""
-    if dialect in ("mysql", "mariadb"):
-        return mysql.insert(table).prefix_with("IGNORE")
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise StoreError(f"unsupported snapshot database {dialect!r}: use SQLite, PostgreSQL or MariaDB/MySQL")
+    statement = _insert(table, dialect)
+    ignoring: sa.Insert = (
+        statement.prefix_with("IGNORE")
+        if dialect in ("mysql", "mariadb")
+        else statement.on_conflict_do_nothing()
+    )
+    return ignoring
 
 
 def _updated(table: sa.Table) -> tuple[str, ...]:
