@@ -290,6 +290,107 @@ def parse_args(description: str, extra: Any = None) -> Any:
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions")
+    parser.add_argument(
+        "--compare", metavar="REV",
+        help="also measure every project figure on the code of git revision REV (e.g. 9b1adc3), side by "
+             f"side with the current code, and report current / REV (PASS at ≤ {COMPARE_LIMIT:.2f})",
+    )
     if extra:
         extra(parser)
     return parser.parse_args()
+
+
+# -- side by side with another git revision (--compare REV) ------------------------------------------------
+
+COMPARE_LIMIT = 1.10  # issue 9: "the benchmarks stay within 10 % of the pre-redesign commit"
+
+
+def checkout(rev: str, into: Path) -> Path:
+    """The project's files at git revision ``rev`` in ``into`` (for PYTHONPATH: ``src`` and the root)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+@dataclass
+class Revision:
+    """Code to run a measured part on: the current tree (``rev`` None: the installed project, as the
+    benches always ran it) or git revision ``rev`` unpacked in ``tree`` and put first on PYTHONPATH.
+
+    The installed `dockerhub-export` console script and `python bench/compat.py` then import that
+    revision's `dockerhub_export` (before the reshape, its flows as the top-level `flows` package of the
+    root, hence the root on the path too); everything else (Prefect, pandas, ...) is this venv's.
+    """
+
+    rev: str | None = None
+    tree: Path | None = None
+    sha: str = ""
+
+    @property
+    def label(self) -> str:
+        return "current" if self.rev is None else f"{self.rev}"
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        if self.tree is None:
+            return dict(env)
+        path = f"{self.tree / 'src'}:{self.tree}"
+        if env.get("PYTHONPATH"):
+            path += ":" + env["PYTHONPATH"]
+        return {**env, "PYTHONPATH": path}
+
+    def worker(self, task: str, *args: Any, env: dict[str, str] | None = None, cwd: Path | None = None,
+               timeout: float = 900) -> tuple[dict[str, Any], Timed]:
+        """`bench/compat.py TASK ARGS` on this revision's code: its JSON answer and the process's timing."""
+        result = require_ok(
+            run_timed([PY, str(BENCH / "compat.py"), task, *map(str, args)], env=self.env(env or clean_env()),
+                      cwd=cwd, timeout=timeout),
+            f"compat.py {task} on {self.label}",
+        )
+        answer = json.loads(result.stdout.strip().splitlines()[-1])
+        expected = (self.tree / "src" / "dockerhub_export") if self.tree else ROOT / "src" / "dockerhub_export"
+        if Path(answer["module"]) != expected.resolve():
+            raise RuntimeError(f"compat.py on {self.label} imported {answer['module']}, not {expected}")
+        return answer, result
+
+
+CURRENT = Revision()
+
+
+@contextlib.contextmanager
+def revision(rev: str | None) -> Iterator[Revision | None]:
+    """``git archive REV`` in a temporary folder for the block (None: no comparison)."""
+    if not rev:
+        yield None
+        return
+    sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    folder = Path(tempfile.mkdtemp(prefix="bench-rev-"))
+    try:
+        yield Revision(rev, checkout(rev, folder / "tree"), sha)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def paired_ratio(new: Sequence[float], old: Sequence[float]) -> float:
+    """Median of new[i] / old[i]: each pair measured right after each other, so the noise cancels out."""
+    return median([a / b for a, b in zip(new, old, strict=True) if b])
+
+
+def compare_verdict(ratio: float) -> str:
+    return f"{verdict(ratio <= COMPARE_LIMIT)} ≤ {COMPARE_LIMIT:.2f}×"
+
+
+def compare_table(rev: Revision, title: str, rows: Sequence[tuple[str, str, Sequence[float], Sequence[float]]]
+                  ) -> str:
+    """One row per figure: (what, unit, current values, REV values), paired by index."""
+    cells = []
+    for what, unit, new, old in rows:
+        ratio = paired_ratio(new, old)
+        cells.append([what, unit, median(new), median(old), f"{ratio:.3f}", len(new), compare_verdict(ratio)])
+    return table(
+        f"{title}: current vs {rev.rev}" + (f" ({rev.sha})" if not rev.sha.startswith(rev.rev) else "") + ", side by side",
+        ["figure", "unit", "current", f"{rev.rev}", f"current / {rev.rev} (median of pairs)", "pairs",
+         "verdict"],
+        cells,
+    )

@@ -1,11 +1,11 @@
 """Fetch benchmark: the project's concurrent listing vs. a sequential `next`-following client.
 
-    python bench/fetch.py [--quick] [--gc]
+    python bench/fetch.py [--quick] [--gc] [--compare REV]
 
 Against the fake Hub (own process, 60 ms injected latency per request) at 1,000 / 20,000 / 100,000
 repositories (--quick: 1,000 / 20,000), in one run:
 
-* project  — `hub.authenticate` + `hub.fetch_all_pages` with concurrency 8 (the library path the flow's
+* project  — `hub.authenticate` + `fetch.fetch_all_pages` with concurrency 8 (the library path the flow's
   fetch task calls); the timed span is `fetch_all_pages` alone (login excluded on both sides);
 * baseline — what the reference doc's script does: log in, then GET ``?page_size=100`` and follow
   ``next`` one page at a time (httpx, keep-alive; no jq, so the baseline is the protocol, not bash);
@@ -18,6 +18,9 @@ Target: the project's span ≤ 1.3 × limit at 20,000 repositories, and FakeHub.
 Then two 429 scenarios at 20,000 repositories (see `rate_limit_scenarios`): a Hub that answers 429
 (Retry-After: 1) to every 70th request, and a Hub with a fixed-window quota of 40 requests per second.
 The project is compared with a naive concurrent client that retries each 429 on its own.
+With ``--compare REV``: `fetch_all_pages` at every size again, timed inside a worker process
+(`bench/compat.py fetch`) on the current code and on REV's (`common.revision`), interleaved (5 pairs;
+100,000: 2), reported as current / REV (PASS ≤ 1.10).
 With --gc, a diagnostic: the same fetch with Python's cyclic GC on vs. paused as `fetch_all_pages` does.
 """
 
@@ -28,6 +31,7 @@ import time
 from typing import Any
 
 import common
+import compat
 from common import ORG, TOKEN, HubProcess, limit_span, median, span, table, verdict
 
 LATENCY = 0.06
@@ -36,9 +40,7 @@ PAGE = 100
 
 
 def settings(url: str, concurrency: int = CONCURRENCY) -> Any:
-    from dockerhub_export.settings import Settings
-
-    return Settings.load(None, org=ORG, token=TOKEN, api_url=url, concurrency=concurrency, max_attempts=6)
+    return compat.settings(url, ORG, TOKEN, concurrency, max_attempts=6)
 
 
 def project_fetch(url: str, concurrency: int = CONCURRENCY) -> tuple[float, Any]:
@@ -47,7 +49,7 @@ def project_fetch(url: str, concurrency: int = CONCURRENCY) -> tuple[float, Any]
     s = settings(url, concurrency)
     auth = hub.authenticate(s)
     started = time.perf_counter()
-    listing = hub.fetch_all_pages(s, auth, on_page=lambda done, total: None)
+    listing = compat.fetch_all_pages(s, auth, on_page=lambda done, total: None)
     return time.perf_counter() - started, listing
 
 
@@ -131,6 +133,28 @@ def started_between(rows: list[list[Any]], t0: float, t1: float) -> int:
 
 
 # -- scenarios ----------------------------------------------------------------------------------------
+
+
+def compared_fetch(sizes: list[int], repeats: dict[int, int], old: common.Revision
+                   ) -> tuple[list[tuple[str, str, list[float], list[float]]], dict[str, Any]]:
+    """`fetch_all_pages` (c=8) timed in a worker process on the current code and on REV's, interleaved."""
+    rows: list[tuple[str, str, list[float], list[float]]] = []
+    raw: dict[str, Any] = {}
+    for n in sizes:
+        times: dict[str, list[float]] = {"current": [], "old": []}
+        with HubProcess(repos=n, latency=LATENCY) as hub:
+            project_fetch(hub.url)  # the Hub's sorted view, built on the first ordered request
+            for _ in range(repeats.get(n, 1)):
+                for key, code in (("current", common.CURRENT), ("old", old)):
+                    answer, _ = code.worker("fetch", hub.url, ORG, TOKEN, CONCURRENCY)
+                    assert answer["count"] == n, answer
+                    times[key].append(answer["seconds"])
+        print(f"  {n:,} repositories: current {median(times['current']):.2f} s, {old.rev} "
+              f"{median(times['old']):.2f} s", flush=True)
+        rows.append((f"fetch_all_pages, {n:,} repositories (c={CONCURRENCY}, {LATENCY * 1000:.0f} ms)", "s",
+                     times["current"], times["old"]))
+        raw[str(n)] = times
+    return rows, raw
 
 
 def throughput(sizes: list[int], repeats: dict[int, int]) -> tuple[list[list[Any]], dict[str, Any]]:
@@ -273,8 +297,7 @@ def fetch_gc_on(url: str, concurrency: int = CONCURRENCY) -> tuple[float, Any]:
     auth = hub.authenticate(s)
 
     async def run() -> Any:
-        async with hub._client(s, auth, None) as client:
-            return await client.list_repositories(ORG, on_page=lambda done, total: None)
+        return await compat.list_repositories(s, auth, ORG, on_page=lambda done, total: None)
 
     started = time.perf_counter()
     listing = asyncio.run(run())
@@ -327,6 +350,7 @@ def main() -> None:
 
     args = common.parse_args(__doc__.splitlines()[0], extra)
     print(common.machine(), flush=True)
+    compat.preload()  # no import inside a timed fetch
     sizes = [1_000, 20_000] if args.quick else [1_000, 20_000, 100_000]
     repeats = {1_000: 3, 20_000: 2 if args.quick else 3, 100_000: 1}
     rows, raw = throughput(sizes, repeats)
@@ -358,7 +382,16 @@ def main() -> None:
             ["repositories", "client", "project s", "project/limit", "gen-2 GC pauses s"],
             gc_diagnostic(20_000 if args.quick else 100_000),
         )
-    path = common.save("fetch", {"throughput": raw, "burst_429": burst_raw, "quota_429": quota_raw})
+    compare_raw: dict[str, Any] = {}
+    with common.revision(args.compare) as old:
+        if old:
+            print(f"\nside by side with {old.rev}: each fetch in its own worker process (bench/compat.py fetch)",
+                  flush=True)
+            compare_repeats = {1_000: 5, 20_000: 3 if args.quick else 5, 100_000: 2}
+            compare_rows, compare_raw = compared_fetch(sizes, compare_repeats, old)
+            common.compare_table(old, "Fetch", compare_rows)
+    path = common.save("fetch", {"throughput": raw, "burst_429": burst_raw, "quota_429": quota_raw,
+                                 "compare": args.compare, "compared": compare_raw})
     print(f"\nraw figures: {path}")
 
 

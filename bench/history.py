@@ -1,6 +1,7 @@
 """A year of history: `backfill` 365 daily CSVs, then `trends` over the year and `history` of one repository.
 
     python bench/history.py [--quick] [--backend sqlite|postgres|both] [--postgres URL] [--keep DIR]
+                            [--compare REV]
 
 Generates 365 daily CSVs × 10,000 repositories = 3.65 M rows (--quick: 60 days × 2,000) in the
 reference script's format (jq @csv: ``"acme","repo-00001",false,"2025-...Z",123,4`` under the quoted
@@ -20,6 +21,11 @@ Then, on SQLite (the embedded default) and on PostgreSQL, all as whole commands:
 
 On PostgreSQL the queries are timed again after a manual ANALYZE (a server with autovacuum off, or one
 that has not analyzed yet after the bulk load, plans the two-day join as a nested loop).
+
+With ``--compare REV``: REV's code (`common.revision`, PYTHONPATH) backfills the same files into its own
+database right after each current backfill (2 pairs; --quick 1), and runs `trends` and `history` on it
+interleaved with the current code's (same repetitions; their JSON must be identical); current / REV,
+PASS ≤ 1.10.
 
 Checks: the trends deltas of the biggest movers, the added / removed / visibility-flipped names and one
 repository's full history against the generator's truth; the query commands never import Prefect.
@@ -233,20 +239,30 @@ PREFECT_CHECK = (
 # -- measurements -------------------------------------------------------------------------------------------
 
 
-def timed_pair(project: list[str], baseline: list[str], env: dict[str, str], repeats: int
-               ) -> tuple[list[float], list[float], str]:
-    """Interleaved whole-command timings of project and baseline; the project's last stdout."""
+def timed_pair(project: list[str], baseline: list[str], env: dict[str, str], repeats: int,
+               old: tuple[list[str], dict[str, str]] | None = None
+               ) -> tuple[list[float], list[float], str, list[float]]:
+    """Interleaved whole-command timings of project, baseline (and the project on REV's code, ``old``:
+    its command and environment); the project's last stdout."""
     p: list[float] = []
     b: list[float] = []
+    o: list[float] = []
     out = ""
     require_ok(run_timed(project, env=env), " ".join(project[:2]))  # warm the page cache
     require_ok(run_timed(baseline, env=env), "baseline query")
+    if old:
+        require_ok(run_timed(old[0], env=old[1]), " ".join(old[0][:2]) + " on REV")
     for _ in range(repeats):
         result = require_ok(run_timed(project, env=env), " ".join(project[:2]))
         p.append(result.seconds)
         out = result.stdout
+        if old:
+            again = require_ok(run_timed(old[0], env=old[1]), " ".join(old[0][:2]) + " on REV")
+            o.append(again.seconds)
+            if again.stdout != result.stdout:
+                raise RuntimeError(f"{' '.join(old[0][:2])}: REV's output differs from the current code's")
         b.append(require_ok(run_timed(baseline, env=env), "baseline query").seconds)
-    return p, b, out
+    return p, b, out, o
 
 
 def imports_prefect(args: list[str], env: dict[str, str]) -> bool:
@@ -295,15 +311,33 @@ def check_history(records: Any, name: str, truth: Truth) -> str:
 
 
 def backend(label: str, url: str, raw_target: list[str], folder: Path, truth: Truth, repeats: int,
-            env: dict[str, str], reset: Any) -> tuple[list[list[Any]], dict[str, Any], list[str]]:
+            env: dict[str, str], reset: Any, old: common.Revision | None = None, quick: bool = False
+            ) -> tuple[list[list[Any]], dict[str, Any], list[str], list[tuple[str, str, list[float], list[float]]]]:
     rows_total = truth.rows
     notes: list[str] = []
     raw: dict[str, Any] = {}
-    # backfill: project, then the raw loader into a second database of the same schema
-    reset("project")
-    project = require_ok(run_timed([CLI, "backfill", "--org", ORG, "--database-url", url, str(folder)], env=env,
-                                   timeout=1800), "dockerhub-export backfill")
-    print(f"  {label} backfill: {project.seconds:.1f} s ({rows_total / project.seconds:,.0f} rows/s)", flush=True)
+    compared: list[tuple[str, str, list[float], list[float]]] = []
+    # backfill: project (and REV's code into its own database, interleaved), then the raw loader into a
+    # second database of the same schema
+    backfills: list[float] = []
+    old_backfills: list[float] = []
+    old_url = ""
+    for _ in range(1 if quick or not old else 2):
+        reset("project")
+        project = require_ok(run_timed([CLI, "backfill", "--org", ORG, "--database-url", url, str(folder)],
+                                       env=env, timeout=1800), "dockerhub-export backfill")
+        backfills.append(project.seconds)
+        print(f"  {label} backfill: {project.seconds:.1f} s ({rows_total / project.seconds:,.0f} rows/s)",
+              flush=True)
+        if old:
+            old_url = reset("old")
+            again = require_ok(run_timed([CLI, "backfill", "--org", ORG, "--database-url", old_url, str(folder)],
+                                         env=old.env(env), timeout=1800), f"dockerhub-export backfill on {old.rev}")
+            old_backfills.append(again.seconds)
+            print(f"  {label} backfill on {old.rev}: {again.seconds:.1f} s", flush=True)
+    if old:
+        compared.append((f"{label} backfill (whole command, {rows_total:,} rows)", "s", backfills, old_backfills))
+        raw["backfill_all"], raw["backfill_old"] = backfills, old_backfills
     raw_url = reset("raw")
     baseline = require_ok(run_timed([PY, "-c", raw_target[0], raw_target[1], ORG, str(folder)], env=env,
                                     timeout=1800), "raw loader")
@@ -321,8 +355,12 @@ def backend(label: str, url: str, raw_target: list[str], folder: Path, truth: Tr
     driver = "sqlite" if label == "SQLite" else "postgres"
     # trends
     trends_cmd = [CLI, "trends", "--org", ORG, "--database-url", url, "--format", "json"]
-    p, b, out = timed_pair(trends_cmd, [PY, "-c", RAW_QUERY, "trends", driver, raw_url, ORG, TRENDS_SQL], env,
-                           repeats)
+    trends_old = ([*trends_cmd[:5], old_url, *trends_cmd[6:]], old.env(env)) if old else None
+    p, b, out, o = timed_pair(trends_cmd, [PY, "-c", RAW_QUERY, "trends", driver, raw_url, ORG, TRENDS_SQL], env,
+                              repeats, trends_old)
+    if old:
+        compared.append((f"{label} trends over the whole year (json)", "s", p, o))
+        raw["trends_old"] = o
     report = json.loads(out)
     notes.append(f"{label} trends check: {check_trends(report, truth)}")
     lines.append([label, "trends over the whole year (json)", median(p), "", median(b), median(p) / median(b),
@@ -331,7 +369,12 @@ def backend(label: str, url: str, raw_target: list[str], folder: Path, truth: Tr
     # history
     name = sorted(truth.tracked)[1]
     history_cmd = [CLI, "history", "--org", ORG, "--repo", name, "--database-url", url, "--format", "json"]
-    p, b, out = timed_pair(history_cmd, [PY, "-c", RAW_QUERY, "history", driver, raw_url, ORG, name], env, repeats)
+    history_old = ([*history_cmd[:7], old_url, *history_cmd[8:]], old.env(env)) if old else None
+    p, b, out, o = timed_pair(history_cmd, [PY, "-c", RAW_QUERY, "history", driver, raw_url, ORG, name], env,
+                              repeats, history_old)
+    if old:
+        compared.append((f"{label} history of one repository (json)", "s", p, o))
+        raw["history_old"] = o
     notes.append(f"{label} history check: {check_history(json.loads(out), name, truth)}")
     lines.append([label, f"history of {name} (json)", median(p), "", median(b), median(p) / median(b),
                   f"{verdict(median(p) <= 1.5)} ≤ 1.5 s" if label == "SQLite" else ""])
@@ -339,22 +382,28 @@ def backend(label: str, url: str, raw_target: list[str], folder: Path, truth: Tr
     if label == "PostgreSQL":
         # The same queries once the planner has statistics: a server with autovacuum off (as here) or
         # lagging behind a bulk load plans the two-day join for 6 rows and runs a nested loop.
-        analyzed = _pg_analyzed(notes, url, raw_url)
+        analyzed = _pg_analyzed(notes, url, raw_url, *([old_url] if old else []))
         if analyzed:
-            p, b, _ = timed_pair(trends_cmd, [PY, "-c", RAW_QUERY, "trends", driver, raw_url, ORG, TRENDS_SQL], env,
-                                 repeats)
+            p, b, _, o = timed_pair(trends_cmd, [PY, "-c", RAW_QUERY, "trends", driver, raw_url, ORG, TRENDS_SQL],
+                                    env, repeats, trends_old)
             lines.append([label, "trends, after ANALYZE", median(p), "", median(b), median(p) / median(b), ""])
             raw["trends_analyzed"], raw["trends_raw_analyzed"] = p, b
-            p, b, _ = timed_pair(history_cmd, [PY, "-c", RAW_QUERY, "history", driver, raw_url, ORG, name], env,
-                                 repeats)
+            if old:
+                compared.append((f"{label} trends, after ANALYZE", "s", p, o))
+                raw["trends_old_analyzed"] = o
+            p, b, _, o = timed_pair(history_cmd, [PY, "-c", RAW_QUERY, "history", driver, raw_url, ORG, name], env,
+                                    repeats, history_old)
             lines.append([label, "history, after ANALYZE", median(p), "", median(b), median(p) / median(b), ""])
             raw["history_analyzed"], raw["history_raw_analyzed"] = p, b
+            if old:
+                compared.append((f"{label} history, after ANALYZE", "s", p, o))
+                raw["history_old_analyzed"] = o
     if label == "SQLite":
         for cmd in (trends_cmd, history_cmd):
             imported = imports_prefect(cmd[1:], env)
             notes.append(f"`dockerhub-export {cmd[1]}` imports Prefect: {'yes' if imported else 'no'} "
                          f"({verdict(not imported)})")
-    return lines, raw, notes
+    return lines, raw, notes, compared
 
 
 def _pg_analyzed(notes: list[str], *urls: str) -> bool:
@@ -395,7 +444,10 @@ def main() -> None:
     env = clean_env()
     rows: list[list[Any]] = []
     notes: list[str] = []
-    raw: dict[str, Any] = {"rows": truth.rows, "days": days, "repositories": n}
+    raw: dict[str, Any] = {"rows": truth.rows, "days": days, "repositories": n, "compare": args.compare}
+    compared: list[tuple[str, str, list[float], list[float]]] = []
+    revision = common.revision(args.compare)
+    old = revision.__enter__()
     try:
         from dockerhub_export import store
 
@@ -403,17 +455,19 @@ def main() -> None:
             path = work / f"{which}.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-            if which != "project":
+            if which == "raw":
                 store.open_engine(f"sqlite:///{path}").dispose()  # same schema and indexes
                 return str(path)
             return f"sqlite:///{path}"
 
         if args.backend in ("sqlite", "both"):
             url = f"sqlite:///{work / 'project.db'}"
-            lines, raw["sqlite"], extra_notes = backend(
-                "SQLite", url, [RAW_SQLITE_LOAD, str(work / "raw.db")], folder, truth, repeats, env, sqlite_reset)
+            lines, raw["sqlite"], extra_notes, more = backend(
+                "SQLite", url, [RAW_SQLITE_LOAD, str(work / "raw.db")], folder, truth, repeats, env, sqlite_reset,
+                old, args.quick)
             rows += lines
             notes += extra_notes
+            compared += more
         if not args.no_postgres and args.backend in ("postgres", "both"):
             import sqlalchemy as sa
 
@@ -429,22 +483,26 @@ def main() -> None:
             pg_url = sa.make_url(args.postgres).set(database="dhe_bench_history_project").render_as_string(
                 hide_password=False)
             raw_dsn = sa.make_url(args.postgres).set(drivername="postgresql", database="dhe_bench_history_raw")
-            lines, raw["postgres"], extra_notes = backend(
+            lines, raw["postgres"], extra_notes, more = backend(
                 "PostgreSQL", pg_url, [RAW_PG_LOAD, raw_dsn.render_as_string(hide_password=False)], folder, truth,
-                repeats, env, postgres_reset)
+                repeats, env, postgres_reset, old, args.quick)
             rows += lines
             notes += extra_notes
+            compared += more
     finally:
+        revision.__exit__(None, None, None)
         shutil.rmtree(work, ignore_errors=True)
         if not args.no_postgres and args.backend in ("postgres", "both"):
             from snapshots import pg_drop
 
-            pg_drop(args.postgres, "dhe_bench_history_project", "dhe_bench_history_raw")
+            pg_drop(args.postgres, "dhe_bench_history_project", "dhe_bench_history_raw", "dhe_bench_history_old")
     table(
         f"A year of history: {days} days × {n:,} repositories = {truth.rows:,} rows (queries: median of {repeats})",
         ["database", "command", "seconds", "throughput", "raw baseline s", "× baseline", "target"],
         rows,
     )
+    if old:
+        common.compare_table(old, f"A year of history ({truth.rows:,} rows)", compared)
     print()
     for note in notes:
         print(note)

@@ -1,4 +1,6 @@
-"""Run every benchmark in turn (each prints its own table): `python bench/run_all.py [--quick] [names...]`.
+"""Run every benchmark in turn (each prints its own table).
+
+    python bench/run_all.py [--quick] [--compare REV] [names...]
 
     fetch      the listing vs. sequential next-following, 429 scenarios       bench/fetch.py
     run        whole `dockerhub-export run` vs. the reference script           bench/run.py
@@ -8,8 +10,9 @@
     history    backfill a year, trends, history on SQLite                      bench/history.py --backend sqlite
     history-pg the same on PostgreSQL                                          bench/history.py --backend postgres
 
-Each full bench stays under ~10 minutes on the 2-core machine; --quick uses smaller sizes. Raw figures
-go to bench/results/<name>-<timestamp>.json (git-ignored).
+Each full bench stays under ~10 minutes on the 2-core machine (with --compare up to ~15); --quick uses
+smaller sizes; --compare REV is handed to every bench (each then also measures git revision REV's code
+side by side, see common.revision). Raw figures go to bench/results/<name>-<timestamp>.json (git-ignored).
 """
 
 from __future__ import annotations
@@ -27,8 +30,15 @@ SCRIPTS = {
 
 
 def main() -> None:
-    args = [arg for arg in sys.argv[1:] if arg.startswith("-")]
-    names = [arg for arg in sys.argv[1:] if not arg.startswith("-")] or BENCHES
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run every benchmark in turn.")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--compare", metavar="REV")
+    parser.add_argument("names", nargs="*", metavar="name")
+    options = parser.parse_args()
+    args = (["--quick"] if options.quick else []) + (["--compare", options.compare] if options.compare else [])
+    names = options.names or BENCHES
     unknown = sorted(set(names) - set(BENCHES))
     if unknown:
         raise SystemExit(f"unknown benchmarks: {', '.join(unknown)}; choose from {', '.join(BENCHES)}")

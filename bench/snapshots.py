@@ -1,6 +1,6 @@
 """Snapshot upsert benchmark: `store.upsert_snapshot` vs. a raw driver-level bulk insert of the same rows.
 
-    python bench/snapshots.py [--quick] [--postgres URL] [--no-postgres]
+    python bench/snapshots.py [--quick] [--postgres URL] [--no-postgres] [--compare REV]
 
 One 100,000-repository frame (--quick: 20,000; `tests/fakehub.make_repos` → `transform.to_frame`),
 written as the day after an existing snapshot of the same org (a nightly run: yesterday's rows are
@@ -12,6 +12,10 @@ there and are read back for the added/vanished summary). Interleaved, repeated (
   schema (created by `open_engine`, same indexes) in one transaction: SQLite `executemany`,
   PostgreSQL `COPY ... FROM STDIN` and `executemany` (psycopg 3);
 * rewrite  — the same day written again (a rerun: every row is an ON CONFLICT update), for the record.
+
+With ``--compare REV`` (first, before the rows above): the project's new day and rewrite again, each
+repetition in a worker process (`bench/compat.py upsert`, its frames built by its own `to_frame`, not
+timed) on the current code and on REV's (`common.revision`), interleaved; current / REV, PASS ≤ 1.10.
 
 Target: project ≤ 3 × raw on SQLite and on PostgreSQL (vs. the fastest raw path).
 PostgreSQL uses two scratch databases (dhe_bench_project, dhe_bench_raw) created on the server given
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import common
+import compat
 from common import ORG, median, table, verdict
 
 DAY = date(2026, 11, 27)
@@ -39,11 +44,9 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 def frames(n: int) -> tuple[Any, Any]:
     from fakehub import make_repos
 
-    from dockerhub_export.transform import to_frame
-
     today = make_repos(ORG, n, seed=1)
     yesterday = make_repos(ORG, n, seed=0)
-    return to_frame(today, ORG), to_frame(yesterday, ORG)
+    return compat.to_frame(today, ORG), compat.to_frame(yesterday, ORG)
 
 
 def driver_rows(frame: Any, day: date, *, sqlite: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -52,8 +55,7 @@ def driver_rows(frame: Any, day: date, *, sqlite: bool) -> tuple[list[str], list
 
     import pandas as pd
 
-    from dockerhub_export.transform import KINDS
-
+    KINDS = compat.kinds()
     columns: dict[str, list[Any]] = {"name": frame["name"].astype(object).tolist()}
     for name in store.DATA_COLUMNS:  # the store's value rules: NULL for unknown, naive UTC datetimes
         series = frame[name]
@@ -223,6 +225,31 @@ def pg_raw(server_url: str, today_rows: tuple[list[str], list[tuple]], yesterday
     return out
 
 
+def compare(args: Any, n: int, repeats: int, work: Path) -> dict[str, list[float]]:
+    """`upsert_snapshot` of the same day after yesterday's, then again, on the current code and on REV's,
+    each in a worker process (`bench/compat.py upsert`: its own frames by its own `to_frame`, not timed),
+    interleaved: current, REV, current, REV, ..."""
+    out: dict[str, list[float]] = {}
+    with common.revision(args.compare) as old:
+        assert old is not None
+        print(f"side by side with {old.rev} ({old.sha}): upsert_snapshot in worker processes", flush=True)
+        for i in range(repeats):
+            for suffix, code in (("", common.CURRENT), ("_old", old)):
+                db = work / f"compare{suffix}-{i}.db"
+                answer, _ = code.worker("upsert", f"sqlite:///{db}", ORG, n, DAY.isoformat(), PREVIOUS.isoformat())
+                out.setdefault(f"sqlite_first{suffix}", []).append(answer["first"])
+                out.setdefault(f"sqlite_rewrite{suffix}", []).append(answer["rewrite"])
+                line = f"  {code.label} rep {i + 1}: SQLite {answer['first']:.2f} s / {answer['rewrite']:.2f} s"
+                if not args.no_postgres:
+                    url = pg_reset(args.postgres, "dhe_bench_project")
+                    answer, _ = code.worker("upsert", url, ORG, n, DAY.isoformat(), PREVIOUS.isoformat())
+                    out.setdefault(f"pg_first{suffix}", []).append(answer["first"])
+                    out.setdefault(f"pg_rewrite{suffix}", []).append(answer["rewrite"])
+                    line += f", PostgreSQL {answer['first']:.2f} s / {answer['rewrite']:.2f} s"
+                print(line + " (new day / rewrite)", flush=True)
+    return out
+
+
 def main() -> None:
     def extra(parser: Any) -> None:
         parser.add_argument("--postgres", default=DEFAULT_PG, help="SQLAlchemy URL of a PostgreSQL server to use")
@@ -239,7 +266,10 @@ def main() -> None:
         "sqlite_project", "sqlite_project_rewrite", "sqlite_raw", "sqlite_raw_rewrite",
         "pg_project", "pg_project_rewrite", "pg_copy", "pg_executemany", "pg_raw_rewrite")}
     work = Path(tempfile.mkdtemp(prefix="bench-snapshots-"))
+    compared: dict[str, list[float]] = {}
     try:
+        if args.compare:
+            compared = compare(args, n, repeats, work)
         for i in range(repeats):
             first, rewrite = sqlite_project(work / f"project-{i}.db", today, yesterday)
             res["sqlite_project"].append(first)
@@ -297,7 +327,15 @@ def main() -> None:
         ["database", "write", "seconds", "rows/s", "× baseline (median of paired ratios)", "target"],
         rows,
     )
-    path = common.save("snapshots", {"repositories": n, **res})
+    if args.compare:
+        with common.revision(args.compare) as old:
+            assert old is not None
+            common.compare_table(old, f"Snapshot upsert of {n:,} repositories (worker processes)", [
+                (f"{db} upsert_snapshot, {what}", "s", compared[f"{key}_{field}"], compared[f"{key}_{field}_old"])
+                for key, db in (("sqlite", "SQLite"), *((("pg", "PostgreSQL"),) if not args.no_postgres else ()))
+                for field, what in (("first", "new day"), ("rewrite", "same day again"))
+            ])
+    path = common.save("snapshots", {"repositories": n, **res, "compare": args.compare, "compared": compared})
     print(f"\nraw figures: {path}")
 
 

@@ -1,6 +1,6 @@
 """Start-up benchmark: whole `dockerhub-export` commands that do little, and what they import.
 
-    python bench/startup.py [--quick]
+    python bench/startup.py [--quick] [--compare REV]
 
 Timed with hyperfine (warm-up 3, 20 runs; --quick 10) when it is installed, else by N repeated
 subprocess runs (median), all commands in the same run:
@@ -8,6 +8,10 @@ subprocess runs (median), all commands in the same run:
 * `dockerhub-export --help`, `dockerhub-export history --help`, `dockerhub-export trends --help`;
 * baselines: `python -c pass` (the interpreter's floor) and `python -c "import prefect"` (what a
   command would cost if it imported Prefect eagerly).
+
+With ``--compare REV``: the four `dockerhub-export` commands again, each run on the current code then on
+REV's (`common.revision`, PYTHONPATH), 20 times interleaved (--quick 10, after 3 warm-ups); current / REV
+of the medians' pairs, PASS ≤ 1.10.
 
 Then `python -X importtime` of each command: the query commands must never import Prefect.
 Targets: `--help` and `history --help` ≤ 0.5 s as whole commands.
@@ -65,6 +69,23 @@ def repeated(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
     return {name: median(values) for name, values in times.items()}
 
 
+def interleaved_compare(present: dict[str, list[str]], runs: int, old: common.Revision
+                        ) -> dict[str, dict[str, list[float]]]:
+    """Each project command on the current code, then on REV's (PYTHONPATH), run after run."""
+    commands = {name: cmd for name, cmd in present.items() if cmd[0] == CLI}
+    env = clean_env()
+    times: dict[str, dict[str, list[float]]] = {name: {"current": [], "old": []} for name in commands}
+    for _ in range(3):  # warm-up
+        for cmd in commands.values():
+            run_timed(cmd, env=env)
+            run_timed(cmd, env=old.env(env))
+    for _ in range(runs):
+        for name, cmd in commands.items():
+            times[name]["current"].append(run_timed(cmd, env=env).seconds)
+            times[name]["old"].append(run_timed(cmd, env=old.env(env)).seconds)
+    return times
+
+
 def imports(cmd: list[str]) -> tuple[bool, int, float]:
     """(imports prefect?, modules imported, cumulative import seconds) under -X importtime."""
     module = ["-m", "dockerhub_export", *cmd[1:]] if cmd[0] == CLI else cmd[1:]
@@ -107,7 +128,15 @@ def main() -> None:
     )
     if missing:
         print(f"\nnot available yet: {', '.join(missing)}")
-    path = common.save("startup", {"tool": tool, "timings": timings, "missing": missing})
+    compared: dict[str, dict[str, list[float]]] = {}
+    with common.revision(args.compare) as old:
+        if old:
+            compared = interleaved_compare(present, runs, old)
+            common.compare_table(old, "Start-up as whole commands (interleaved subprocess runs)", [
+                (name, "s", values["current"], values["old"]) for name, values in compared.items()
+            ])
+    path = common.save("startup", {"tool": tool, "timings": timings, "missing": missing,
+                                   "compare": args.compare, "compared": compared})
     print(f"\nraw figures: {path}")
 
 
