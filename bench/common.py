@@ -56,14 +56,16 @@ def machine() -> str:
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[_cell(value) for value in row] for row in rows]
-    widths = [max(len(str(h)), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)] if cells else [
-        len(h) for h in headers
-    ]
+    widths = (
+        [max(len(str(h)), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+        if cells
+        else [len(h) for h in headers]
+    )
     lines = [f"\n## {title}", ""]
-    lines.append("| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths)) + " |")
+    lines.append("| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in cells:
-        lines.append("| " + " | ".join(value.ljust(w) for value, w in zip(row, widths)) + " |")
+        lines.append("| " + " | ".join(value.ljust(w) for value, w in zip(row, widths, strict=True)) + " |")
     text = "\n".join(lines)
     print(text, flush=True)
     return text
@@ -122,9 +124,23 @@ class HubProcess:
 
     def __enter__(self) -> HubProcess:
         self.proc = subprocess.Popen(
-            [PY, str(BENCH / "hubserver.py"), "--org", ORG, "--token", TOKEN, "--repos", str(self.repos),
-             "--latency", str(self.latency), "--seed", str(self.seed)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                PY,
+                str(BENCH / "hubserver.py"),
+                "--org",
+                ORG,
+                "--token",
+                TOKEN,
+                "--repos",
+                str(self.repos),
+                "--latency",
+                str(self.latency),
+                "--seed",
+                str(self.seed),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -177,7 +193,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DOCKERHUB_", "PREFECT_")) and key not in ("EXPORT_DIR", "SNAPSHOT_DATABASE_URL")
+        if not key.startswith(("DOCKERHUB_", "PREFECT_"))
+        and key not in ("EXPORT_DIR", "SNAPSHOT_DATABASE_URL")
     }
     env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONDONTWRITEBYTECODE="0")
     env.update(extra)
@@ -197,8 +214,13 @@ class Timed:
     stderr: str
 
 
-def run_timed(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
-              timeout: float = 900) -> Timed:
+def run_timed(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float = 900,
+) -> Timed:
     """Run ``cmd``; wall time and the peak RSS of that process (and its waited-for children)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
@@ -222,7 +244,9 @@ def run_timed(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str
 
 def require_ok(result: Timed, what: str) -> Timed:
     if result.returncode != 0:
-        raise RuntimeError(f"{what} failed ({result.returncode}):\n{result.stderr[-3000:]}\n{result.stdout[-1000:]}")
+        raise RuntimeError(
+            f"{what} failed ({result.returncode}):\n{result.stderr[-3000:]}\n{result.stdout[-1000:]}"
+        )
     return result
 
 
@@ -247,7 +271,11 @@ def prefect_server(timeout: float = 180) -> Iterator[dict[str, str]]:
     log = open(home / "server.log", "w")
     proc = subprocess.Popen(
         [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     api = f"http://127.0.0.1:{port}/api"
     try:
@@ -291,9 +319,10 @@ def parse_args(description: str, extra: Any = None) -> Any:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions")
     parser.add_argument(
-        "--compare", metavar="REV",
+        "--compare",
+        metavar="REV",
         help="also measure every project figure on the code of git revision REV (e.g. 9b1adc3), side by "
-             f"side with the current code, and report current / REV (PASS at ≤ {COMPARE_LIMIT:.2f})",
+        f"side with the current code, and report current / REV (PASS at ≤ {COMPARE_LIMIT:.2f})",
     )
     if extra:
         extra(parser)
@@ -339,16 +368,28 @@ class Revision:
             path += ":" + env["PYTHONPATH"]
         return {**env, "PYTHONPATH": path}
 
-    def worker(self, task: str, *args: Any, env: dict[str, str] | None = None, cwd: Path | None = None,
-               timeout: float = 900) -> tuple[dict[str, Any], Timed]:
+    def worker(
+        self,
+        task: str,
+        *args: Any,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 900,
+    ) -> tuple[dict[str, Any], Timed]:
         """`bench/compat.py TASK ARGS` on this revision's code: its JSON answer and the process's timing."""
         result = require_ok(
-            run_timed([PY, str(BENCH / "compat.py"), task, *map(str, args)], env=self.env(env or clean_env()),
-                      cwd=cwd, timeout=timeout),
+            run_timed(
+                [PY, str(BENCH / "compat.py"), task, *map(str, args)],
+                env=self.env(env or clean_env()),
+                cwd=cwd,
+                timeout=timeout,
+            ),
             f"compat.py {task} on {self.label}",
         )
         answer = json.loads(result.stdout.strip().splitlines()[-1])
-        expected = (self.tree / "src" / "dockerhub_export") if self.tree else ROOT / "src" / "dockerhub_export"
+        expected = (
+            (self.tree / "src" / "dockerhub_export") if self.tree else ROOT / "src" / "dockerhub_export"
+        )
         if Path(answer["module"]) != expected.resolve():
             raise RuntimeError(f"compat.py on {self.label} imported {answer['module']}, not {expected}")
         return answer, result
@@ -363,8 +404,9 @@ def revision(rev: str | None) -> Iterator[Revision | None]:
     if not rev:
         yield None
         return
-    sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     folder = Path(tempfile.mkdtemp(prefix="bench-rev-"))
     try:
         yield Revision(rev, checkout(rev, folder / "tree"), sha)
@@ -381,16 +423,26 @@ def compare_verdict(ratio: float) -> str:
     return f"{verdict(ratio <= COMPARE_LIMIT)} ≤ {COMPARE_LIMIT:.2f}×"
 
 
-def compare_table(rev: Revision, title: str, rows: Sequence[tuple[str, str, Sequence[float], Sequence[float]]]
-                  ) -> str:
+def compare_table(
+    rev: Revision, title: str, rows: Sequence[tuple[str, str, Sequence[float], Sequence[float]]]
+) -> str:
     """One row per figure: (what, unit, current values, REV values), paired by index."""
     cells = []
     for what, unit, new, old in rows:
         ratio = paired_ratio(new, old)
         cells.append([what, unit, median(new), median(old), f"{ratio:.3f}", len(new), compare_verdict(ratio)])
     return table(
-        f"{title}: current vs {rev.rev}" + (f" ({rev.sha})" if not rev.sha.startswith(rev.rev) else "") + ", side by side",
-        ["figure", "unit", "current", f"{rev.rev}", f"current / {rev.rev} (median of pairs)", "pairs",
-         "verdict"],
+        f"{title}: current vs {rev.rev}"
+        + (f" ({rev.sha})" if not rev.sha.startswith(rev.rev) else "")
+        + ", side by side",
+        [
+            "figure",
+            "unit",
+            "current",
+            f"{rev.rev}",
+            f"current / {rev.rev} (median of pairs)",
+            "pairs",
+            "verdict",
+        ],
         cells,
     )

@@ -58,7 +58,9 @@ def sequential_fetch(url: str) -> tuple[float, int]:
     import httpx
 
     with httpx.Client(timeout=30) as client:
-        token = client.post(f"{url}/v2/users/login", json={"username": ORG, "password": TOKEN}).json()["token"]
+        token = client.post(f"{url}/v2/users/login", json={"username": ORG, "password": TOKEN}).json()[
+            "token"
+        ]
         headers = {"Authorization": f"Bearer {token}"}
         next_url: str | None = f"{url}/v2/namespaces/{ORG}/repositories?page_size={PAGE}"
         count = 0
@@ -76,7 +78,9 @@ async def _naive(url: str, concurrency: int) -> dict[str, Any]:
     import httpx
 
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency + 2)) as client:
-        token = (await client.post(f"{url}/v2/users/login", json={"username": ORG, "password": TOKEN})).json()["token"]
+        token = (
+            await client.post(f"{url}/v2/users/login", json={"username": ORG, "password": TOKEN})
+        ).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         gate = asyncio.Semaphore(concurrency)
         stats = {"requests": 0, "rate_limited": 0, "repositories": 0}
@@ -87,7 +91,9 @@ async def _naive(url: str, concurrency: int) -> dict[str, Any]:
                 async with gate:
                     stats["requests"] += 1
                     response = await client.get(
-                        list_url, params={"page": number, "page_size": PAGE, "ordering": "name"}, headers=headers
+                        list_url,
+                        params={"page": number, "page_size": PAGE, "ordering": "name"},
+                        headers=headers,
                     )
                 if response.status_code == 429:
                     stats["rate_limited"] += 1
@@ -135,8 +141,9 @@ def started_between(rows: list[list[Any]], t0: float, t1: float) -> int:
 # -- scenarios ----------------------------------------------------------------------------------------
 
 
-def compared_fetch(sizes: list[int], repeats: dict[int, int], old: common.Revision
-                   ) -> tuple[list[tuple[str, str, list[float], list[float]]], dict[str, Any]]:
+def compared_fetch(
+    sizes: list[int], repeats: dict[int, int], old: common.Revision
+) -> tuple[list[tuple[str, str, list[float], list[float]]], dict[str, Any]]:
     """`fetch_all_pages` (c=8) timed in a worker process on the current code and on REV's, interleaved."""
     rows: list[tuple[str, str, list[float], list[float]]] = []
     raw: dict[str, Any] = {}
@@ -149,10 +156,19 @@ def compared_fetch(sizes: list[int], repeats: dict[int, int], old: common.Revisi
                     answer, _ = code.worker("fetch", hub.url, ORG, TOKEN, CONCURRENCY)
                     assert answer["count"] == n, answer
                     times[key].append(answer["seconds"])
-        print(f"  {n:,} repositories: current {median(times['current']):.2f} s, {old.rev} "
-              f"{median(times['old']):.2f} s", flush=True)
-        rows.append((f"fetch_all_pages, {n:,} repositories (c={CONCURRENCY}, {LATENCY * 1000:.0f} ms)", "s",
-                     times["current"], times["old"]))
+        print(
+            f"  {n:,} repositories: current {median(times['current']):.2f} s, {old.rev} "
+            f"{median(times['old']):.2f} s",
+            flush=True,
+        )
+        rows.append(
+            (
+                f"fetch_all_pages, {n:,} repositories (c={CONCURRENCY}, {LATENCY * 1000:.0f} ms)",
+                "s",
+                times["current"],
+                times["old"],
+            )
+        )
         raw[str(n)] = times
     return rows, raw
 
@@ -188,16 +204,36 @@ def throughput(sizes: list[int], repeats: dict[int, int]) -> tuple[list[list[Any
         project, baseline = median(project_times), median(baseline_times)
         ratio = project / floor
         target = "≤ 1.3× limit, ≤ 8 in flight" if n == 20_000 else ""
-        rows.append([
-            f"{n:,}", pages, floor, project, median(server_spans), ratio, in_flight, median(naive_times),
-            project / median(naive_times), baseline, baseline / project, (verdict(ratio <= 1.3 and in_flight <= CONCURRENCY) + " " + target) if target else "",
-        ])
+        rows.append(
+            [
+                f"{n:,}",
+                pages,
+                floor,
+                project,
+                median(server_spans),
+                ratio,
+                in_flight,
+                median(naive_times),
+                project / median(naive_times),
+                baseline,
+                baseline / project,
+                (verdict(ratio <= 1.3 and in_flight <= CONCURRENCY) + " " + target) if target else "",
+            ]
+        )
         raw[str(n)] = {
-            "pages": pages, "limit": floor, "project": project_times, "server_span": server_spans,
-            "baseline": baseline_times, "naive_c8": naive_times, "max_in_flight": in_flight,
+            "pages": pages,
+            "limit": floor,
+            "project": project_times,
+            "server_span": server_spans,
+            "baseline": baseline_times,
+            "naive_c8": naive_times,
+            "max_in_flight": in_flight,
         }
-        print(f"  {n:,} repositories: project {project:.2f} s, limit {floor:.2f} s, sequential {baseline:.2f} s",
-              flush=True)
+        print(
+            f"  {n:,} repositories: project {project:.2f} s, limit {floor:.2f} s, "
+            f"sequential {baseline:.2f} s",
+            flush=True,
+        )
     return rows, raw
 
 
@@ -244,14 +280,33 @@ def burst_429(n: int) -> tuple[list[list[Any]], dict[str, Any], list[str]]:
             last = limited[-1][2] + pause if limited else min(r[1] for r in requests)
             restored = max_in_flight(requests, last + 0.5, end) if end > last + 0.5 else float("nan")
             pages = -(-n // PAGE)
-            rows.append([
-                who, pages, len(requests), len(limited), sent_paused, before, during, after, restored, seconds,
-            ])
+            rows.append(
+                [
+                    who,
+                    pages,
+                    len(requests),
+                    len(limited),
+                    sent_paused,
+                    before,
+                    during,
+                    after,
+                    restored,
+                    seconds,
+                ]
+            )
             line = timeline(requests)
             lines.append(f"{who:8} {line}")
-            raw[who] = {"seconds": seconds, "requests": len(requests), "429": len(limited),
-                        "sent_while_paused": sent_paused, "in_flight_before": before, "in_flight_paused": during,
-                        "in_flight_first_round_after": after, "in_flight_restored": restored, "timeline": line}
+            raw[who] = {
+                "seconds": seconds,
+                "requests": len(requests),
+                "429": len(limited),
+                "sent_while_paused": sent_paused,
+                "in_flight_before": before,
+                "in_flight_paused": during,
+                "in_flight_first_round_after": after,
+                "in_flight_restored": restored,
+                "timeline": line,
+            }
     return rows, raw, lines
 
 
@@ -283,8 +338,9 @@ def quota_429(n: int) -> tuple[list[list[Any]], dict[str, Any]]:
             stats = hub.stats()
             requests = stats["list_requests"]
             limited = sum(1 for r in requests if r[3] == 429)
-            rows.append([who, pages, len(requests), limited, limited / pages, stats["max_in_flight"], seconds,
-                         floor])
+            rows.append(
+                [who, pages, len(requests), limited, limited / pages, stats["max_in_flight"], seconds, floor]
+            )
             raw[who] = {"seconds": seconds, "requests": len(requests), "429": limited}
     return rows, raw
 
@@ -337,16 +393,30 @@ def gc_diagnostic(n: int, repeats: int = 2) -> list[list[Any]]:
         gc.callbacks.remove(callback)
     floor = limit_span(-(-n // PAGE), CONCURRENCY, LATENCY)
     return [
-        [f"{n:,}", "list_repositories, GC on", median(times["on"]), median(times["on"]) / floor, median(full["on"])],
-        [f"{n:,}", "fetch_all_pages (GC paused during the fetch)", median(times["project"]),
-         median(times["project"]) / floor, median(full["project"])],
+        [
+            f"{n:,}",
+            "list_repositories, GC on",
+            median(times["on"]),
+            median(times["on"]) / floor,
+            median(full["on"]),
+        ],
+        [
+            f"{n:,}",
+            "fetch_all_pages (GC paused during the fetch)",
+            median(times["project"]),
+            median(times["project"]) / floor,
+            median(full["project"]),
+        ],
     ]
 
 
 def main() -> None:
     def extra(parser: Any) -> None:
-        parser.add_argument("--gc", action="store_true",
-                            help="also compare the fetch with the cyclic GC on and paused (diagnostic)")
+        parser.add_argument(
+            "--gc",
+            action="store_true",
+            help="also compare the fetch with the cyclic GC on and paused (diagnostic)",
+        )
 
     args = common.parse_args(__doc__.splitlines()[0], extra)
     print(common.machine(), flush=True)
@@ -356,15 +426,37 @@ def main() -> None:
     rows, raw = throughput(sizes, repeats)
     table(
         f"Fetch: project (c={CONCURRENCY}) vs sequential next-following, {LATENCY * 1000:.0f} ms per request",
-        ["repositories", "pages P", "limit s", "project s", "server span s", "project/limit", "max in flight",
-         "naive c=8 s", "project/naive", "sequential s", "sequential/project", "target"],
+        [
+            "repositories",
+            "pages P",
+            "limit s",
+            "project s",
+            "server span s",
+            "project/limit",
+            "max in flight",
+            "naive c=8 s",
+            "project/naive",
+            "sequential s",
+            "sequential/project",
+            "target",
+        ],
         rows,
     )
     burst_rows, burst_raw, lines = burst_429(20_000)
     table(
         "429 burst at 20,000 repositories: every 70th request answers 429, Retry-After 1 s (c=8, 60 ms)",
-        ["client", "pages", "requests", "429s", f"sent ≥{REACTION * 1000:.0f} ms into a pause",
-         "in flight before", "in flight while paused", "first round after", "in flight later", "seconds"],
+        [
+            "client",
+            "pages",
+            "requests",
+            "429s",
+            f"sent ≥{REACTION * 1000:.0f} ms into a pause",
+            "in flight before",
+            "in flight while paused",
+            "first round after",
+            "in flight later",
+            "seconds",
+        ],
         burst_rows,
     )
     print("\nrequests in flight per 100 ms (server-side; ! = a 429 answered):")
@@ -385,13 +477,24 @@ def main() -> None:
     compare_raw: dict[str, Any] = {}
     with common.revision(args.compare) as old:
         if old:
-            print(f"\nside by side with {old.rev}: each fetch in its own worker process (bench/compat.py fetch)",
-                  flush=True)
+            print(
+                f"\nside by side with {old.rev}: each fetch in its own worker process "
+                "(bench/compat.py fetch)",
+                flush=True,
+            )
             compare_repeats = {1_000: 5, 20_000: 3 if args.quick else 5, 100_000: 2}
             compare_rows, compare_raw = compared_fetch(sizes, compare_repeats, old)
             common.compare_table(old, "Fetch", compare_rows)
-    path = common.save("fetch", {"throughput": raw, "burst_429": burst_raw, "quota_429": quota_raw,
-                                 "compare": args.compare, "compared": compare_raw})
+    path = common.save(
+        "fetch",
+        {
+            "throughput": raw,
+            "burst_429": burst_raw,
+            "quota_429": quota_raw,
+            "compare": args.compare,
+            "compared": compare_raw,
+        },
+    )
     print(f"\nraw figures: {path}")
 
 

@@ -89,7 +89,13 @@ def generate(directory: Path, days: int, n: int, *, seed: int = 11, churn: int =
         names.append(name)
         born = time.mktime(start.timetuple()) - rnd.random() * 3 * 365 * 86400
         rate = int(10 ** (rnd.random() * 4))  # 1 .. 10,000 pulls a day
-        state[name] = [rnd.random() < 1 / 3, _stamp(born), int(rate * rnd.random() * 500), int(rnd.random() * 50), rate]
+        state[name] = [
+            rnd.random() < 1 / 3,
+            _stamp(born),
+            int(rate * rnd.random() * 500),
+            int(rnd.random() * 50),
+            rate,
+        ]
 
     for _ in range(n):
         add()
@@ -144,9 +150,11 @@ import csv, sqlite3, sys
 from pathlib import Path
 db, org, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 con = sqlite3.connect(db, isolation_level=None)
-con.execute("PRAGMA journal_mode=WAL"); con.execute("PRAGMA synchronous=NORMAL"); con.execute("PRAGMA cache_size=-65536")
-sql = ("INSERT INTO repository_snapshots (namespace, snapshot_date, name, write_id, is_private, last_updated, "
-       "pull_count, star_count) VALUES (?, ?, ?, 1, ?, ?, ?, ?)")
+con.execute("PRAGMA journal_mode=WAL")
+con.execute("PRAGMA synchronous=NORMAL")
+con.execute("PRAGMA cache_size=-65536")
+sql = ("INSERT INTO repository_snapshots (namespace, snapshot_date, name, write_id, is_private, "
+       "last_updated, pull_count, star_count) VALUES (?, ?, ?, 1, ?, ?, ?, ?)")
 def ts(v):
     if not v: return None
     frac = v[20:-1] if len(v) > 20 else ""
@@ -158,8 +166,9 @@ for path in sorted(folder.glob("repos-*.csv")):
         reader = csv.reader(handle); next(reader)
         rows = [(org, day, r[1], 1 if r[2] == "true" else 0, ts(r[3]), int(r[4]), int(r[5])) for r in reader]
     con.execute("BEGIN")
-    con.execute("INSERT INTO snapshots (namespace, snapshot_date, write_id, repositories, private, written_at) "
-                "VALUES (?, ?, 1, ?, ?, '2026-11-27 00:00:00.000000')", (org, day, len(rows), sum(r[3] for r in rows)))
+    con.execute("INSERT INTO snapshots (namespace, snapshot_date, write_id, repositories, private, "
+                "written_at) VALUES (?, ?, 1, ?, ?, '2026-11-27 00:00:00.000000')",
+                (org, day, len(rows), sum(r[3] for r in rows)))
     con.executemany(sql, rows)
     con.execute("COMMIT")
     total += len(rows)
@@ -177,11 +186,13 @@ with psycopg.connect(dsn) as con:
         day = date.fromisoformat(path.stem[6:])
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle); next(reader)
-            rows = [(org, day, r[1], 1, r[2] == "true", r[3][:-1] or None, int(r[4]), int(r[5])) for r in reader]
-        con.execute("INSERT INTO snapshots (namespace, snapshot_date, write_id, repositories, private, written_at) "
-                    "VALUES (%s, %s, 1, %s, %s, now())", (org, day, len(rows), sum(r[4] for r in rows)))
-        with con.cursor().copy("COPY repository_snapshots (namespace, snapshot_date, name, write_id, is_private, "
-                               "last_updated, pull_count, star_count) FROM STDIN") as copy:
+            rows = [(org, day, r[1], 1, r[2] == "true", r[3][:-1] or None, int(r[4]), int(r[5]))
+                    for r in reader]
+        con.execute("INSERT INTO snapshots (namespace, snapshot_date, write_id, repositories, private, "
+                    "written_at) VALUES (%s, %s, 1, %s, %s, now())",
+                    (org, day, len(rows), sum(r[4] for r in rows)))
+        with con.cursor().copy("COPY repository_snapshots (namespace, snapshot_date, name, write_id, "
+                               "is_private, last_updated, pull_count, star_count) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         con.commit()
@@ -200,7 +211,8 @@ UNION ALL
 SELECT s.name, s.pull_count, NULL, NULL, s.star_count, NULL, s.is_private, NULL
 FROM repository_snapshots s
 WHERE s.namespace = {org} AND s.snapshot_date = {first} AND NOT EXISTS (
-  SELECT 1 FROM repository_snapshots e2 WHERE e2.namespace = {org} AND e2.snapshot_date = {last} AND e2.name = s.name)
+  SELECT 1 FROM repository_snapshots e2
+  WHERE e2.namespace = {org} AND e2.snapshot_date = {last} AND e2.name = s.name)
 ORDER BY 4 DESC
 """
 
@@ -215,15 +227,18 @@ else:
     con = psycopg.connect(url); p = "%s"
 cur = con.cursor()
 if kind == "history":
-    cur.execute(f"SELECT snapshot_date, pull_count, star_count, is_private, last_updated FROM repository_snapshots "
-                f"WHERE namespace = {p} AND name = {p} ORDER BY snapshot_date", (org, arg))
+    cur.execute(f"SELECT snapshot_date, pull_count, star_count, is_private, last_updated "
+                f"FROM repository_snapshots WHERE namespace = {p} AND name = {p} ORDER BY snapshot_date",
+                (org, arg))
 else:
     cur.execute(f"SELECT min(snapshot_date), max(snapshot_date) FROM snapshots WHERE namespace = {p}", (org,))
     first, last = cur.fetchone()
     sql = arg.format(first=p, last=p, org=p)
     cur.execute(sql, (first, org, last, org, first, org, last))
 rows = cur.fetchall()
-json.dump([[str(v) if v is not None and not isinstance(v, (int, float, str, bool)) else v for v in r] for r in rows], sys.stdout)
+def plain(v):
+    return str(v) if v is not None and not isinstance(v, (int, float, str, bool)) else v
+json.dump([[plain(v) for v in r] for r in rows], sys.stdout)
 """
 
 PREFECT_CHECK = (
@@ -239,9 +254,13 @@ PREFECT_CHECK = (
 # -- measurements -------------------------------------------------------------------------------------------
 
 
-def timed_pair(project: list[str], baseline: list[str], env: dict[str, str], repeats: int,
-               old: tuple[list[str], dict[str, str]] | None = None
-               ) -> tuple[list[float], list[float], str, list[float]]:
+def timed_pair(
+    project: list[str],
+    baseline: list[str],
+    env: dict[str, str],
+    repeats: int,
+    old: tuple[list[str], dict[str, str]] | None = None,
+) -> tuple[list[float], list[float], str, list[float]]:
     """Interleaved whole-command timings of project, baseline (and the project on REV's code, ``old``:
     its command and environment); the project's last stdout."""
     p: list[float] = []
@@ -296,8 +315,10 @@ def check_trends(report: dict[str, Any], truth: Truth) -> str:
         problems.append(f"visibility_changed: {len(got_flipped)} names != {len(flipped)}")
     if problems:
         return "MISMATCH: " + "; ".join(problems[:5])
-    return (f"OK: top-5 movers' pull/star deltas, {len(added)} added, {len(removed)} removed, "
-            f"{len(flipped)} visibility flips match")
+    return (
+        f"OK: top-5 movers' pull/star deltas, {len(added)} added, {len(removed)} removed, "
+        f"{len(flipped)} visibility flips match"
+    )
 
 
 def check_history(records: Any, name: str, truth: Truth) -> str:
@@ -310,9 +331,18 @@ def check_history(records: Any, name: str, truth: Truth) -> str:
     return f"OK: {name}: {len(got)} days, every pull count matches"
 
 
-def backend(label: str, url: str, raw_target: list[str], folder: Path, truth: Truth, repeats: int,
-            env: dict[str, str], reset: Any, old: common.Revision | None = None, quick: bool = False
-            ) -> tuple[list[list[Any]], dict[str, Any], list[str], list[tuple[str, str, list[float], list[float]]]]:
+def backend(
+    label: str,
+    url: str,
+    raw_target: list[str],
+    folder: Path,
+    truth: Truth,
+    repeats: int,
+    env: dict[str, str],
+    reset: Any,
+    old: common.Revision | None = None,
+    quick: bool = False,
+) -> tuple[list[list[Any]], dict[str, Any], list[str], list[tuple[str, str, list[float], list[float]]]]:
     rows_total = truth.rows
     notes: list[str] = []
     raw: dict[str, Any] = {}
@@ -324,76 +354,147 @@ def backend(label: str, url: str, raw_target: list[str], folder: Path, truth: Tr
     old_url = ""
     for _ in range(1 if quick or not old else 2):
         reset("project")
-        project = require_ok(run_timed([CLI, "backfill", "--org", ORG, "--database-url", url, str(folder)],
-                                       env=env, timeout=1800), "dockerhub-export backfill")
+        project = require_ok(
+            run_timed(
+                [CLI, "backfill", "--org", ORG, "--database-url", url, str(folder)], env=env, timeout=1800
+            ),
+            "dockerhub-export backfill",
+        )
         backfills.append(project.seconds)
-        print(f"  {label} backfill: {project.seconds:.1f} s ({rows_total / project.seconds:,.0f} rows/s)",
-              flush=True)
+        print(
+            f"  {label} backfill: {project.seconds:.1f} s ({rows_total / project.seconds:,.0f} rows/s)",
+            flush=True,
+        )
         if old:
             old_url = reset("old")
-            again = require_ok(run_timed([CLI, "backfill", "--org", ORG, "--database-url", old_url, str(folder)],
-                                         env=old.env(env), timeout=1800), f"dockerhub-export backfill on {old.rev}")
+            again = require_ok(
+                run_timed(
+                    [CLI, "backfill", "--org", ORG, "--database-url", old_url, str(folder)],
+                    env=old.env(env),
+                    timeout=1800,
+                ),
+                f"dockerhub-export backfill on {old.rev}",
+            )
             old_backfills.append(again.seconds)
             print(f"  {label} backfill on {old.rev}: {again.seconds:.1f} s", flush=True)
     if old:
-        compared.append((f"{label} backfill (whole command, {rows_total:,} rows)", "s", backfills, old_backfills))
+        compared.append(
+            (f"{label} backfill (whole command, {rows_total:,} rows)", "s", backfills, old_backfills)
+        )
         raw["backfill_all"], raw["backfill_old"] = backfills, old_backfills
     raw_url = reset("raw")
-    baseline = require_ok(run_timed([PY, "-c", raw_target[0], raw_target[1], ORG, str(folder)], env=env,
-                                    timeout=1800), "raw loader")
+    baseline = require_ok(
+        run_timed([PY, "-c", raw_target[0], raw_target[1], ORG, str(folder)], env=env, timeout=1800),
+        "raw loader",
+    )
     assert baseline.stdout.strip() == str(rows_total), baseline.stdout
     raw["backfill"] = project.seconds
     raw["backfill_raw"] = baseline.seconds
     rate = rows_total / project.seconds
-    lines = [[label, "backfill (whole command)", project.seconds, f"{rate:,.0f} rows/s", baseline.seconds,
-              project.seconds / baseline.seconds,
-              f"{verdict(rate >= 100_000)} ≥ 100,000 rows/s" if label == "SQLite" else ""]]
-    lines.append([label, "  raw loader (baseline)", baseline.seconds, f"{rows_total / baseline.seconds:,.0f} rows/s",
-                  baseline.seconds, 1.0, ""])
+    lines = [
+        [
+            label,
+            "backfill (whole command)",
+            project.seconds,
+            f"{rate:,.0f} rows/s",
+            baseline.seconds,
+            project.seconds / baseline.seconds,
+            f"{verdict(rate >= 100_000)} ≥ 100,000 rows/s" if label == "SQLite" else "",
+        ]
+    ]
+    lines.append(
+        [
+            label,
+            "  raw loader (baseline)",
+            baseline.seconds,
+            f"{rows_total / baseline.seconds:,.0f} rows/s",
+            baseline.seconds,
+            1.0,
+            "",
+        ]
+    )
     print(f"  {label} raw loader: {baseline.seconds:.1f} s", flush=True)
 
     driver = "sqlite" if label == "SQLite" else "postgres"
     # trends
     trends_cmd = [CLI, "trends", "--org", ORG, "--database-url", url, "--format", "json"]
     trends_old = ([*trends_cmd[:5], old_url, *trends_cmd[6:]], old.env(env)) if old else None
-    p, b, out, o = timed_pair(trends_cmd, [PY, "-c", RAW_QUERY, "trends", driver, raw_url, ORG, TRENDS_SQL], env,
-                              repeats, trends_old)
+    p, b, out, o = timed_pair(
+        trends_cmd,
+        [PY, "-c", RAW_QUERY, "trends", driver, raw_url, ORG, TRENDS_SQL],
+        env,
+        repeats,
+        trends_old,
+    )
     if old:
         compared.append((f"{label} trends over the whole year (json)", "s", p, o))
         raw["trends_old"] = o
     report = json.loads(out)
     notes.append(f"{label} trends check: {check_trends(report, truth)}")
-    lines.append([label, "trends over the whole year (json)", median(p), "", median(b), median(p) / median(b),
-                  f"{verdict(median(p) <= 3)} ≤ 3 s" if label == "SQLite" else ""])
+    lines.append(
+        [
+            label,
+            "trends over the whole year (json)",
+            median(p),
+            "",
+            median(b),
+            median(p) / median(b),
+            f"{verdict(median(p) <= 3)} ≤ 3 s" if label == "SQLite" else "",
+        ]
+    )
     raw["trends"], raw["trends_raw"] = p, b
     # history
     name = sorted(truth.tracked)[1]
     history_cmd = [CLI, "history", "--org", ORG, "--repo", name, "--database-url", url, "--format", "json"]
     history_old = ([*history_cmd[:7], old_url, *history_cmd[8:]], old.env(env)) if old else None
-    p, b, out, o = timed_pair(history_cmd, [PY, "-c", RAW_QUERY, "history", driver, raw_url, ORG, name], env,
-                              repeats, history_old)
+    p, b, out, o = timed_pair(
+        history_cmd, [PY, "-c", RAW_QUERY, "history", driver, raw_url, ORG, name], env, repeats, history_old
+    )
     if old:
         compared.append((f"{label} history of one repository (json)", "s", p, o))
         raw["history_old"] = o
     notes.append(f"{label} history check: {check_history(json.loads(out), name, truth)}")
-    lines.append([label, f"history of {name} (json)", median(p), "", median(b), median(p) / median(b),
-                  f"{verdict(median(p) <= 1.5)} ≤ 1.5 s" if label == "SQLite" else ""])
+    lines.append(
+        [
+            label,
+            f"history of {name} (json)",
+            median(p),
+            "",
+            median(b),
+            median(p) / median(b),
+            f"{verdict(median(p) <= 1.5)} ≤ 1.5 s" if label == "SQLite" else "",
+        ]
+    )
     raw["history"], raw["history_raw"] = p, b
     if label == "PostgreSQL":
         # The same queries once the planner has statistics: a server with autovacuum off (as here) or
         # lagging behind a bulk load plans the two-day join for 6 rows and runs a nested loop.
         analyzed = _pg_analyzed(notes, url, raw_url, *([old_url] if old else []))
         if analyzed:
-            p, b, _, o = timed_pair(trends_cmd, [PY, "-c", RAW_QUERY, "trends", driver, raw_url, ORG, TRENDS_SQL],
-                                    env, repeats, trends_old)
-            lines.append([label, "trends, after ANALYZE", median(p), "", median(b), median(p) / median(b), ""])
+            p, b, _, o = timed_pair(
+                trends_cmd,
+                [PY, "-c", RAW_QUERY, "trends", driver, raw_url, ORG, TRENDS_SQL],
+                env,
+                repeats,
+                trends_old,
+            )
+            lines.append(
+                [label, "trends, after ANALYZE", median(p), "", median(b), median(p) / median(b), ""]
+            )
             raw["trends_analyzed"], raw["trends_raw_analyzed"] = p, b
             if old:
                 compared.append((f"{label} trends, after ANALYZE", "s", p, o))
                 raw["trends_old_analyzed"] = o
-            p, b, _, o = timed_pair(history_cmd, [PY, "-c", RAW_QUERY, "history", driver, raw_url, ORG, name], env,
-                                    repeats, history_old)
-            lines.append([label, "history, after ANALYZE", median(p), "", median(b), median(p) / median(b), ""])
+            p, b, _, o = timed_pair(
+                history_cmd,
+                [PY, "-c", RAW_QUERY, "history", driver, raw_url, ORG, name],
+                env,
+                repeats,
+                history_old,
+            )
+            lines.append(
+                [label, "history, after ANALYZE", median(p), "", median(b), median(p) / median(b), ""]
+            )
             raw["history_analyzed"], raw["history_raw_analyzed"] = p, b
             if old:
                 compared.append((f"{label} history, after ANALYZE", "s", p, o))
@@ -401,8 +502,10 @@ def backend(label: str, url: str, raw_target: list[str], folder: Path, truth: Tr
     if label == "SQLite":
         for cmd in (trends_cmd, history_cmd):
             imported = imports_prefect(cmd[1:], env)
-            notes.append(f"`dockerhub-export {cmd[1]}` imports Prefect: {'yes' if imported else 'no'} "
-                         f"({verdict(not imported)})")
+            notes.append(
+                f"`dockerhub-export {cmd[1]}` imports Prefect: {'yes' if imported else 'no'} "
+                f"({verdict(not imported)})"
+            )
     return lines, raw, notes, compared
 
 
@@ -419,18 +522,26 @@ def _pg_analyzed(notes: list[str], *urls: str) -> bool:
                 "WHERE relname = 'repository_snapshots'"
             ).fetchone()
             connection.execute("ANALYZE")
-    notes.append(f"PostgreSQL: autovacuum={stats[1]}, repository_snapshots auto-analyzed before the queries: "
-                 f"{'yes' if stats[0] else 'no'}; the 'after ANALYZE' rows ran a manual ANALYZE first")
+    notes.append(
+        f"PostgreSQL: autovacuum={stats[1]}, repository_snapshots auto-analyzed before the queries: "
+        f"{'yes' if stats[0] else 'no'}; the 'after ANALYZE' rows ran a manual ANALYZE first"
+    )
     return True
 
 
 def main() -> None:
     def extra(parser: Any) -> None:
-        parser.add_argument("--postgres", default=DEFAULT_PG, help="SQLAlchemy URL of a PostgreSQL server to use")
+        parser.add_argument(
+            "--postgres", default=DEFAULT_PG, help="SQLAlchemy URL of a PostgreSQL server to use"
+        )
         parser.add_argument("--no-postgres", action="store_true")
         parser.add_argument("--keep", type=Path, help="generate the CSVs here and keep them")
-        parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both",
-                            help="which databases to measure (each alone stays under ~10 minutes)")
+        parser.add_argument(
+            "--backend",
+            choices=["sqlite", "postgres", "both"],
+            default="both",
+            help="which databases to measure (each alone stays under ~10 minutes)",
+        )
 
     args = common.parse_args(__doc__.splitlines()[0], extra)
     print(common.machine(), flush=True)
@@ -463,29 +574,53 @@ def main() -> None:
         if args.backend in ("sqlite", "both"):
             url = f"sqlite:///{work / 'project.db'}"
             lines, raw["sqlite"], extra_notes, more = backend(
-                "SQLite", url, [RAW_SQLITE_LOAD, str(work / "raw.db")], folder, truth, repeats, env, sqlite_reset,
-                old, args.quick)
+                "SQLite",
+                url,
+                [RAW_SQLITE_LOAD, str(work / "raw.db")],
+                folder,
+                truth,
+                repeats,
+                env,
+                sqlite_reset,
+                old,
+                args.quick,
+            )
             rows += lines
             notes += extra_notes
             compared += more
         if not args.no_postgres and args.backend in ("postgres", "both"):
             import sqlalchemy as sa
-
             from snapshots import pg_reset
 
             def postgres_reset(which: str) -> str:
                 target = pg_reset(args.postgres, f"dhe_bench_history_{which}")
                 if which == "raw":
                     store.open_engine(target).dispose()
-                    return sa.make_url(target).set(drivername="postgresql").render_as_string(hide_password=False)
+                    return (
+                        sa.make_url(target).set(drivername="postgresql").render_as_string(hide_password=False)
+                    )
                 return target
 
-            pg_url = sa.make_url(args.postgres).set(database="dhe_bench_history_project").render_as_string(
-                hide_password=False)
-            raw_dsn = sa.make_url(args.postgres).set(drivername="postgresql", database="dhe_bench_history_raw")
+            pg_url = (
+                sa.make_url(args.postgres)
+                .set(database="dhe_bench_history_project")
+                .render_as_string(hide_password=False)
+            )
+            raw_dsn = sa.make_url(args.postgres).set(
+                drivername="postgresql", database="dhe_bench_history_raw"
+            )
             lines, raw["postgres"], extra_notes, more = backend(
-                "PostgreSQL", pg_url, [RAW_PG_LOAD, raw_dsn.render_as_string(hide_password=False)], folder, truth,
-                repeats, env, postgres_reset, old, args.quick)
+                "PostgreSQL",
+                pg_url,
+                [RAW_PG_LOAD, raw_dsn.render_as_string(hide_password=False)],
+                folder,
+                truth,
+                repeats,
+                env,
+                postgres_reset,
+                old,
+                args.quick,
+            )
             rows += lines
             notes += extra_notes
             compared += more
@@ -495,9 +630,12 @@ def main() -> None:
         if not args.no_postgres and args.backend in ("postgres", "both"):
             from snapshots import pg_drop
 
-            pg_drop(args.postgres, "dhe_bench_history_project", "dhe_bench_history_raw", "dhe_bench_history_old")
+            pg_drop(
+                args.postgres, "dhe_bench_history_project", "dhe_bench_history_raw", "dhe_bench_history_old"
+            )
     table(
-        f"A year of history: {days} days × {n:,} repositories = {truth.rows:,} rows (queries: median of {repeats})",
+        f"A year of history: {days} days × {n:,} repositories = {truth.rows:,} rows "
+        f"(queries: median of {repeats})",
         ["database", "command", "seconds", "throughput", "raw baseline s", "× baseline", "target"],
         rows,
     )

@@ -4,7 +4,8 @@ The fake Hub runs in a separate interpreter so that its threads never compete wi
 client for the GIL. Protocol: one JSON object per line. On start it prints ``{"url": ...}``; then each
 command line gets one answer line:
 
-    {"cmd": "stats"}                      -> max_in_flight, list requests [[page, started, ended, status]], ...
+    {"cmd": "stats"}                      -> max_in_flight, list requests
+                                             [[page, started, ended, status]], ...
     {"cmd": "reset"}                      -> clears recorded requests and max_in_flight
     {"cmd": "faults", "latency": 0.06}    -> sets Faults fields
     {"cmd": "quota", "per_window": 40, "window": 1.0}   -> a fixed-window request quota (0 turns it off)
@@ -56,8 +57,12 @@ class QuotaHub(FakeHub):
         if answered:
             return reply
         key = (
-            namespace, sees_private, tuple(sorted((k, tuple(v)) for k, v in query.items())),
-            self.faults.next_link_base, self.faults.omit_count, len(self.repos.get(namespace) or ()),
+            namespace,
+            sees_private,
+            tuple(sorted((k, tuple(v)) for k, v in query.items())),
+            self.faults.next_link_base,
+            self.faults.omit_count,
+            len(self.repos.get(namespace) or ()),
         )
         cached = self._pages.get(key)
         if cached is not None:
@@ -88,7 +93,7 @@ class QuotaHub(FakeHub):
                     self.list_requests_seen += 1
                     remaining = self.window - (now - self._window_start)
             if limited:
-                # Whole milliseconds, rounded up, so that a client waiting exactly this long is past the reset.
+                # Whole milliseconds, rounded up: a client waiting exactly this long is past the reset.
                 wait = math.ceil(max(remaining, 0.001) * 1000) / 1000
                 return True, _text(429, "Too Many Requests", (("Retry-After", _seconds(wait)),))
         return super()._list_fault(query)

@@ -62,57 +62,118 @@ def main() -> None:
     raw: dict[str, Any] = {}
     pairs: dict[str, list[common.Timed]] = {"cli": [], "cli_old": [], "lib": [], "lib_old": []}
     try:
-        with HubProcess(repos=n, latency=LATENCY) as hub, common.prefect_server() as prefect, \
-                common.revision(args.compare) as old:
+        with (
+            HubProcess(repos=n, latency=LATENCY) as hub,
+            common.prefect_server() as prefect,
+            common.revision(args.compare) as old,
+        ):
             env = hub_env(hub.url, **prefect)
             # A first run registers the flow on the fresh server; then the measured runs.
-            require_ok(run_timed([CLI, "run", "--no-db", "--output-dir", str(work / "warm")], env=env, cwd=work),
-                       "warm-up run")
+            require_ok(
+                run_timed([CLI, "run", "--no-db", "--output-dir", str(work / "warm")], env=env, cwd=work),
+                "warm-up run",
+            )
             if old:
-                require_ok(run_timed([CLI, "run", "--no-db", "--output-dir", str(work / "warm-old")],
-                                     env=old.env(env), cwd=work), f"warm-up run on {old.rev}")
+                require_ok(
+                    run_timed(
+                        [CLI, "run", "--no-db", "--output-dir", str(work / "warm-old")],
+                        env=old.env(env),
+                        cwd=work,
+                    ),
+                    f"warm-up run on {old.rev}",
+                )
             for i in range(repeats):  # interleaved: current, REV, current, REV, ...
                 for code, suffix in ((common.CURRENT, ""), *(((old, "_old"),) if old else ())):
-                    cli = require_ok(run_timed([CLI, "run", "--no-db", "--output-dir", str(work / f"cli{suffix}")],
-                                               env=code.env(env), cwd=work), f"run --no-db on {code.label}")
-                    answer, lib = code.worker("library", hub.url, ORG, TOKEN, work / f"lib{suffix}-{i}", env=env,
-                                              cwd=work)
+                    cli = require_ok(
+                        run_timed(
+                            [CLI, "run", "--no-db", "--output-dir", str(work / f"cli{suffix}")],
+                            env=code.env(env),
+                            cwd=work,
+                        ),
+                        f"run --no-db on {code.label}",
+                    )
+                    answer, lib = code.worker(
+                        "library", hub.url, ORG, TOKEN, work / f"lib{suffix}-{i}", env=env, cwd=work
+                    )
                     assert answer["count"] == n, answer
                     pairs["cli" + suffix].append(cli)
                     pairs["lib" + suffix].append(lib)
-                    print(f"  {code.label}: CLI {cli.maxrss_mib:.0f} MiB, library {lib.maxrss_mib:.0f} MiB",
-                          flush=True)
+                    print(
+                        f"  {code.label}: CLI {cli.maxrss_mib:.0f} MiB, library {lib.maxrss_mib:.0f} MiB",
+                        flush=True,
+                    )
             # The README's first command: no Prefect server configured (no PREFECT_API_URL, an empty
             # PREFECT_HOME), so the current code runs in-process, without Prefect.
             home = work / "prefect-home-empty"
             home.mkdir()
-            in_process = require_ok(run_timed([CLI, "run", "--no-db", "--output-dir", str(work / "inproc")],
-                                              env=hub_env(hub.url, PREFECT_HOME=str(home)), cwd=work),
-                                    "run --no-db without a Prefect server (in-process)")
+            in_process = require_ok(
+                run_timed(
+                    [CLI, "run", "--no-db", "--output-dir", str(work / "inproc")],
+                    env=hub_env(hub.url, PREFECT_HOME=str(home)),
+                    cwd=work,
+                ),
+                "run --no-db without a Prefect server (in-process)",
+            )
             assert "running in-process" in in_process.stderr, in_process.stderr[-2000:]
             floor = require_ok(run_timed([PY, "-c", IMPORTS], env=env, cwd=work), "imports")
-            listing = require_ok(run_timed([PY, "-c", RAW, hub.url, ORG, TOKEN], env=env, cwd=work), "raw listing")
+            listing = require_ok(
+                run_timed([PY, "-c", RAW, hub.url, ORG, TOKEN], env=env, cwd=work), "raw listing"
+            )
             assert listing.stdout.strip() == str(n)
         cli = max(pairs["cli"], key=lambda t: t.maxrss_mib)
         lib = max(pairs["lib"], key=lambda t: t.maxrss_mib)
-        raw = {"compare": args.compare, **{key: [t.maxrss_mib for t in values] for key, values in pairs.items()},
-               "in_process": in_process.maxrss_mib, "imports": floor.maxrss_mib, "raw_listing": listing.maxrss_mib}
+        raw = {
+            "compare": args.compare,
+            **{key: [t.maxrss_mib for t in values] for key, values in pairs.items()},
+            "in_process": in_process.maxrss_mib,
+            "imports": floor.maxrss_mib,
+            "raw_listing": listing.maxrss_mib,
+        }
 
         def mb(result: common.Timed) -> float:  # the target is in MB (10^6 bytes); ru_maxrss is KiB
             return result.maxrss_mib * 1.048576
 
         rows = [
-            ["dockerhub-export run --no-db (Prefect server running)", cli.maxrss_mib, mb(cli), mb(cli) / TARGET_MB,
-             cli.seconds, f"{verdict(mb(cli) < TARGET_MB)} < {TARGET_MB} MB" if n == 100_000 else ""],
-            ["dockerhub-export run --no-db, no Prefect server configured (in-process)", in_process.maxrss_mib,
-             mb(in_process), mb(in_process) / TARGET_MB, in_process.seconds,
-             f"{verdict(mb(in_process) < TARGET_MB)} < {TARGET_MB} MB" if n == 100_000 else ""],
-            ["library: authenticate + fetch_all_pages + from_columns + write_csv", lib.maxrss_mib, mb(lib),
-             mb(lib) / TARGET_MB, lib.seconds, ""],
-            [f"baseline: python -c '{IMPORTS}'", floor.maxrss_mib, mb(floor), mb(floor) / TARGET_MB, floor.seconds,
-             ""],
-            ["baseline: raw listing (httpx + json, list of dicts)", listing.maxrss_mib, mb(listing),
-             mb(listing) / TARGET_MB, listing.seconds, ""],
+            [
+                "dockerhub-export run --no-db (Prefect server running)",
+                cli.maxrss_mib,
+                mb(cli),
+                mb(cli) / TARGET_MB,
+                cli.seconds,
+                f"{verdict(mb(cli) < TARGET_MB)} < {TARGET_MB} MB" if n == 100_000 else "",
+            ],
+            [
+                "dockerhub-export run --no-db, no Prefect server configured (in-process)",
+                in_process.maxrss_mib,
+                mb(in_process),
+                mb(in_process) / TARGET_MB,
+                in_process.seconds,
+                f"{verdict(mb(in_process) < TARGET_MB)} < {TARGET_MB} MB" if n == 100_000 else "",
+            ],
+            [
+                "library: authenticate + fetch_all_pages + from_columns + write_csv",
+                lib.maxrss_mib,
+                mb(lib),
+                mb(lib) / TARGET_MB,
+                lib.seconds,
+                "",
+            ],
+            [
+                f"baseline: python -c '{IMPORTS}'",
+                floor.maxrss_mib,
+                mb(floor),
+                mb(floor) / TARGET_MB,
+                floor.seconds,
+                "",
+            ],
+            [
+                "baseline: raw listing (httpx + json, list of dicts)",
+                listing.maxrss_mib,
+                mb(listing),
+                mb(listing) / TARGET_MB,
+                listing.seconds,
+                "",
+            ],
         ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -122,18 +183,27 @@ def main() -> None:
         rows,
     )
     if old:
+
         def rss(key: str) -> list[float]:
             return [t.maxrss_mib for t in pairs[key]]
 
         def secs(key: str) -> list[float]:
             return [t.seconds for t in pairs[key]]
 
-        common.compare_table(old, f"Peak RSS, {n:,} repositories", [
-            ("dockerhub-export run --no-db (flow run), peak RSS", "MiB", rss("cli"), rss("cli_old")),
-            ("library path, peak RSS", "MiB", rss("lib"), rss("lib_old")),
-            ("dockerhub-export run --no-db (flow run), wall time (20 ms latency)", "s", secs("cli"),
-             secs("cli_old")),
-        ])
+        common.compare_table(
+            old,
+            f"Peak RSS, {n:,} repositories",
+            [
+                ("dockerhub-export run --no-db (flow run), peak RSS", "MiB", rss("cli"), rss("cli_old")),
+                ("library path, peak RSS", "MiB", rss("lib"), rss("lib_old")),
+                (
+                    "dockerhub-export run --no-db (flow run), wall time (20 ms latency)",
+                    "s",
+                    secs("cli"),
+                    secs("cli_old"),
+                ),
+            ],
+        )
     path = common.save("memory", {"repositories": n, **raw})
     print(f"\nraw figures: {path}")
 

@@ -70,8 +70,11 @@ def main() -> None:
     checks: list[str] = []
     days: dict[str, date] = {}
     try:
-        with HubProcess(repos=n, latency=LATENCY) as hub, common.prefect_server() as prefect, \
-                common.revision(args.compare) as old:
+        with (
+            HubProcess(repos=n, latency=LATENCY) as hub,
+            common.prefect_server() as prefect,
+            common.revision(args.compare) as old,
+        ):
             flow_env = hub_env(hub.url, **prefect)
 
             def no_server_env(name: str) -> dict[str, str]:
@@ -79,13 +82,24 @@ def main() -> None:
                 home.mkdir()
                 return hub_env(hub.url, PREFECT_HOME=str(home))
 
-            def project(variant: str, code: common.Revision, env: dict[str, str], *extra: str) -> common.Timed:
+            def project(
+                variant: str, code: common.Revision, env: dict[str, str], *extra: str
+            ) -> common.Timed:
                 folder = variant.removesuffix("_c8")
                 day = days[folder] = days.get(folder, date(2026, 11, 1)) + timedelta(days=1)
-                cmd = [CLI, "run", "--output-dir", str(work / f"out-{folder}"), "--snapshot-date", day.isoformat(),
-                       *extra]
-                return require_ok(run_timed(cmd, env=code.env(env), cwd=work),
-                                  f"dockerhub-export run ({variant}, {code.label})")
+                cmd = [
+                    CLI,
+                    "run",
+                    "--output-dir",
+                    str(work / f"out-{folder}"),
+                    "--snapshot-date",
+                    day.isoformat(),
+                    *extra,
+                ]
+                return require_ok(
+                    run_timed(cmd, env=code.env(env), cwd=work),
+                    f"dockerhub-export run ({variant}, {code.label})",
+                )
 
             in_process_env = no_server_env("current")
             first["default"] = project("flow", common.CURRENT, flow_env).seconds
@@ -100,7 +114,9 @@ def main() -> None:
                 results["reference"].append(ref.seconds)
                 inproc = project("inproc", common.CURRENT, in_process_env)
                 if IN_PROCESS_MARK not in inproc.stderr:
-                    raise RuntimeError(f"the run without a server did not run in-process:\n{inproc.stderr[-2000:]}")
+                    raise RuntimeError(
+                        f"the run without a server did not run in-process:\n{inproc.stderr[-2000:]}"
+                    )
                 results["in_process"].append(inproc.seconds)
                 default = project("flow", common.CURRENT, flow_env)
                 results["default"].append(default.seconds)
@@ -109,33 +125,51 @@ def main() -> None:
                 if old:
                     old_default = project("old", old, flow_env)
                     results["old_default"].append(old_default.seconds)
-                results["c8"].append(project("flow_c8", common.CURRENT, flow_env, "--concurrency", "8").seconds)
+                results["c8"].append(
+                    project("flow_c8", common.CURRENT, flow_env, "--concurrency", "8").seconds
+                )
                 if old:
                     results["old_c8"].append(project("old_c8", old, flow_env, "--concurrency", "8").seconds)
-                print(f"  rep {i + 1}: " + ", ".join(f"{key} {values[-1]:.2f} s" for key, values in results.items()),
-                      flush=True)
+                print(
+                    f"  rep {i + 1}: "
+                    + ", ".join(f"{key} {values[-1]:.2f} s" for key, values in results.items()),
+                    flush=True,
+                )
                 theirs = six_columns((script_dir / "repos.csv").read_text(encoding="utf-8"))
                 for label, result in (("in-process", inproc), ("flow run", default)):
                     ours = six_columns(csv_of(result).read_text(encoding="utf-8"))
-                    assert len(ours) == n and ours == theirs, f"the {label} CSV differs from the reference script's"
+                    assert len(ours) == n and ours == theirs, (
+                        f"the {label} CSV differs from the reference script's"
+                    )
                 if old:
                     texts = {csv_of(r).read_bytes() for r in (inproc, default, old_default)}
-                    assert len(texts) == 1, f"the CSVs of the in-process run, the flow run and {old.rev} differ"
-            checks.append("the six reference columns of the in-process and flow-run CSVs equal the script's rows: OK")
+                    assert len(texts) == 1, (
+                        f"the CSVs of the in-process run, the flow run and {old.rev} differ"
+                    )
+            checks.append(
+                "the six reference columns of the in-process and flow-run CSVs equal the script's rows: OK"
+            )
             if old:
                 checks.append(f"in-process, flow-run and {old.rev} CSVs byte-identical: OK")
                 home_env = no_server_env("old")
                 result = project("old_noserver", old, home_env)
                 old_no_server = result.seconds
                 assert csv_of(result).read_bytes() == csv_of(inproc).read_bytes()
-                print(f"{old.rev} without a server (temporary Prefect server, fresh PREFECT_HOME): "
-                      f"{old_no_server:.2f} s", flush=True)
+                print(
+                    f"{old.rev} without a server (temporary Prefect server, fresh PREFECT_HOME): "
+                    f"{old_no_server:.2f} s",
+                    flush=True,
+                )
                 # Once more with the same PREFECT_HOME: the temporary server's database now exists
                 # (a user's second run), then the current code in-process right beside it.
                 old_no_server_again = project("old_noserver", old, home_env).seconds
                 in_process_again = project("inproc", common.CURRENT, in_process_env).seconds
-                print(f"{old.rev} without a server, second run (same PREFECT_HOME): {old_no_server_again:.2f} s; "
-                      f"current in-process right after: {in_process_again:.2f} s", flush=True)
+                print(
+                    f"{old.rev} without a server, second run (same PREFECT_HOME): "
+                    f"{old_no_server_again:.2f} s; "
+                    f"current in-process right after: {in_process_again:.2f} s",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -148,10 +182,14 @@ def main() -> None:
     full = n == 20_000
     rows: list[list[Any]] = [["reference script (curl + jq, sequential)", ref, 1.0, ""]]
     labels = {
-        "in_process": ("dockerhub-export run, no Prefect server configured (in-process; README's first command)",
-                       f"{verdict(vs_reference('in_process') <= 0.25)} ≤ 0.25×" if full else ""),
-        "default": ("dockerhub-export run, Prefect server running (flow run; c=4, CSV + SQLite snapshot)",
-                    f"{verdict(vs_reference('default') <= 0.25)} ≤ 0.25×" if full else ""),
+        "in_process": (
+            "dockerhub-export run, no Prefect server configured (in-process; README's first command)",
+            f"{verdict(vs_reference('in_process') <= 0.25)} ≤ 0.25×" if full else "",
+        ),
+        "default": (
+            "dockerhub-export run, Prefect server running (flow run; c=4, CSV + SQLite snapshot)",
+            f"{verdict(vs_reference('default') <= 0.25)} ≤ 0.25×" if full else "",
+        ),
         "c8": ("dockerhub-export run --concurrency 8, flow run", ""),
     }
     if old:
@@ -159,40 +197,93 @@ def main() -> None:
         labels["old_c8"] = (f"--concurrency 8, flow run on {old.rev}", "")
     for key, (label, target) in labels.items():
         rows.append([label, median(results[key]), vs_reference(key), target])
-    rows.append(["(first flow run on a fresh Prefect server, defaults)", first["default"], first["default"] / ref, ""])
+    rows.append(
+        ["(first flow run on a fresh Prefect server, defaults)", first["default"], first["default"] / ref, ""]
+    )
     if old:
-        rows.append([f"(first flow run on {old.rev}, same server)", first["old_default"], first["old_default"] / ref,
-                     ""])
-        rows.append([f"{old.rev}, no Prefect server configured (temporary server, fresh PREFECT_HOME; once)",
-                     old_no_server, old_no_server / ref, ""])
-        rows.append([f"{old.rev}, no server configured, second run (same PREFECT_HOME; once)", old_no_server_again,
-                     old_no_server_again / ref, ""])
+        rows.append(
+            [
+                f"(first flow run on {old.rev}, same server)",
+                first["old_default"],
+                first["old_default"] / ref,
+                "",
+            ]
+        )
+        rows.append(
+            [
+                f"{old.rev}, no Prefect server configured (temporary server, fresh PREFECT_HOME; once)",
+                old_no_server,
+                old_no_server / ref,
+                "",
+            ]
+        )
+        rows.append(
+            [
+                f"{old.rev}, no server configured, second run (same PREFECT_HOME; once)",
+                old_no_server_again,
+                old_no_server_again / ref,
+                "",
+            ]
+        )
     table(
         f"Whole run, {n:,} repositories, {LATENCY * 1000:.0f} ms per request (median of {repeats})",
         ["command", "seconds (median)", "× reference (median of paired ratios)", "target"],
         rows,
     )
     if old:
-        common.compare_table(old, f"Whole run, {n:,} repositories, {LATENCY * 1000:.0f} ms", [
-            ("run, flow run (defaults)", "s", results["default"], results["old_default"]),
-            ("run --concurrency 8, flow run", "s", results["c8"], results["old_c8"]),
-        ])
+        common.compare_table(
+            old,
+            f"Whole run, {n:,} repositories, {LATENCY * 1000:.0f} ms",
+            [
+                ("run, flow run (defaults)", "s", results["default"], results["old_default"]),
+                ("run --concurrency 8, flow run", "s", results["c8"], results["old_c8"]),
+            ],
+        )
         ratio = median(results["in_process"]) / old_no_server
         table(
             f"The README's first command (no Prefect server configured): current vs {old.rev}",
-            ["figure", "current (in-process)", f"{old.rev} (temporary server)", "current / old",
-             "current × reference", f"{old.rev} × reference"],
-            [["dockerhub-export run, no server configured (REV: fresh PREFECT_HOME)", median(results["in_process"]),
-              old_no_server, ratio, vs_reference("in_process"), old_no_server / ref],
-             ["the same, REV's second run (same PREFECT_HOME), current run right after", in_process_again,
-              old_no_server_again, in_process_again / old_no_server_again, in_process_again / ref,
-              old_no_server_again / ref]],
+            [
+                "figure",
+                "current (in-process)",
+                f"{old.rev} (temporary server)",
+                "current / old",
+                "current × reference",
+                f"{old.rev} × reference",
+            ],
+            [
+                [
+                    "dockerhub-export run, no server configured (REV: fresh PREFECT_HOME)",
+                    median(results["in_process"]),
+                    old_no_server,
+                    ratio,
+                    vs_reference("in_process"),
+                    old_no_server / ref,
+                ],
+                [
+                    "the same, REV's second run (same PREFECT_HOME), current run right after",
+                    in_process_again,
+                    old_no_server_again,
+                    in_process_again / old_no_server_again,
+                    in_process_again / ref,
+                    old_no_server_again / ref,
+                ],
+            ],
         )
     for check in checks:
         print(check)
-    path = common.save("run", {"repositories": n, "latency": LATENCY, "compare": args.compare, "first": first,
-                               "old_no_server": old_no_server, "old_no_server_again": old_no_server_again,
-                               "in_process_again": in_process_again, **results})
+    path = common.save(
+        "run",
+        {
+            "repositories": n,
+            "latency": LATENCY,
+            "compare": args.compare,
+            "first": first,
+            "old_no_server": old_no_server,
+            "old_no_server_again": old_no_server_again,
+            "in_process_again": in_process_again,
+            **results,
+        },
+    )
     print(f"\nraw figures: {path}")
 
 

@@ -2,13 +2,13 @@
 
     python bench/run_all.py [--quick] [--compare REV] [names...]
 
-    fetch      the listing vs. sequential next-following, 429 scenarios       bench/fetch.py
-    run        whole `dockerhub-export run` vs. the reference script           bench/run.py
-    startup    `--help`, `history --help`; no Prefect in the query commands    bench/startup.py
-    memory     peak RSS of a 100,000-repository export                         bench/memory.py
-    snapshots  upsert_snapshot vs. a raw driver bulk insert                    bench/snapshots.py
-    history    backfill a year, trends, history on SQLite                      bench/history.py --backend sqlite
-    history-pg the same on PostgreSQL                                          bench/history.py --backend postgres
+    fetch      the listing vs. sequential next-following, 429s        bench/fetch.py
+    run        whole `dockerhub-export run` vs. the reference script  bench/run.py
+    startup    `--help`, `history --help`; no Prefect in queries      bench/startup.py
+    memory     peak RSS of a 100,000-repository export                bench/memory.py
+    snapshots  upsert_snapshot vs. a raw driver bulk insert           bench/snapshots.py
+    history    backfill a year, trends, history on SQLite             bench/history.py --backend sqlite
+    history-pg the same on PostgreSQL                                 bench/history.py --backend postgres
 
 Each full bench stays under ~10 minutes on the 2-core machine (with --compare up to ~15); --quick uses
 smaller sizes; --compare REV is handed to every bench (each then also measures git revision REV's code
@@ -37,7 +37,9 @@ def main() -> None:
     parser.add_argument("--compare", metavar="REV")
     parser.add_argument("names", nargs="*", metavar="name")
     options = parser.parse_args()
-    args = (["--quick"] if options.quick else []) + (["--compare", options.compare] if options.compare else [])
+    args = (["--quick"] if options.quick else []) + (
+        ["--compare", options.compare] if options.compare else []
+    )
     names = options.names or BENCHES
     unknown = sorted(set(names) - set(BENCHES))
     if unknown:

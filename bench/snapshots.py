@@ -51,9 +51,9 @@ def frames(n: int) -> tuple[Any, Any]:
 
 def driver_rows(frame: Any, day: date, *, sqlite: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
     """The rows the store writes, as plain driver values (SQLAlchemy's SQLite formats for SQLite)."""
-    from dockerhub_export import store
-
     import pandas as pd
+
+    from dockerhub_export import store
 
     KINDS = compat.kinds()
     columns: dict[str, list[Any]] = {"name": frame["name"].astype(object).tolist()}
@@ -71,7 +71,7 @@ def driver_rows(frame: Any, day: date, *, sqlite: bool) -> tuple[list[str], list
         for name, items in values.items():
             if items and any(isinstance(v, (datetime, date, bool)) for v in items[:1000]):
                 values[name] = [_sqlite_value(v) for v in items]
-    return names, list(zip(*(values[name] for name in names)))
+    return names, list(zip(*(values[name] for name in names), strict=True))
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -109,15 +109,18 @@ def sqlite_project(path: Path, today: Any, yesterday: Any) -> tuple[float, float
     return _time_day_and_rewrite(engine, today)
 
 
-def sqlite_raw(path: Path, today_rows: tuple[list[str], list[tuple]], yesterday_rows: tuple[list[str], list[tuple]]
-               ) -> tuple[float, float]:
+def sqlite_raw(
+    path: Path, today_rows: tuple[list[str], list[tuple]], yesterday_rows: tuple[list[str], list[tuple]]
+) -> tuple[float, float]:
     from dockerhub_export import store
 
     store.open_engine(f"sqlite:///{path}").dispose()  # the same schema and indexes
     names, rows = today_rows
-    insert = (f"INSERT INTO repository_snapshots ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})")
-    upsert = insert + " ON CONFLICT (namespace, snapshot_date, name) DO UPDATE SET " + ", ".join(
-        f"{n} = excluded.{n}" for n in names[3:]
+    insert = f"INSERT INTO repository_snapshots ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    upsert = (
+        insert
+        + " ON CONFLICT (namespace, snapshot_date, name) DO UPDATE SET "
+        + ", ".join(f"{n} = excluded.{n}" for n in names[3:])
     )
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
@@ -160,8 +163,11 @@ def pg_drop(server_url: str, *databases: str) -> None:
     import psycopg
     import sqlalchemy as sa
 
-    dsn = sa.make_url(server_url).set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False)
+    dsn = (
+        sa.make_url(server_url)
+        .set(drivername="postgresql", database="postgres")
+        .render_as_string(hide_password=False)
+    )
     try:
         with psycopg.connect(dsn, autocommit=True) as connection:
             for database in databases:
@@ -180,8 +186,9 @@ def pg_project(server_url: str, today: Any, yesterday: Any) -> tuple[float, floa
     return _time_day_and_rewrite(engine, today)
 
 
-def pg_raw(server_url: str, today_rows: tuple[list[str], list[tuple]], yesterday_rows: tuple[list[str], list[tuple]]
-           ) -> dict[str, float]:
+def pg_raw(
+    server_url: str, today_rows: tuple[list[str], list[tuple]], yesterday_rows: tuple[list[str], list[tuple]]
+) -> dict[str, float]:
     import psycopg
     import sqlalchemy as sa
 
@@ -193,19 +200,27 @@ def pg_raw(server_url: str, today_rows: tuple[list[str], list[tuple]], yesterday
     names, rows = today_rows
     cols = ", ".join(names)
     insert = f"INSERT INTO repository_snapshots ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
-    upsert = insert + " ON CONFLICT (namespace, snapshot_date, name) DO UPDATE SET " + ", ".join(
-        f"{n} = excluded.{n}" for n in names[3:]
+    upsert = (
+        insert
+        + " ON CONFLICT (namespace, snapshot_date, name) DO UPDATE SET "
+        + ", ".join(f"{n} = excluded.{n}" for n in names[3:])
     )
     out: dict[str, float] = {}
     with psycopg.connect(dsn) as connection:
-        with connection.cursor() as cursor, cursor.copy(f"COPY repository_snapshots ({cols}) FROM STDIN") as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY repository_snapshots ({cols}) FROM STDIN") as copy,
+        ):
             for row in yesterday_rows[1]:
                 copy.write_row(row)
         connection.commit()
         connection.execute("ANALYZE")
         connection.commit()
         started = time.perf_counter()
-        with connection.cursor() as cursor, cursor.copy(f"COPY repository_snapshots ({cols}) FROM STDIN") as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY repository_snapshots ({cols}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         connection.commit()
@@ -236,10 +251,14 @@ def compare(args: Any, n: int, repeats: int, work: Path) -> dict[str, list[float
         for i in range(repeats):
             for suffix, code in (("", common.CURRENT), ("_old", old)):
                 db = work / f"compare{suffix}-{i}.db"
-                answer, _ = code.worker("upsert", f"sqlite:///{db}", ORG, n, DAY.isoformat(), PREVIOUS.isoformat())
+                answer, _ = code.worker(
+                    "upsert", f"sqlite:///{db}", ORG, n, DAY.isoformat(), PREVIOUS.isoformat()
+                )
                 out.setdefault(f"sqlite_first{suffix}", []).append(answer["first"])
                 out.setdefault(f"sqlite_rewrite{suffix}", []).append(answer["rewrite"])
-                line = f"  {code.label} rep {i + 1}: SQLite {answer['first']:.2f} s / {answer['rewrite']:.2f} s"
+                line = (
+                    f"  {code.label} rep {i + 1}: SQLite {answer['first']:.2f} s / {answer['rewrite']:.2f} s"
+                )
                 if not args.no_postgres:
                     url = pg_reset(args.postgres, "dhe_bench_project")
                     answer, _ = code.worker("upsert", url, ORG, n, DAY.isoformat(), PREVIOUS.isoformat())
@@ -252,7 +271,9 @@ def compare(args: Any, n: int, repeats: int, work: Path) -> dict[str, list[float
 
 def main() -> None:
     def extra(parser: Any) -> None:
-        parser.add_argument("--postgres", default=DEFAULT_PG, help="SQLAlchemy URL of a PostgreSQL server to use")
+        parser.add_argument(
+            "--postgres", default=DEFAULT_PG, help="SQLAlchemy URL of a PostgreSQL server to use"
+        )
         parser.add_argument("--no-postgres", action="store_true")
 
     args = common.parse_args(__doc__.splitlines()[0], extra)
@@ -260,11 +281,28 @@ def main() -> None:
     n = 20_000 if args.quick else 100_000
     repeats = 1 if args.quick else 3
     today, yesterday = frames(n)
-    sqlite_today, sqlite_yesterday = driver_rows(today, DAY, sqlite=True), driver_rows(yesterday, PREVIOUS, sqlite=True)
-    pg_today, pg_yesterday = driver_rows(today, DAY, sqlite=False), driver_rows(yesterday, PREVIOUS, sqlite=False)
-    res: dict[str, list[float]] = {key: [] for key in (
-        "sqlite_project", "sqlite_project_rewrite", "sqlite_raw", "sqlite_raw_rewrite",
-        "pg_project", "pg_project_rewrite", "pg_copy", "pg_executemany", "pg_raw_rewrite")}
+    sqlite_today, sqlite_yesterday = (
+        driver_rows(today, DAY, sqlite=True),
+        driver_rows(yesterday, PREVIOUS, sqlite=True),
+    )
+    pg_today, pg_yesterday = (
+        driver_rows(today, DAY, sqlite=False),
+        driver_rows(yesterday, PREVIOUS, sqlite=False),
+    )
+    res: dict[str, list[float]] = {
+        key: []
+        for key in (
+            "sqlite_project",
+            "sqlite_project_rewrite",
+            "sqlite_raw",
+            "sqlite_raw_rewrite",
+            "pg_project",
+            "pg_project_rewrite",
+            "pg_copy",
+            "pg_executemany",
+            "pg_raw_rewrite",
+        )
+    }
     work = Path(tempfile.mkdtemp(prefix="bench-snapshots-"))
     compared: dict[str, list[float]] = {}
     try:
@@ -277,7 +315,10 @@ def main() -> None:
             first, rewrite = sqlite_raw(work / f"raw-{i}.db", sqlite_today, sqlite_yesterday)
             res["sqlite_raw"].append(first)
             res["sqlite_raw_rewrite"].append(rewrite)
-            print(f"  sqlite rep {i + 1}: project {res['sqlite_project'][-1]:.2f} s, raw {first:.2f} s", flush=True)
+            print(
+                f"  sqlite rep {i + 1}: project {res['sqlite_project'][-1]:.2f} s, raw {first:.2f} s",
+                flush=True,
+            )
             if not args.no_postgres:
                 first, rewrite = pg_project(args.postgres, today, yesterday)
                 res["pg_project"].append(first)
@@ -286,8 +327,11 @@ def main() -> None:
                 res["pg_copy"].append(raw["copy"])
                 res["pg_executemany"].append(raw["executemany"])
                 res["pg_raw_rewrite"].append(raw["upsert"])
-                print(f"  postgres rep {i + 1}: project {first:.2f} s, COPY {raw['copy']:.2f} s, "
-                      f"executemany {raw['executemany']:.2f} s", flush=True)
+                print(
+                    f"  postgres rep {i + 1}: project {first:.2f} s, COPY {raw['copy']:.2f} s, "
+                    f"executemany {raw['executemany']:.2f} s",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if not args.no_postgres:
@@ -300,27 +344,76 @@ def main() -> None:
         return median([value / min(res[b][i] for b in bases) for i, value in enumerate(res[key])])
 
     rows = [
-        ["SQLite", "project upsert_snapshot (new day)", m["sqlite_project"], n / m["sqlite_project"],
-         ratio("sqlite_project", "sqlite_raw"), f"{verdict(ratio('sqlite_project', 'sqlite_raw') <= 3)} ≤ 3×"],
+        [
+            "SQLite",
+            "project upsert_snapshot (new day)",
+            m["sqlite_project"],
+            n / m["sqlite_project"],
+            ratio("sqlite_project", "sqlite_raw"),
+            f"{verdict(ratio('sqlite_project', 'sqlite_raw') <= 3)} ≤ 3×",
+        ],
         ["SQLite", "raw sqlite3 executemany (baseline)", m["sqlite_raw"], n / m["sqlite_raw"], 1.0, ""],
-        ["SQLite", "project, same day again (rewrite)", m["sqlite_project_rewrite"], n / m["sqlite_project_rewrite"],
-         ratio("sqlite_project_rewrite", "sqlite_raw_rewrite"), "vs raw ON CONFLICT"],
-        ["SQLite", "raw executemany ON CONFLICT DO UPDATE", m["sqlite_raw_rewrite"], n / m["sqlite_raw_rewrite"],
-         1.0, ""],
+        [
+            "SQLite",
+            "project, same day again (rewrite)",
+            m["sqlite_project_rewrite"],
+            n / m["sqlite_project_rewrite"],
+            ratio("sqlite_project_rewrite", "sqlite_raw_rewrite"),
+            "vs raw ON CONFLICT",
+        ],
+        [
+            "SQLite",
+            "raw executemany ON CONFLICT DO UPDATE",
+            m["sqlite_raw_rewrite"],
+            n / m["sqlite_raw_rewrite"],
+            1.0,
+            "",
+        ],
     ]
     if not args.no_postgres:
         best = min(m["pg_copy"], m["pg_executemany"])
         pg_ratio = ratio("pg_project", "pg_copy", "pg_executemany")
         rows += [
-            ["PostgreSQL", "project upsert_snapshot (new day)", m["pg_project"], n / m["pg_project"],
-             pg_ratio, f"{verdict(pg_ratio <= 3)} ≤ 3× fastest raw"],
-            ["PostgreSQL", "raw psycopg COPY (baseline)", m["pg_copy"], n / m["pg_copy"], m["pg_copy"] / best, ""],
-            ["PostgreSQL", "raw psycopg executemany (baseline)", m["pg_executemany"], n / m["pg_executemany"],
-             m["pg_executemany"] / best, ""],
-            ["PostgreSQL", "project, same day again (rewrite)", m["pg_project_rewrite"], n / m["pg_project_rewrite"],
-             ratio("pg_project_rewrite", "pg_raw_rewrite"), "vs raw ON CONFLICT"],
-            ["PostgreSQL", "raw executemany ON CONFLICT DO UPDATE", m["pg_raw_rewrite"], n / m["pg_raw_rewrite"],
-             1.0, ""],
+            [
+                "PostgreSQL",
+                "project upsert_snapshot (new day)",
+                m["pg_project"],
+                n / m["pg_project"],
+                pg_ratio,
+                f"{verdict(pg_ratio <= 3)} ≤ 3× fastest raw",
+            ],
+            [
+                "PostgreSQL",
+                "raw psycopg COPY (baseline)",
+                m["pg_copy"],
+                n / m["pg_copy"],
+                m["pg_copy"] / best,
+                "",
+            ],
+            [
+                "PostgreSQL",
+                "raw psycopg executemany (baseline)",
+                m["pg_executemany"],
+                n / m["pg_executemany"],
+                m["pg_executemany"] / best,
+                "",
+            ],
+            [
+                "PostgreSQL",
+                "project, same day again (rewrite)",
+                m["pg_project_rewrite"],
+                n / m["pg_project_rewrite"],
+                ratio("pg_project_rewrite", "pg_raw_rewrite"),
+                "vs raw ON CONFLICT",
+            ],
+            [
+                "PostgreSQL",
+                "raw executemany ON CONFLICT DO UPDATE",
+                m["pg_raw_rewrite"],
+                n / m["pg_raw_rewrite"],
+                1.0,
+                "",
+            ],
         ]
     table(
         f"Snapshot upsert of {n:,} repositories (yesterday's snapshot present; median of {repeats})",
@@ -330,11 +423,23 @@ def main() -> None:
     if args.compare:
         with common.revision(args.compare) as old:
             assert old is not None
-            common.compare_table(old, f"Snapshot upsert of {n:,} repositories (worker processes)", [
-                (f"{db} upsert_snapshot, {what}", "s", compared[f"{key}_{field}"], compared[f"{key}_{field}_old"])
-                for key, db in (("sqlite", "SQLite"), *((("pg", "PostgreSQL"),) if not args.no_postgres else ()))
-                for field, what in (("first", "new day"), ("rewrite", "same day again"))
-            ])
+            common.compare_table(
+                old,
+                f"Snapshot upsert of {n:,} repositories (worker processes)",
+                [
+                    (
+                        f"{db} upsert_snapshot, {what}",
+                        "s",
+                        compared[f"{key}_{field}"],
+                        compared[f"{key}_{field}_old"],
+                    )
+                    for key, db in (
+                        ("sqlite", "SQLite"),
+                        *((("pg", "PostgreSQL"),) if not args.no_postgres else ()),
+                    )
+                    for field, what in (("first", "new day"), ("rewrite", "same day again"))
+                ],
+            )
     path = common.save("snapshots", {"repositories": n, **res, "compare": args.compare, "compared": compared})
     print(f"\nraw figures: {path}")
 

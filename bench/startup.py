@@ -49,13 +49,23 @@ def hyperfine(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         export = Path(tmp) / "hf.json"
         names = list(commands)
-        cmd = ["hyperfine", "--warmup", "3", "--runs", str(runs), "--style", "none", "-N",
-               "--export-json", str(export)]
+        cmd = [
+            "hyperfine",
+            "--warmup",
+            "3",
+            "--runs",
+            str(runs),
+            "--style",
+            "none",
+            "-N",
+            "--export-json",
+            str(export),
+        ]
         for name in names:
             cmd += ["-n", name, shlex.join(commands[name])]
         subprocess.run(cmd, check=True, env=clean_env(), stdout=subprocess.DEVNULL)
         data = json.loads(export.read_text())
-        return {name: result["median"] for name, result in zip(names, data["results"])}
+        return {name: result["median"] for name, result in zip(names, data["results"], strict=True)}
 
 
 def repeated(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
@@ -69,8 +79,9 @@ def repeated(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
     return {name: median(values) for name, values in times.items()}
 
 
-def interleaved_compare(present: dict[str, list[str]], runs: int, old: common.Revision
-                        ) -> dict[str, dict[str, list[float]]]:
+def interleaved_compare(
+    present: dict[str, list[str]], runs: int, old: common.Revision
+) -> dict[str, dict[str, list[float]]]:
     """Each project command on the current code, then on REV's (PYTHONPATH), run after run."""
     commands = {name: cmd for name, cmd in present.items() if cmd[0] == CLI}
     env = clean_env()
@@ -89,7 +100,9 @@ def interleaved_compare(present: dict[str, list[str]], runs: int, old: common.Re
 def imports(cmd: list[str]) -> tuple[bool, int, float]:
     """(imports prefect?, modules imported, cumulative import seconds) under -X importtime."""
     module = ["-m", "dockerhub_export", *cmd[1:]] if cmd[0] == CLI else cmd[1:]
-    result = subprocess.run([PY, "-X", "importtime", *module], capture_output=True, text=True, env=clean_env())
+    result = subprocess.run(
+        [PY, "-X", "importtime", *module], capture_output=True, text=True, env=clean_env()
+    )
     lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")][1:]
     names = [line.split("|")[-1].strip() for line in lines]
     total = sum(int(line.split("|")[1]) for line in lines) / 1e6
@@ -120,10 +133,20 @@ def main() -> None:
             check = ""
         if target:
             check = (check + "; " if check else "") + f"≤ {target} s: {verdict(seconds <= target)}"
-        rows.append([name, seconds, seconds / floor, seconds / eager, "yes" if prefect else "no", count, check])
+        rows.append(
+            [name, seconds, seconds / floor, seconds / eager, "yes" if prefect else "no", count, check]
+        )
     table(
         f"Start-up as whole commands ({tool})",
-        ["command", "seconds", "× python -c pass", "× import prefect", "imports prefect", "modules", "target"],
+        [
+            "command",
+            "seconds",
+            "× python -c pass",
+            "× import prefect",
+            "imports prefect",
+            "modules",
+            "target",
+        ],
         rows,
     )
     if missing:
@@ -132,11 +155,15 @@ def main() -> None:
     with common.revision(args.compare) as old:
         if old:
             compared = interleaved_compare(present, runs, old)
-            common.compare_table(old, "Start-up as whole commands (interleaved subprocess runs)", [
-                (name, "s", values["current"], values["old"]) for name, values in compared.items()
-            ])
-    path = common.save("startup", {"tool": tool, "timings": timings, "missing": missing,
-                                   "compare": args.compare, "compared": compared})
+            common.compare_table(
+                old,
+                "Start-up as whole commands (interleaved subprocess runs)",
+                [(name, "s", values["current"], values["old"]) for name, values in compared.items()],
+            )
+    path = common.save(
+        "startup",
+        {"tool": tool, "timings": timings, "missing": missing, "compare": args.compare, "compared": compared},
+    )
     print(f"\nraw figures: {path}")
 
 
