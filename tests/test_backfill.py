@@ -266,7 +266,7 @@ def test_files_are_imported_oldest_first_and_other_csv_files_are_skipped(
     # imported in date order: trends sees "b" added between the two days
     from dockerhub_export import reports
 
-    assert reports.trends(sqlite_engine, ORG).to_json_dict()["added"] == ["b"]
+    assert reports.trends(sqlite_engine, ORG).to_json_dict()["added"] == [{"name": "b"}]
 
 
 def test_backfill_replaces_days_already_stored_leaving_the_files_missing_fields_null(
