@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from pydantic import Field
 
-from dockerhub_export import audit, csv_output, guard, hub, pipeline, reports, store, tags
+from dockerhub_export import attribution, audit, csv_output, guard, hub, pipeline, reports, store, tags
 from dockerhub_export.fetch import fetch_all_pages, fetch_tags
 from dockerhub_export.settings import MAX_CONCURRENCY, Settings, parse_snapshot_date
 
@@ -39,7 +39,7 @@ STAGES: tuple[tuple[Callable[..., Any], str], ...] = (
     (store.upsert_snapshot, "upsert-snapshots"),
     (reports.top_movers, "top-movers"),
     (audit.sync_audit_log, "sync-audit-log"),
-    (reports.attributed_changes, "attribute-changes"),
+    (attribution.attributed_changes, "attribute-changes"),
     (tags.select_repositories, "select-repositories"),
     (fetch_tags, "fetch-tags"),
     (tags.tags_frame, "transform-tags"),

@@ -10,7 +10,7 @@ import pytest
 from conftest import ORG, PUBLIC_TOKEN, TOKEN, invoke
 from fakehub import FakeHub, make_repos
 
-from dockerhub_export import reports, store
+from dockerhub_export import attribution, reports, store
 from dockerhub_export.pipeline import RunOptions, export
 
 # Snapshot days around today: the events the fake Hub logs happen now, and attribution looks for them
@@ -133,11 +133,11 @@ def test_a_flip_is_attributed_to_the_newest_event_that_set_that_visibility(
             (public, "private", "dave")
         ]
         # An event that set the other visibility explains nothing.
-        changes = reports.attributed_changes(engine, ORG, D1, D2)
-        del changes[f"{reports.PRIVACY}:private"]
+        changes = attribution.attributed_changes(engine, ORG, D1, D2)
+        del changes[f"{attribution.PRIVACY}:private"]
         flips = [{"name": public, "from": "public", "to": "private"}]
-        reports.attribute([], [], flips, changes)
-        assert "by" not in flips[0] and public in changes[f"{reports.PRIVACY}:public"]
+        attribution.attribute([], [], flips, changes)
+        assert "by" not in flips[0] and public in changes[f"{attribution.PRIVACY}:public"]
     finally:
         engine.dispose()
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypedDict, TypeVar
 
-from . import audit, csv_output, guard, hub, reports, store, tags, transform
+from . import attribution, audit, csv_output, guard, hub, reports, store, tags, transform
 from .auth import HubAuth
 from .errors import ConfigError, EmptyOrgError, ExportError, HistoryGuardError
 from .fetch import Listing, fetch_all_pages, fetch_tags
@@ -95,7 +95,7 @@ def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> d
                 warnings.append(audit.unavailable_warning(run.org))
             if summary.previous_date is not None:
                 changes = call(
-                    reports.attributed_changes, run.engine, run.org, summary.previous_date, run.day
+                    attribution.attributed_changes, run.engine, run.org, summary.previous_date, run.day
                 )
         tag_result = export_tags(run, auth, frame, warnings, call) if options.include_tags else None
         return run.succeed(path, warnings, summary, movers, tag_result, changes)
@@ -285,7 +285,7 @@ def _attributed(summary: store.SnapshotSummary, changes: dict[str, Any] | None) 
     added = [{"name": name} for name in summary.added]
     removed = [{"name": name} for name in summary.vanished]
     if changes:
-        reports.attribute(added, removed, summary.flipped, changes)
+        attribution.attribute(added, removed, summary.flipped, changes)
     return {
         key: {item["name"]: {"by": item["by"], "at": item["at"]} for item in items if "by" in item}
         for key, items in (("added", added), ("removed", removed))
