@@ -132,3 +132,53 @@ def test_latest_tags_and_storage_daily_follow_the_tag_history(engine: sa.Engine)
         ("api", D1, 7), ("web", D1, 100),  # web: two tags on one digest, counted once
         ("api", D3, 7), ("web", D3, 300),
     ]  # fmt: skip
+
+
+def test_latest_repositories_follows_rewrites_that_drop_a_repository(engine: sa.Engine) -> None:
+    seed(engine)
+    latest = "SELECT name, snapshot_date, pull_count FROM latest_repositories WHERE name = 'gone'"
+    assert rows(engine, latest) == [("gone", D4, 9)]
+    store.upsert_snapshot(engine, ORG, D4, frame(repo("web", pulls=200, stars=2), repo("new", pulls=3)))
+    assert rows(engine, latest) == [("gone", D2, 6)]  # back to its latest earlier day
+    store.upsert_snapshot(engine, ORG, D1, frame(repo("gone", pulls=4)))  # an older day: no move
+    assert rows(engine, latest) == [("gone", D2, 6)]
+    store.upsert_snapshot(engine, ORG, D2, frame(repo("web", pulls=130)))
+    assert rows(engine, latest) == [("gone", D1, 4)]
+    store.upsert_snapshot(engine, ORG, D1, frame(repo("web", pulls=100)))
+    assert rows(engine, latest) == []  # in no snapshot any more
+    store.upsert_snapshot(engine, ORG, D3, frame(repo("gone", pulls=8), repo("web", pulls=190)))
+    assert rows(engine, latest) == [("gone", D3, 8)]
+
+
+def test_a_rerun_of_the_newest_tag_night_replaces_its_storage(engine: sa.Engine) -> None:
+    seed(engine)
+    _tags(engine, D3, [("web", "latest", "sha256:z", 5, None)], ["web"], ["web", "api"])
+    storage = "SELECT repository, bytes FROM storage_daily WHERE snapshot_date = :d ORDER BY repository"
+    assert [(r, int(b)) for r, b in rows(engine, storage, d=D3)] == [("api", 7), ("web", 5)]
+    assert [(r, int(b)) for r, b in rows(engine, storage, d=D1)] == [("api", 7), ("web", 100)]
+
+
+def test_an_upgrade_to_0004_fills_the_views_from_the_history_stored_before(db_url: str) -> None:
+    from alembic import command
+
+    from dockerhub_export.store.migrate import _alembic_config
+
+    engine = store.open_engine(db_url)
+    try:
+        seed(engine)
+        queries = [
+            "SELECT namespace, name, snapshot_date, pull_count FROM latest_repositories ORDER BY name",
+            "SELECT namespace, repository, snapshot_date, bytes FROM storage_daily"
+            " ORDER BY snapshot_date, repository",
+        ]
+        before = [rows(engine, sql) for sql in queries]
+        assert all(before)
+        config = _alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0003")
+        assert not {"repository_last_seen", "tag_storage"} & set(sa.inspect(engine).get_table_names())
+        assert store.upgrade_database(db_url) == store.SCHEMA_REVISION
+        assert [rows(engine, sql) for sql in queries] == before
+    finally:
+        engine.dispose()

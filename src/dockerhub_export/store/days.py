@@ -4,7 +4,8 @@ The day-claim protocol: a write first upserts the day's header row in ``snapshot
 which bumps the day's write id. On PostgreSQL and MariaDB that row's lock makes a second writer of
 the same (org, day) wait until the first commits; SQLite's writers queue on BEGIN IMMEDIATE. The rows
 are then written stamped with this write's id, and the day's rows with any other id (repositories gone
-since an earlier write of that day) deleted: the day ends as one writer's rows, never a mix.
+since an earlier write of that day) deleted: the day ends as one writer's rows, never a mix. The same
+transaction keeps `repository_last_seen` (each repository's latest day) true.
 """
 
 import logging
@@ -20,7 +21,7 @@ from .bulk import insert_or_update, write_rows
 from .engine import reading, writing
 from .frames import frame_columns, private_count, repeated
 from .runlog import utcnow
-from .tables import DATA_COLUMNS, repository_snapshots, snapshots
+from .tables import DATA_COLUMNS, repository_last_seen, repository_snapshots, snapshots
 from .translate import driver_errors, with_retries
 
 if TYPE_CHECKING:
@@ -184,6 +185,7 @@ def _store(
                         rs.c.namespace == org, rs.c.snapshot_date == snapshot_date, rs.c.write_id != write_id
                     )
                 ).rowcount
+            _mark_seen(connection, org, snapshot_date, rewrite=bool(removed))
         if not compare:
             return SnapshotSummary(rows=len(names), removed=int(removed or 0), previous_date=None)
         current = set(names)
@@ -203,6 +205,55 @@ def _store(
         )
 
     return with_retries(write)
+
+
+def _mark_seen(connection: sa.Connection, org: str, snapshot_date: date, *, rewrite: bool) -> None:
+    """Move each repository of the day's snapshot to this day in `repository_last_seen` unless it was
+    seen later; after a rewrite that dropped repositories, move those last seen on this day back to
+    their latest earlier day (or forget them)."""
+    rs, seen = repository_snapshots, repository_last_seen
+    upsert = insert_or_update(
+        seen,
+        connection.dialect.name,
+        lambda proposed: {
+            "snapshot_date": sa.case(
+                (proposed.snapshot_date > seen.c.snapshot_date, proposed.snapshot_date),
+                else_=seen.c.snapshot_date,
+            )
+        },
+    )
+    connection.execute(
+        upsert.from_select(
+            ["namespace", "name", "snapshot_date"],
+            sa.select(rs.c.namespace, rs.c.name, rs.c.snapshot_date).where(
+                rs.c.namespace == org, rs.c.snapshot_date == snapshot_date
+            ),
+        )
+    )
+    if not rewrite:
+        return
+    here = sa.select(rs.c.name).where(rs.c.namespace == org, rs.c.snapshot_date == snapshot_date)
+    dropped = connection.execute(
+        sa.select(seen.c.name).where(
+            seen.c.namespace == org, seen.c.snapshot_date == snapshot_date, seen.c.name.not_in(here)
+        )
+    ).scalars()
+    for name in list(dropped):
+        # Day by day through the small `snapshots` table: a primary-key seek each (rs is keyed by day).
+        earlier = connection.execute(
+            sa.select(sa.func.max(snapshots.c.snapshot_date)).where(
+                snapshots.c.namespace == org,
+                snapshots.c.snapshot_date < snapshot_date,
+                sa.exists().where(
+                    rs.c.namespace == org, rs.c.snapshot_date == snapshots.c.snapshot_date, rs.c.name == name
+                ),
+            )
+        ).scalar()
+        where = (seen.c.namespace == org, seen.c.name == name)
+        if earlier is None:
+            connection.execute(sa.delete(seen).where(*where))
+        else:
+            connection.execute(sa.update(seen).where(*where).values(snapshot_date=earlier))
 
 
 def _visibility(private: bool | None) -> str:

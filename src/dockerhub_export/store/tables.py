@@ -11,6 +11,8 @@ create exactly these tables; test_store compares them with Alembic's autogenerat
     tags                  every version of every tag, valid for the nights [valid_from, valid_to)
     tag_nights            one row per night with a complete tag inventory: its counts and storage
     tag_fetches           the nights each repository's tags were listed (the rest carried forward)
+    tag_storage           per tag night and repository: its tags and the bytes of its distinct digests
+    repository_last_seen  per repository ever seen: the day of its latest snapshot
     audit_events          the org's audit log, as the Hub gave it, each event once
 
 The migrations also create views for BI tools over these tables (see `migrations/versions/0004_*`).
@@ -147,6 +149,29 @@ tag_fetches = sa.Table(
     sa.Column("namespace", KEY, primary_key=True),
     sa.Column("repository", KEY, primary_key=True),
     sa.Column("fetched_on", sa.Date, primary_key=True),
+)
+
+# Written with the night (and replaced by a rerun of it), so that storage over time is a key range, not
+# a year of validity intervals aggregated again on every query.
+tag_storage = sa.Table(
+    "tag_storage",
+    metadata,
+    sa.Column("namespace", KEY, primary_key=True),
+    sa.Column("snapshot_date", sa.Date, primary_key=True),
+    sa.Column("repository", KEY, primary_key=True),
+    sa.Column("tags", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+)
+
+# Kept by every snapshot write, in its transaction: the latest snapshot of each repository, vanished ones
+# included, is then one key range and one seek per repository, where finding it in `repository_snapshots`
+# (keyed by day first, deliberately) reads the whole history.
+repository_last_seen = sa.Table(
+    "repository_last_seen",
+    metadata,
+    sa.Column("namespace", KEY, primary_key=True),
+    sa.Column("name", KEY, primary_key=True),
+    sa.Column("snapshot_date", sa.Date, nullable=False),
 )
 
 # The audit log has no event ids: an event is known by the md5 of its JSON as the Hub gave it, so the

@@ -22,7 +22,7 @@ from ..errors import StoreError
 from .bulk import insert_or_update, write_rows
 from .engine import reading, writing
 from .runlog import utcnow
-from .tables import data_columns, tag_fetches, tag_nights, tags
+from .tables import data_columns, tag_fetches, tag_nights, tag_storage, tags
 from .translate import with_retries
 
 log = logging.getLogger("dockerhub_export.store")
@@ -221,7 +221,7 @@ def write_tag_night(
                     connection, tag_fetches, {"namespace": org, "fetched_on": night},
                     {"repository": sorted(fetched_set)}, first=True,
                 )  # fmt: skip
-            count, size = _totals(connection, org)
+            count, size = _store_storage(connection, org, night)
             header = {
                 "tags": count,
                 "repositories": len(present_set),
@@ -275,10 +275,14 @@ def _undo(connection: sa.Connection, org: str, night: date) -> None:
     connection.execute(
         sa.delete(tag_fetches).where(tag_fetches.c.namespace == org, tag_fetches.c.fetched_on == night)
     )
+    connection.execute(
+        sa.delete(tag_storage).where(tag_storage.c.namespace == org, tag_storage.c.snapshot_date == night)
+    )
 
 
-def _totals(connection: sa.Connection, org: str) -> tuple[int, int]:
-    """(open versions, bytes of each repository's distinct digests, once each)."""
+def _store_storage(connection: sa.Connection, org: str, night: date) -> tuple[int, int]:
+    """Write the night's `tag_storage` (per repository: its open versions and the bytes of its distinct
+    digests, once each) from the versions open after the night's write; return the org's totals."""
     per_digest = (
         sa.select(tags.c.repository, tags.c.digest, sa.func.max(tags.c.full_size).label("size"),
                   sa.func.count().label("n"))
@@ -286,11 +290,23 @@ def _totals(connection: sa.Connection, org: str) -> tuple[int, int]:
         .group_by(tags.c.repository, tags.c.digest)
         .subquery()
     )  # fmt: skip
+    per_repository = sa.select(
+        sa.literal(org, tags.c.namespace.type),
+        sa.literal(night, sa.Date()),
+        per_digest.c.repository,
+        sa.func.sum(per_digest.c.n),
+        sa.func.coalesce(sa.func.sum(per_digest.c.size), 0),
+    ).group_by(per_digest.c.repository)
+    connection.execute(
+        sa.insert(tag_storage).from_select(
+            ["namespace", "snapshot_date", "repository", "tags", "bytes"], per_repository
+        )
+    )
     count, size = connection.execute(
         sa.select(
-            sa.func.coalesce(sa.func.sum(per_digest.c.n), 0),
-            sa.func.coalesce(sa.func.sum(per_digest.c.size), 0),
-        )
+            sa.func.coalesce(sa.func.sum(tag_storage.c.tags), 0),
+            sa.func.coalesce(sa.func.sum(tag_storage.c.bytes), 0),
+        ).where(tag_storage.c.namespace == org, tag_storage.c.snapshot_date == night)
     ).one()
     return int(count), int(size)
 
