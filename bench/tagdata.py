@@ -453,6 +453,9 @@ class BulkTagHistory:
         ] = []  # [repository, tag, valid_from, valid_to, fingerprint, *TAG_COLUMNS]
         self.sizes: dict[str, int] = {}  # repository -> bytes of its distinct digests (open versions)
         self.fetches: list[tuple[str, date]] = []
+        # (night, repository, tags, digests, bytes): tag_storage
+        self.storage: list[tuple[date, str, int, int, int]] = []
+        self.digests: dict[str, int] = {}  # repository -> distinct digests of its open versions
         self.nights: list[dict[str, Any]] = []
         self.count = 0  # open versions
 
@@ -492,7 +495,13 @@ class BulkTagHistory:
                 version = self.versions[index]
                 digests[version[5]] = max(digests.get(version[5], 0), version[6] or 0)
             self.sizes[repository] = sum(digests.values())
+            self.digests[repository] = len(digests)
         self.count = sum(len(tags) for tags in self.open.values())
+        self.storage += [
+            (night, repository, len(tags), self.digests[repository], self.sizes[repository])
+            for repository, tags in self.open.items()
+            if tags
+        ]
         self.fetches += [(repository, night) for repository in sorted(listed)]
         self.nights.append(
             {
@@ -552,10 +561,24 @@ class BulkTagHistory:
                     {"repository": repositories},
                     first=True,
                 )
+            storage: dict[date, list[tuple[str, int, int, int]]] = {}
+            for day, repository, tags, digests, size in self.storage:
+                storage.setdefault(day, []).append((repository, tags, digests, size))
+            for day, rows in sorted(storage.items()):
+                write_rows(
+                    connection,
+                    tables.tag_storage,
+                    {"namespace": self.org, "snapshot_date": day},
+                    {
+                        name: [row[i] for row in rows]
+                        for i, name in enumerate(("repository", "tags", "digests", "bytes"))
+                    },
+                    first=True,
+                )
 
 
 def same_history(a: Any, b: Any, org: str) -> str:
-    """ "OK" when two databases hold the same tag history (versions, nights, fetches), else the first
+    """ "OK" when two databases hold the same tag history (versions, nights, fetches, storage), else the first
     differences."""
     import sqlalchemy as sa
 
@@ -582,6 +605,12 @@ def same_history(a: Any, b: Any, org: str) -> str:
                     tuple(row)
                     for row in connection.execute(
                         sa.text("SELECT * FROM tag_fetches WHERE namespace = :o"), {"o": org}
+                    )
+                ),
+                "tag_storage": sorted(
+                    tuple(row)
+                    for row in connection.execute(
+                        sa.text("SELECT * FROM tag_storage WHERE namespace = :o"), {"o": org}
                     )
                 ),
             }

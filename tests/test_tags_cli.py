@@ -126,6 +126,54 @@ def test_storage_json_csv_table_and_plot(app: Any, nights: str, tmp_path: Path) 
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_table_shows_the_largest_25_and_top_keeps_n_in_every_format(app: Any, sqlite_url: str) -> None:
+    engine = store.open_engine(sqlite_url)
+    old = "2025-01-01T00:00:00Z"
+    rows = [tag(f"r{i:02d}", "v1", f"sha256:{i}", 1000 + i, None, old) for i in range(30)]
+    write(engine, N1, rows, [row["repository"] for row in rows])
+    engine.dispose()
+    args = ("--org", ORG, "--database-url", sqlite_url)
+    table = invoke(app, "stale", "--days", "30", *args)
+    assert "r29" in table.stdout and "r05" in table.stdout and "r04" not in table.stdout  # largest first
+    assert "showing the largest 25 stale tags of 30: use --top N" in table.stderr
+    assert "reclaimable: 30.4 kB (30,435 bytes)" in table.stderr  # of all 30
+    assert (
+        len(json.loads(invoke(app, "stale", "--days", "30", "--format", "json", *args).stdout)["tags"]) == 30
+    )
+    kept = json.loads(invoke(app, "stale", "--days", "30", "--top", "2", "--format", "json", *args).stdout)
+    assert [t["repository"] for t in kept["tags"]] == ["r29", "r28"] and kept["reclaimable_bytes"] == 30435
+    storage = invoke(app, "storage", "--top", "3", "--format", "csv", *args).stdout.splitlines()
+    assert storage == ["repository,bytes,tags,digests", "r29,1029,1,1", "r28,1028,1,1", "r27,1027,1,1"]
+    assert "showing" not in invoke(app, "storage", "--top", "3", *args).stderr  # asked for: no note
+
+
+def test_storage_kept_by_each_night_equals_the_inventory_computed_again(sqlite_url: str) -> None:
+    """`storage` reads the totals each night's write kept (tag_storage); they must be what the night's
+    inventory says, through changes, deletions, shared digests and a repository that goes."""
+    from dockerhub_export import tag_reports
+
+    engine = store.open_engine(sqlite_url)
+    old = "2025-01-01T00:00:00Z"
+    history = {
+        N1: [tag("web", "v1", "sha256:a", 100, old, old), tag("web", "v2", "sha256:a", 100, None, old),
+             tag("api", "v1", "sha256:c", 50, None, old), tag("db", "15", "sha256:d", 7, None, old)],
+        date(2026, 11, 2): [tag("web", "v1", "sha256:a", 100, old, old),
+                            tag("web", "v3", "sha256:e", 30, None, old),
+                            tag("api", "v1", "sha256:c", 55, None, old)],
+        N2: [tag("web", "v3", "sha256:e", 30, None, old), tag("api", "v2", "sha256:a", 100, None, old)],
+    }  # fmt: skip
+    for night, rows in history.items():
+        write(engine, night, rows, sorted({row["repository"] for row in rows}))
+    try:
+        for night in history:
+            inventory = store.tag_inventory(engine, ORG, night, tag_reports.INVENTORY)
+            kept = tag_reports.storage_of(store.tag_storage_totals(engine, ORG, night), night)
+            assert kept == tag_reports.storage(inventory, night)
+        assert kept.total_bytes == 130
+    finally:
+        engine.dispose()
+
+
 def test_no_tag_inventory_is_one_clear_error(app: Any, sqlite_url: str) -> None:
     store.open_engine(sqlite_url).dispose()
     result = invoke(app, "stale", "--org", ORG, "--days", "30", "--database-url", sqlite_url)

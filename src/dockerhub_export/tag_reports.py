@@ -59,14 +59,14 @@ def stale(rows: Iterable[Sequence[Any]], night: date, days: int) -> StaleReport:
     canonical text. Reclaimable: per repository, each digest that only stale tags point at, its size
     counted once.
     """
-    # Against a midnight, canonical timestamps compare by their first 19 characters (to the second):
-    # "2026-10-27T23:59:59.999999999Z" is before "2026-10-28T00:00:00", "2026-10-28T00:00:00Z" is not.
+    # Against a midnight, canonical timestamps compare as text: "2026-10-27T23:59:59.999999999Z" is before
+    # "2026-10-28T00:00:00", and "2026-10-28T00:00:00Z" (or any fraction of that second) is not.
     threshold = (night - timedelta(days=days)).isoformat() + "T00:00:00"
     report = StaleReport(night, days)
     fresh_digests: set[tuple[str, Any]] = set()
     stale_digests: dict[tuple[str, Any], int] = {}
     for repository, tag, digest, size, pulled, pushed in rows:
-        if (pulled and pulled[:19] >= threshold) or (pushed and pushed[:19] >= threshold):
+        if (pulled and pulled >= threshold) or (pushed and pushed >= threshold):
             fresh_digests.add((repository, digest))
             continue
         report.tags.append(
@@ -102,12 +102,23 @@ def storage(rows: Iterable[Sequence[Any]], night: date) -> StorageReport:
         tags[repository] += 1
         digests = sizes[repository]
         digests[digest] = max(digests.get(digest, 0), size or 0)
+    return storage_of(
+        (
+            (repository, tags[repository], len(digests), sum(digests.values()))
+            for repository, digests in sizes.items()
+        ),
+        night,
+    )
+
+
+def storage_of(totals: Iterable[Sequence[Any]], night: date) -> StorageReport:
+    """The report of per-repository totals: (repository, tags, digests, bytes), as `tag_storage` keeps
+    them for every night."""
     report = StorageReport(night)
-    for repository, digests in sizes.items():
+    for repository, tags, digests, size in totals:
         report.repositories.append(
-            {"repository": repository, "bytes": sum(digests.values()), "tags": tags[repository],
-             "digests": len(digests)}
-        )  # fmt: skip
+            {"repository": repository, "bytes": int(size), "tags": int(tags), "digests": int(digests)}
+        )
     report.repositories.sort(key=lambda row: (-row["bytes"], row["repository"]))
     report.total_bytes = sum(row["bytes"] for row in report.repositories)
     return report

@@ -1,10 +1,12 @@
 """``stale`` and ``storage``: what a night's tag inventory says, from the command line.
 
-Both read one night's inventory from the snapshot database (``--date``, default the newest night with a
-complete tag inventory; a date between tag nights takes the nearest one before it, and says so) and
-never load pandas or Prefect. Machine-readable output (csv, json) goes to stdout alone.
+Both read one night from the snapshot database (``--date``, default the newest night with a complete
+tag inventory; a date between tag nights takes the nearest one before it, and says so): `stale` its
+inventory, `storage` the totals its write kept. Neither loads pandas or Prefect. Machine-readable output
+(csv, json) goes to stdout alone; a table shows the largest 25 rows unless --top says otherwise.
 """
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +33,11 @@ DateOption = Annotated[
         "--date", help="The night, YYYY-MM-DD. Default: the newest night with a complete tag inventory."
     ),
 ]
+TopOption = Annotated[
+    int | None,
+    typer.Option("--top", min=1, help="Keep the N largest. Default: all (table: 25)."),
+]
+TABLE_ROWS = 25
 STALE_COLUMNS = ("repository", "tag", "digest", "full_size", "tag_last_pulled", "tag_last_pushed")
 STORAGE_COLUMNS = ("repository", "bytes", "tags", "digests")
 
@@ -45,6 +52,7 @@ def stale(
     days: Annotated[int, typer.Option("--days", min=0, help="Stale: no pull or push for this many days.")],
     org: OrgOption = None,
     night: DateOption = None,
+    top: TopOption = None,
     output_format: FormatOption = Format.table,
     output_dir: OutputDirOption = None,
     database_url: DatabaseUrlOption = None,
@@ -56,10 +64,17 @@ def stale(
     each digest that only stale tags point at, counted once. Last pulls are a weak signal: scanners and
     mirrors pull too.
     """
+    from . import store
+    from .tag_reports import INVENTORY
     from .tag_reports import stale as stale_report
 
-    org_name, chosen, rows = _inventory(org, night, output_dir, database_url)
+    def read(engine: Any, org_name: str, chosen: date) -> list[Any]:
+        return store.tag_inventory(engine, org_name, chosen, INVENTORY)
+
+    org_name, chosen, rows = _read_night(org, night, output_dir, database_url, read)
     report = stale_report(rows, chosen, days)
+    found = len(report.tags)
+    report.tags = _kept(report.tags, top, output_format, f"stale tags of {found}")
     if output_format is Format.json:
         write_json(report.to_json_dict())
     elif output_format is Format.csv:
@@ -68,7 +83,7 @@ def stale(
         )
     else:
         _table(
-            f"{org_name}: {len(report.tags)} tags without a pull or push for {days} days (night of {chosen})",
+            f"{org_name}: {found} tags without a pull or push for {days} days (night of {chosen})",
             ("repository", "tag", "size", "last pulled", "last pushed"),
             [
                 (
@@ -94,6 +109,7 @@ def storage(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Also write a PNG of the org's storage over time.")
     ] = None,
+    top: TopOption = None,
     output_format: FormatOption = Format.table,
     output_dir: OutputDirOption = None,
     database_url: DatabaseUrlOption = None,
@@ -103,10 +119,13 @@ def storage(
     Tags do not list untagged manifests, so this is a lower bound of what the registry keeps. --plot draws
     the org's total over the tag nights from --since to --until.
     """
-    from .tag_reports import storage as storage_report
+    from . import store
+    from .tag_reports import storage_of
 
-    org_name, chosen, rows = _inventory(org, night, output_dir, database_url)
-    report = storage_report(rows, chosen)
+    org_name, chosen, totals = _read_night(org, night, output_dir, database_url, store.tag_storage_totals)
+    report = storage_of(totals, chosen)
+    found = len(report.repositories)
+    report.repositories = _kept(report.repositories, top, output_format, f"repositories of {found}")
     if output_format is Format.json:
         write_json(report.to_json_dict())
     elif output_format is Format.csv:
@@ -116,7 +135,7 @@ def storage(
         )
     else:
         _table(
-            f"{org_name}: storage of {len(report.repositories)} repositories (night of {chosen})",
+            f"{org_name}: storage of {found} repositories (night of {chosen})",
             ("repository", "size", "bytes", "tags", "digests"),
             [
                 (
@@ -138,12 +157,27 @@ def storage(
 # --------------------------------------------------------------------------------------------------
 
 
-def _inventory(
-    org: str | None, night: str | None, output_dir: Path | None, database_url: str | None
+def _kept(rows: list[Any], top: int | None, output_format: Format, what: str) -> list[Any]:
+    """The largest ``top`` rows (a table without --top: `TABLE_ROWS`); says on stderr what a table hides."""
+    keep = top if top is not None else (TABLE_ROWS if output_format is Format.table else None)
+    if keep is None or len(rows) <= keep:
+        return rows
+    if top is None:
+        typer.echo(
+            f"showing the largest {keep} {what}: use --top N, or --format csv / json for all", err=True
+        )
+    return rows[:keep]
+
+
+def _read_night(
+    org: str | None,
+    night: str | None,
+    output_dir: Path | None,
+    database_url: str | None,
+    read: "Callable[[Any, str, date], list[Any]]",
 ) -> tuple[str, date, list[Any]]:
-    """(org, the night used, its inventory rows for `tag_reports`)."""
+    """(org, the night used, what ``read(engine, org, night)`` gives)."""
     from . import store
-    from .tag_reports import INVENTORY
 
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
@@ -164,7 +198,7 @@ def _inventory(
             typer.echo(
                 f"{asked.isoformat()} has no tag inventory: the nearest night before it is {chosen}", err=True
             )
-        rows = store.tag_inventory(engine, org_name, chosen, INVENTORY)
+        rows = read(engine, org_name, chosen)
     finally:
         engine.dispose()
     return org_name, chosen, rows

@@ -41,6 +41,7 @@ from .tag_nights import (
     tag_inventory,
     tag_inventory_columns,
     tag_night_list,
+    tag_storage_totals,
     write_tag_night,
 )
 from .translate import no_snapshots, redact
@@ -77,6 +78,7 @@ __all__ = [
     "tag_inventory",
     "tag_inventory_columns",
     "tag_night_list",
+    "tag_storage_totals",
     "upgrade_database",
     "upsert_snapshot",
     "write_snapshot",

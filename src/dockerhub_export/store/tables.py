@@ -11,7 +11,7 @@ create exactly these tables; test_store compares them with Alembic's autogenerat
     tags                  every version of every tag, valid for the nights [valid_from, valid_to)
     tag_nights            one row per night with a complete tag inventory: its counts and storage
     tag_fetches           the nights each repository's tags were listed (the rest carried forward)
-    tag_storage           per tag night and repository: its tags and the bytes of its distinct digests
+    tag_storage           per tag night and repository: its tags, digests and their bytes (each once)
     repository_last_seen  per repository ever seen: the day of its latest snapshot
     audit_events          the org's audit log, as the Hub gave it, each event once
 
@@ -160,7 +160,8 @@ tag_storage = sa.Table(
     sa.Column("snapshot_date", sa.Date, primary_key=True),
     sa.Column("repository", KEY, primary_key=True),
     sa.Column("tags", sa.Integer, nullable=False),
-    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("digests", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),  # the distinct digests' full_size, each once
 )
 
 # Kept by every snapshot write, in its transaction: the latest snapshot of each repository, vanished ones

@@ -106,11 +106,20 @@ def last_fetched(engine: sa.Engine, org: str, before: date) -> dict[str, date]:
 
 def tag_inventory(engine: sa.Engine, org: str, night: date, names: Sequence[str] = TAG_COLUMNS) -> list[Any]:
     """The tags valid on ``night``: rows of ``repository``, ``tag`` and ``names`` (timestamps as the Hub's
-    text), by repository and tag."""
+    text), in no particular order."""
     with reading(engine, f"read the {org} tags of {night.isoformat()}") as connection:
-        rows = list(connection.execute(_valid_on(org, night, names)))
-    rows.sort(key=lambda row: (row[0], row[1]))  # one order on every backend, whatever its collation
-    return rows
+        return list(connection.execute(_valid_on(org, night, names)).all())  # all(): fetched in bulk
+
+
+def tag_storage_totals(engine: sa.Engine, org: str, night: date) -> list[Any]:
+    """The night's per-repository totals as the night's write kept them: rows of (repository, tags,
+    digests, bytes)."""
+    ts = tag_storage
+    query = sa.select(ts.c.repository, ts.c.tags, ts.c.digests, ts.c.bytes).where(
+        ts.c.namespace == org, ts.c.snapshot_date == night
+    )
+    with reading(engine, f"read the {org} tag storage of {night.isoformat()}") as connection:
+        return list(connection.execute(query).all())
 
 
 def tag_inventory_columns(
@@ -268,7 +277,16 @@ def _claim(
 
 def _undo(connection: sa.Connection, org: str, night: date) -> None:
     """A rerun of the newest night: back to the night before it, so the rerun writes it as a whole."""
-    connection.execute(sa.delete(tags).where(tags.c.namespace == org, tags.c.valid_from == night))
+    # Every version begun on the night is still open after it, so its repository has storage rows for
+    # the night: without them (a new night) there is nothing to delete, and the scan of every version
+    # that `valid_from` (not indexed) needs is skipped.
+    begun = connection.execute(
+        sa.select(tag_storage.c.repository)
+        .where(tag_storage.c.namespace == org, tag_storage.c.snapshot_date == night)
+        .limit(1)
+    ).first()
+    if begun is not None:
+        connection.execute(sa.delete(tags).where(tags.c.namespace == org, tags.c.valid_from == night))
     connection.execute(
         sa.update(tags).where(tags.c.namespace == org, tags.c.valid_to == night).values(valid_to=None)
     )
@@ -281,13 +299,15 @@ def _undo(connection: sa.Connection, org: str, night: date) -> None:
 
 
 def _store_storage(connection: sa.Connection, org: str, night: date) -> tuple[int, int]:
-    """Write the night's `tag_storage` (per repository: its open versions and the bytes of its distinct
-    digests, once each) from the versions open after the night's write; return the org's totals."""
+    """Write the night's `tag_storage` (per repository: its open versions, its distinct digests and their
+    bytes, once each) from the versions open after the night's write; return the org's totals."""
     per_digest = (
         sa.select(tags.c.repository, tags.c.digest, sa.func.max(tags.c.full_size).label("size"),
                   sa.func.count().label("n"))
         .where(tags.c.namespace == org, tags.c.valid_to.is_(None))
-        .group_by(tags.c.repository, tags.c.digest)
+        # digest first: grouped in the primary key's order (repository first), SQLite without statistics
+        # would walk every version of the org for it instead of the open ones through their index
+        .group_by(tags.c.digest, tags.c.repository)
         .subquery()
     )  # fmt: skip
     per_repository = sa.select(
@@ -295,11 +315,12 @@ def _store_storage(connection: sa.Connection, org: str, night: date) -> tuple[in
         sa.literal(night, sa.Date()),
         per_digest.c.repository,
         sa.func.sum(per_digest.c.n),
+        sa.func.count(),
         sa.func.coalesce(sa.func.sum(per_digest.c.size), 0),
     ).group_by(per_digest.c.repository)
     connection.execute(
         sa.insert(tag_storage).from_select(
-            ["namespace", "snapshot_date", "repository", "tags", "bytes"], per_repository
+            ["namespace", "snapshot_date", "repository", "tags", "digests", "bytes"], per_repository
         )
     )
     count, size = connection.execute(
@@ -320,5 +341,6 @@ __all__ = [
     "newest_tag_night",
     "tag_inventory",
     "tag_night_list",
+    "tag_storage_totals",
     "write_tag_night",
 ]

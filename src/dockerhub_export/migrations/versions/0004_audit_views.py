@@ -120,6 +120,7 @@ def upgrade() -> None:
         sa.Column("snapshot_date", sa.Date, nullable=False),
         sa.Column("repository", KEY, nullable=False),
         sa.Column("tags", sa.Integer, nullable=False),
+        sa.Column("digests", sa.Integer, nullable=False),
         sa.Column("bytes", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("namespace", "snapshot_date", "repository", name="pk_tag_storage"),
     )
@@ -143,8 +144,8 @@ def upgrade() -> None:
     ).all()
     fill = sa.text(
         """
-        INSERT INTO tag_storage (namespace, snapshot_date, repository, tags, bytes)
-        SELECT :namespace, :night, repository, SUM(n), COALESCE(SUM(size), 0)
+        INSERT INTO tag_storage (namespace, snapshot_date, repository, tags, digests, bytes)
+        SELECT :namespace, :night, repository, SUM(n), COUNT(*), COALESCE(SUM(size), 0)
         FROM (SELECT repository, digest, COUNT(*) AS n, MAX(full_size) AS size
               FROM tags
               WHERE namespace = :namespace AND valid_from <= :night
