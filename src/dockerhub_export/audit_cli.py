@@ -12,6 +12,7 @@ from .options import (
     OutputDirOption,
     SinceOption,
     UntilOption,
+    open_existing,
     parse_day,
     settings_from,
 )
@@ -48,7 +49,7 @@ def audit(
     org_name = settings.require_org()
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
     reports.check_window(first, last)
-    engine = store.open_engine(store.database_url(settings), create=False)
+    engine = open_existing(settings)
     try:
         events = store.audit.events(
             engine, org_name, since=first, until=last, actions=[action] if action else (),

@@ -20,6 +20,7 @@ from .options import (
     OutputDirOption,
     SinceOption,
     UntilOption,
+    open_existing,
     parse_day,
     settings_from,
 )
@@ -36,13 +37,6 @@ def register(app: typer.Typer) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _open_existing(settings: Any) -> Any:
-    """The engine of an existing snapshot database (upgraded if older); never creates one."""
-    from . import store
-
-    return store.open_engine(store.database_url(settings), create=False)
 
 
 def _err(message: str) -> None:
@@ -76,7 +70,7 @@ def history(
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
-    engine = _open_existing(settings)
+    engine = open_existing(settings)
     try:
         rows = reports.history(engine, org_name, repo, since=first, until=last)
         if not rows:
@@ -172,7 +166,7 @@ def trends(
     org_name = settings.require_org()
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
     reports.check_window(first, last, days)  # before the database is opened: bad input fails first
-    engine = _open_existing(settings)
+    engine = open_existing(settings)
     try:
         report = reports.trends(engine, org_name, since=first, until=last, days=days, top=top)
         if plot is not None:

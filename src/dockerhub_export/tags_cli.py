@@ -22,6 +22,7 @@ from .options import (
     OutputDirOption,
     SinceOption,
     UntilOption,
+    open_existing,
     parse_day,
     settings_from,
 )
@@ -182,7 +183,7 @@ def _read_night(
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
     asked = parse_day(night, "--date")
-    engine = store.open_engine(store.database_url(settings), create=False)
+    engine = open_existing(settings)
     try:
         newest = store.newest_tag_night(
             engine, org_name, before=None if asked is None else asked + timedelta(days=1)
@@ -218,7 +219,7 @@ def _plot(
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
     if first is not None and last is not None and first > last:
         raise ConfigError(f"--since {first.isoformat()} is after --until {last.isoformat()}")
-    engine = store.open_engine(store.database_url(settings_from(org, output_dir, database_url)), create=False)
+    engine = open_existing(settings_from(org, output_dir, database_url))
     try:
         nights = store.tag_night_list(engine, org, since=first, until=last)
     finally:
