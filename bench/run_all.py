@@ -9,10 +9,13 @@
     snapshots  upsert_snapshot vs. a raw driver bulk insert           bench/snapshots.py
     history    backfill a year, trends, history on SQLite             bench/history.py --backend sqlite
     history-pg the same on PostgreSQL                                 bench/history.py --backend postgres
+    tags       tag fetch, announced budget, nights, memory, stale/storage bench/tags.py
+    views      the BI views over a year, SQLite and PostgreSQL           bench/views.py
 
 Each full bench stays under ~10 minutes on the 2-core machine (with --compare up to ~15); --quick uses
-smaller sizes; --compare REV is handed to every bench (each then also measures git revision REV's code
-side by side, see common.revision). Raw figures go to bench/results/<name>-<timestamp>.json (git-ignored).
+smaller sizes; --compare REV is handed to every bench but tags and views (each then also measures git
+revision REV's code side by side, see common.revision; the code before the tag inventory has no tags to
+compare). Raw figures go to bench/results/<name>-<timestamp>.json (git-ignored).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ["fetch", "run", "startup", "memory", "snapshots", "history", "history-pg"]
+BENCHES = ["fetch", "run", "startup", "memory", "snapshots", "history", "history-pg", "tags", "views"]
+WITHOUT_COMPARE = {"tags", "views"}
 SCRIPTS = {
     "history": ("history.py", ["--backend", "sqlite"]),
     "history-pg": ("history.py", ["--backend", "postgres"]),
@@ -37,9 +41,8 @@ def main() -> None:
     parser.add_argument("--compare", metavar="REV")
     parser.add_argument("names", nargs="*", metavar="name")
     options = parser.parse_args()
-    args = (["--quick"] if options.quick else []) + (
-        ["--compare", options.compare] if options.compare else []
-    )
+    quick = ["--quick"] if options.quick else []
+    compare = ["--compare", options.compare] if options.compare else []
     names = options.names or BENCHES
     unknown = sorted(set(names) - set(BENCHES))
     if unknown:
@@ -48,6 +51,7 @@ def main() -> None:
     failed = []
     for name in names:
         script, fixed = SCRIPTS.get(name, (f"{name}.py", []))
+        args = quick + ([] if name in WITHOUT_COMPARE else compare)
         print(f"\n# {name}: python bench/{script} {' '.join([*fixed, *args])}".rstrip(), flush=True)
         started = time.monotonic()
         code = subprocess.call([sys.executable, str(here / script), *fixed, *args])

@@ -1,6 +1,6 @@
 """Tags benchmark (issue 10): fetching tags, the announced rate limit, incremental nights, memory, queries.
 
-    python bench/tags.py [--quick] [--only fetch,quota,nights,memory,queries]
+    python bench/tags.py [--quick] [--only fetch,quota,nights,memory,queries] [--only queries --compare REV]
 
 The fake Hub is `tests/fakehub.py` with tags, in its own process (`bench/tagdata.py`: its answers cached
 once encoded; latency, the X-RateLimit budget and the token check run on every request). Five parts:
@@ -649,8 +649,10 @@ print(len(rows))
 
 
 def queries_part(
-    nights: int, repos: int, per_repo: int, repeats: int
+    nights: int, repos: int, per_repo: int, repeats: int, rev: Any = None
 ) -> tuple[list[list[Any]], dict[str, Any], list[str]]:
+    """With ``rev`` (--compare REV), the four query commands also run on REV's code, each right after the
+    current code's run, on the same file: ``raw["compare"]`` holds those pairs."""
     from tagdata import same_history
 
     from dockerhub_export import store
@@ -745,6 +747,7 @@ def queries_part(
             ),
         ]
         timings: dict[str, list[float]] = {}
+        old: dict[str, list[float]] = {label: [] for label, _, _ in commands[:4]} if rev else {}
         wanted: dict[str, int] = {}
         outputs: dict[str, str] = {}
         for (
@@ -762,6 +765,9 @@ def queries_part(
                 result = require_ok(run_timed(cmd, env=env, cwd=work), label)
                 timings[label].append(result.seconds)
                 outputs[label] = result.stdout
+                if label in old:
+                    before = require_ok(run_timed(cmd, env=rev.env(env), cwd=work), f"{label} on {rev.label}")
+                    old[label].append(before.seconds)
         floor = median(timings[commands[-1][0]])
         for label, _, targeted in commands:
             seconds = median(timings[label])
@@ -776,6 +782,10 @@ def queries_part(
                 ]
             )
         raw["timings"] = timings
+        if rev:
+            raw["compare"] = {
+                label: {"current": timings[label], rev.rev: values} for label, values in old.items()
+            }
         notes.append(
             f"inventory of the last night: {outputs[commands[-1][0]].strip()} tags; "
             "`storage --since/--until` only choose the nights of --plot (without --plot they change nothing)"
@@ -937,7 +947,10 @@ def main() -> None:
     unknown = sorted(set(only) - set(PARTS))
     if unknown:
         raise SystemExit(f"unknown parts: {', '.join(unknown)}")
+    if args.compare and only != ["queries"]:
+        raise SystemExit("--compare REV measures the queries part only: add --only queries")
     print(common.machine(), flush=True)
+    compared = None
     quick = args.quick
     raw: dict[str, Any] = {"quick": quick}
     tables: list[tuple[str, list[str], list[list[Any]]]] = []
@@ -1030,7 +1043,9 @@ def main() -> None:
     if "queries" in only:
         nights, repos, per_repo, repeats = (60, 500, 30, 3) if quick else (365, 2_000, 30, 5)
         print(f"\n# queries: {nights} nights of {repos:,} × {per_repo} tags", flush=True)
-        rows, raw["queries"], extra_notes = queries_part(nights, repos, per_repo, repeats)
+        with common.revision(args.compare) as rev:
+            rows, raw["queries"], extra_notes = queries_part(nights, repos, per_repo, repeats, rev)
+            compared = rev
         notes += extra_notes
         tables.append(
             (
@@ -1047,6 +1062,13 @@ def main() -> None:
         print()
         for note in notes:
             print(note)
+    if compared is not None:
+        pairs = raw["queries"]["compare"]
+        common.compare_table(
+            compared,
+            "Query commands",
+            [(label, "s", pair["current"], pair[args.compare]) for label, pair in pairs.items()],
+        )
     path = common.save("tags", raw)
     print(f"\nraw figures: {path}")
 

@@ -400,6 +400,8 @@ def main() -> None:
         parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
 
     args = common.parse_args(__doc__.splitlines()[0], extra)
+    if args.compare:
+        raise SystemExit("--compare: the code before the tag inventory has no tags to compare: run without")
     print(common.machine(), flush=True)
     days, n, tag_repos, repeats = (60, 2_000, 200, 3) if args.quick else (365, 10_000, 500, 5)
     work = Path(tempfile.mkdtemp(prefix="bench-views-"))
