@@ -5,7 +5,7 @@ import asyncio
 import httpx
 import pytest
 
-from dockerhub_export.limits import AdaptiveLimiter, announced_budget, retry_after
+from dockerhub_export.limits import AdaptiveLimiter, Announced, Budget, announced_budget, retry_after
 
 
 def test_a_429_halves_the_limit_and_only_requests_sent_after_it_regrow_it() -> None:
@@ -48,8 +48,13 @@ def test_retry_after_reads_every_header_the_hub_has_used(headers: dict, expected
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
-        ({"X-RateLimit-Remaining": "57", "X-RateLimit-Reset": "1000000030"}, (57, 30.0)),
-        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "12.5"}, (0, 12.5)),  # seconds, not epoch
+        ({"X-RateLimit-Remaining": "57", "X-RateLimit-Reset": "1000000030"}, (57, 30.0, None)),
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "12.5"}, (0, 12.5, None)),  # seconds, not epoch
+        (
+            {"X-RateLimit-Limit": "180", "X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "1000000030"},
+            (9, 30.0, 180),
+        ),
+        ({"X-RateLimit-Limit": "?", "X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "5"}, (9, 5.0, None)),
         ({"X-RateLimit-Remaining": "3"}, None),
         ({"X-RateLimit-Remaining": "x", "X-RateLimit-Reset": "1"}, None),
         ({}, None),
@@ -65,7 +70,7 @@ def test_the_budget_counts_requests_in_flight_and_waits_for_the_window() -> None
         loop = asyncio.get_running_loop()
         managers = [limiter.slot() for _ in range(3)]
         slots = [await manager.__aenter__() for manager in managers]
-        slots[0].budget = (3, 0.3)  # 3 left, but 2 requests are still in flight: 1 may go
+        slots[0].budget = Announced(3, 0.3)  # 3 left, but 2 requests are still in flight: 1 may go
         await managers[0].__aexit__(None, None, None)
         for manager in managers[1:]:
             await manager.__aexit__(None, None, None)
@@ -78,3 +83,48 @@ def test_the_budget_counts_requests_in_flight_and_waits_for_the_window() -> None
 
     waited, pauses = asyncio.run(run())
     assert waited >= 0.3 and pauses == 1
+
+
+def test_a_new_window_allows_its_announced_limit_before_any_answer_and_no_more() -> None:
+    """Limit 3 a window, 8 in flight allowed: after the reset only 3 go until an answer tells the budget."""
+
+    async def run() -> list[int]:
+        budget = Budget()
+        limiter = AdaptiveLimiter(8, budget)
+        async with limiter.slot() as slot:
+            slot.budget = Announced(0, 0.05, 3)  # the window is spent; it resets in 0.05 s
+        sent: list[int] = []
+        waiting: list[asyncio.Task[None]] = []
+        release = asyncio.Event()
+
+        async def request(k: int) -> None:
+            async with limiter.slot():
+                sent.append(k)
+                await release.wait()
+
+        for k in range(6):
+            waiting.append(asyncio.create_task(request(k)))
+        await asyncio.sleep(0.5)  # long past the reset: still only the new window's 3
+        in_the_new_window = len(sent)
+        release.set()
+        await asyncio.gather(*waiting)  # answers without an announcement: the rest go unpaced
+        return [in_the_new_window, len(sent)]
+
+    assert asyncio.run(run()) == [3, 6]
+
+
+def test_a_second_client_of_the_token_goes_on_with_the_budget_the_first_spent() -> None:
+    async def first(budget: Budget) -> None:
+        async with AdaptiveLimiter(4, budget).slot() as slot:
+            slot.budget = Announced(0, 0.3, 10)
+
+    async def second(budget: Budget) -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with AdaptiveLimiter(4, budget).slot():
+            return loop.time() - started
+
+    budget = Budget()
+    asyncio.run(first(budget))
+    waited = asyncio.run(second(budget))  # another event loop, as the run's next stage has
+    assert waited >= 0.2 and budget.limit == 10

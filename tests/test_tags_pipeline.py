@@ -149,3 +149,15 @@ def test_a_failing_tag_stage_fails_the_night_but_keeps_its_repositories(
 def test_no_database_lists_every_repositorys_tags(tagged: FakeHub, settings_for) -> None:  # type: ignore[no-untyped-def]
     result = night(tagged, settings_for(tagged), N1, write_snapshots=False)
     assert csv_rows(result["tags"]["csv_path"]) == truth(tagged) and len(tag_requests(tagged)) == 24
+
+
+def test_a_budget_below_the_concurrency_is_carried_from_stage_to_stage_without_a_429(
+    tagged: FakeHub, settings_for
+) -> None:  # type: ignore[no-untyped-def]
+    """4 requests a 0.25 s window, 8 in flight allowed: the repositories, the audit log and the tags each
+    have a client of their own, and each goes on with the budget the one before spent."""
+    tagged.faults.quota, tagged.faults.quota_window = 4, 0.25
+    settings = settings_for(tagged, concurrency=8)
+    result = night(tagged, settings, N1)
+    assert csv_rows(result["tags"]["csv_path"]) == truth(tagged)
+    assert tagged.quota_rejections == 0

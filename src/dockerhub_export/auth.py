@@ -18,6 +18,7 @@ import httpx
 from pydantic import SecretStr
 
 from .errors import AuthError, HubError, LoginRateLimited, TransientHubError, TwoFactorRequired
+from .limits import Budget
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ class HubAuth(httpx.Auth):
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._use_legacy = False
         self.logins = 0
+        # The Hub counts its rate limit per token: every client of this run goes on with what it announced.
+        self.budget = Budget()
 
     def __repr__(self) -> str:
         return f"HubAuth({self._base!r}, identifier={self._credentials.identifier!r})"

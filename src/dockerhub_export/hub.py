@@ -120,7 +120,7 @@ class HubClient:
         self.stats = FetchStats()
         self._started = time.monotonic()
         self._origin = httpx.URL(self.api_url)
-        self._limiter = AdaptiveLimiter(concurrency)
+        self._limiter = AdaptiveLimiter(concurrency, auth.budget)
         self._http = httpx.AsyncClient(
             auth=auth,
             transport=transport,

@@ -2,10 +2,12 @@
 adaptive concurrency limit.
 
 `retry_after` reads how long the Hub asks us to wait after a 429; `announced_budget` reads the budget
-it announces on every answer (``X-RateLimit-Remaining`` / ``-Reset``). `AdaptiveLimiter` keeps at most
-``limit`` requests in flight, spends the announced budget and then holds every request until the
-window resets (so a long run never trips the limit the Hub announced), and on a 429 all the same
-pauses every request together and halves the limit, which successes then restore.
+it announces on every answer (``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset``). `AdaptiveLimiter`
+keeps at most ``limit`` requests in flight, spends the announced budget and then holds every request
+until the window resets (so a long run never trips the limit the Hub announced), and on a 429 all the
+same pauses every request together and halves the limit, which successes then restore. What the Hub
+announced lives in a `Budget` that every client of one token shares: the Hub counts per token, and a
+run's stages (repositories, audit log, tags) each have a client of their own.
 """
 
 import asyncio
@@ -15,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import NamedTuple
 
 import httpx
 
@@ -52,9 +55,15 @@ def retry_after(headers: httpx.Headers, now: float | None = None) -> float | Non
     return None
 
 
-def announced_budget(headers: httpx.Headers, now: float | None = None) -> tuple[int, float] | None:
-    """(requests left in the Hub's current window, seconds until it resets), from ``X-RateLimit-Remaining``
-    and ``X-RateLimit-Reset`` (epoch seconds, or seconds when small), or None when not announced."""
+class Announced(NamedTuple):
+    left: int  # requests left in the Hub's current window
+    seconds: float  # until it resets
+    limit: int | None = None  # requests a window allows (X-RateLimit-Limit), when told
+
+
+def announced_budget(headers: httpx.Headers, now: float | None = None) -> Announced | None:
+    """What the Hub announces on an answer: ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` (epoch
+    seconds, or seconds when small) and ``X-RateLimit-Limit`` if given; None when not announced."""
     remaining, reset = headers.get("X-RateLimit-Remaining"), headers.get("X-RateLimit-Reset")
     if not remaining or not reset:
         return None
@@ -62,8 +71,23 @@ def announced_budget(headers: httpx.Headers, now: float | None = None) -> tuple[
         left, stamp = int(float(remaining)), float(reset)
     except ValueError:
         return None
+    try:
+        limit: int | None = max(1, int(float(headers.get("X-RateLimit-Limit", ""))))
+    except ValueError:
+        limit = None
     now = time.time() if now is None else now
-    return max(0, left), max(0.0, stamp - now if stamp > 1e9 else stamp)
+    return Announced(max(0, left), max(0.0, stamp - now if stamp > 1e9 else stamp), limit)
+
+
+@dataclass
+class Budget:
+    """The Hub's announced budget as last seen, in `time.monotonic` time (an event loop's clock): kept
+    by whatever holds the token, so that a run's next client goes on where the last one stopped instead
+    of sending a blind burst into a window that is already spent."""
+
+    left: int | None = None  # requests the window still allows; None: not known
+    window_end: float | None = None  # when the window resets; None: a new window not yet announced
+    limit: int | None = None  # what a new window allows (X-RateLimit-Limit), when announced
 
 
 class AdaptiveLimiter:
@@ -76,10 +100,11 @@ class AdaptiveLimiter:
 
     The announced budget: every answer that carries one sets what is left of it, less the requests
     still in flight (they may not have been counted yet); each request sent takes one. With nothing
-    left, every request waits for the window to reset; the next answer then tells the new budget.
+    left, every request waits for the window to reset. A new window allows what the Hub announced as its
+    limit (unknown: as many as may be in flight), until the next answer tells the new budget.
     """
 
-    def __init__(self, maximum: int) -> None:
+    def __init__(self, maximum: int, budget: Budget | None = None) -> None:
         self.maximum = maximum
         self.limit = maximum
         self.in_flight = 0
@@ -87,15 +112,15 @@ class AdaptiveLimiter:
         self._resume_at = 0.0
         self._successes = 0
         self._pauses = 0  # pauses set so far: a slot counts as a success only if none was set since it began
-        self._left: int | None = None  # requests the announced budget still allows; None: not announced
-        self._window_end = 0.0  # loop time the announced window resets
+        self.budget = Budget() if budget is None else budget
         self.budget_pauses = 0
         self.budget_waited = 0.0
         self._cond = asyncio.Condition()
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator["Slot"]:
-        loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()  # its clock is time.monotonic: `Budget` outlives the loop
+        budget = self.budget
         async with self._cond:
             while True:
                 now = loop.time()
@@ -105,21 +130,26 @@ class AdaptiveLimiter:
                         await asyncio.wait_for(self._cond.wait(), wait)
                     except TimeoutError:
                         pass
-                elif self._left is not None and self._left <= 0:
-                    if now < self._window_end + BUDGET_MARGIN:
-                        self._resume_at = self._window_end + BUDGET_MARGIN
+                elif budget.left is not None and budget.left <= 0:
+                    if budget.window_end is None:  # a new window's limit spent before its first answer
+                        if self.in_flight:
+                            await self._cond.wait()  # their answers will announce it
+                        else:
+                            budget.left = None  # nothing will: send, and read the next answer
+                    elif now < budget.window_end + BUDGET_MARGIN:
+                        self._resume_at = budget.window_end + BUDGET_MARGIN
                         self.budget_pauses += 1
                         self.budget_waited += self._resume_at - now
                         log.info("the announced rate limit is spent: pausing all requests for %.1f s, until "
                                  "its window resets", self._resume_at - now)  # fmt: skip
-                    else:
-                        self._left = None  # a new window: the next answer announces its budget
+                    else:  # a new window: its limit, until the next answer announces what is left of it
+                        budget.left, budget.window_end = budget.limit, None
                 elif self.in_flight < self.limit:
                     break
                 else:
                     await self._cond.wait()
-            if self._left is not None:
-                self._left -= 1
+            if budget.left is not None:
+                budget.left -= 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         slot = Slot(pauses=self._pauses)
@@ -129,7 +159,7 @@ class AdaptiveLimiter:
             async with self._cond:
                 self.in_flight -= 1
                 if slot.budget is not None:
-                    self._announce(*slot.budget, loop.time())
+                    self._announce(slot.budget, loop.time())
                 if slot.pause is not None:
                     self._resume_at = max(self._resume_at, loop.time() + slot.pause)
                     if self.limit > 1:
@@ -144,13 +174,16 @@ class AdaptiveLimiter:
                         self._successes = 0
                 self._cond.notify_all()
 
-    def _announce(self, remaining: int, seconds: float, now: float) -> None:
-        end = now + seconds
-        left = max(0, remaining - self.in_flight)
-        if self._left is None or end > self._window_end + NEW_WINDOW:
-            self._left, self._window_end = left, end
+    def _announce(self, announced: Announced, now: float) -> None:
+        budget = self.budget
+        end = now + announced.seconds
+        left = max(0, announced.left - self.in_flight)
+        if announced.limit is not None:
+            budget.limit = announced.limit
+        if budget.left is None or budget.window_end is None or end > budget.window_end + NEW_WINDOW:
+            budget.left, budget.window_end = left, end
         else:
-            self._left = min(self._left, left)
+            budget.left = min(budget.left, left)
 
 
 @dataclass
@@ -158,4 +191,4 @@ class Slot:
     pauses: int  # the limiter's pause count when this slot was acquired
     pause: float | None = None  # the Hub answered 429: pause everybody this long
     ok: bool = False  # the Hub answered with data
-    budget: tuple[int, float] | None = None  # the answer announced (requests left, seconds to reset)
+    budget: Announced | None = None  # what the answer announced
