@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -115,38 +115,34 @@ def free_port() -> int:
 
 
 class HubProcess:
-    """`bench/hubserver.py` in a child process; ``with HubProcess(repos=..., latency=...) as hub``."""
+    """`bench/hubserver.py` in a child process; ``with HubProcess(repos=..., latency=...) as hub``.
+
+    The child prints one JSON line when it listens (its ``url``, and what else it tells: `started`),
+    then answers one JSON command per line on stdin (`call`). `tagdata.TagHubProcess` is another such
+    child."""
 
     def __init__(self, repos: int, latency: float = 0.0, seed: int = 0) -> None:
         self.repos, self.latency, self.seed = repos, latency, seed
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self.started: dict[str, Any] = {}
 
-    def __enter__(self) -> HubProcess:
-        self.proc = subprocess.Popen(
-            [
-                PY,
-                str(BENCH / "hubserver.py"),
-                "--org",
-                ORG,
-                "--token",
-                TOKEN,
-                "--repos",
-                str(self.repos),
-                "--latency",
-                str(self.latency),
-                "--seed",
-                str(self.seed),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+    def command(self) -> list[str]:
+        return [
+            PY,
+            str(BENCH / "hubserver.py"),
+            *("--org", ORG, "--token", TOKEN, "--repos", str(self.repos)),
+            *("--latency", str(self.latency), "--seed", str(self.seed)),
+        ]
+
+    def __enter__(self) -> Self:
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError("the bench hub did not start")
-        self.url = json.loads(line)["url"]
+            raise RuntimeError(f"the bench hub did not start: {' '.join(self.command())}")
+        self.started = json.loads(line)
+        self.url = self.started["url"]
         return self
 
     def call(self, cmd: str, **args: Any) -> dict[str, Any]:

@@ -144,7 +144,8 @@ def task_fetch(url: str, org: str, token: str, concurrency: str) -> dict[str, An
     started = time.perf_counter()
     listing = fetch_all_pages(s, auth, on_page=lambda done, total: None)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "count": len(listing.names)}
+    # `keys` since the reshape; `names` before it
+    return {"seconds": seconds, "count": len(getattr(listing, "keys", None) or listing.names)}
 
 
 def task_library(url: str, org: str, token: str, directory: str) -> dict[str, Any]:

@@ -191,7 +191,7 @@ def throughput(sizes: list[int], repeats: dict[int, int]) -> tuple[list[list[Any
                 hub.reset()
                 seconds, listing = project_fetch(hub.url)
                 stats = hub.stats()
-                assert len(listing.names) == n, (len(listing.names), n)
+                assert len(listing.keys) == n, (len(listing.keys), n)
                 project_times.append(seconds)
                 server_spans.append(span(stats))
                 in_flight = max(in_flight, stats["max_in_flight"])
@@ -314,7 +314,7 @@ def timed_fetch(who: str, url: str, n: int) -> float:
     """Seconds for the project's fetch or the naive client's, after checking it got all n repositories."""
     if who == "project":
         seconds, listing = project_fetch(url)
-        assert len(listing.names) == n
+        assert len(listing.keys) == n
         return seconds
     result = naive_fetch(url)
     assert result["repositories"] == n
@@ -385,7 +385,7 @@ def gc_diagnostic(n: int, repeats: int = 2) -> list[list[Any]]:
                     gc.collect()
                     pauses.clear()
                     seconds, listing = (fetch_gc_on if mode == "on" else project_fetch)(hub.url)
-                    assert len(listing.names) == n
+                    assert len(listing.keys) == n
                     del listing
                     times[mode].append(seconds)
                     full[mode].append(sum(pauses))

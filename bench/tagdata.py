@@ -32,7 +32,6 @@ import calendar
 import json
 import math
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -44,6 +43,7 @@ from urllib.parse import unquote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from common import HubProcess  # noqa: E402
 from fakehub import FakeHub, Faults, make_repos  # noqa: E402
 from hubdata import digest_of, hub_time, make_tags  # noqa: E402
 
@@ -231,7 +231,7 @@ def _row(request: Any) -> list[Any]:
     return [kind, repository, page, request.started, request.ended, request.status]
 
 
-class TagHubProcess:
+class TagHubProcess(HubProcess):
     """``python bench/tagdata.py`` in a child process: ``with TagHubProcess(repos=..., ...) as hub``."""
 
     def __init__(
@@ -244,62 +244,19 @@ class TagHubProcess:
         token: str = "bench-oat-acme",
         org: str = "acme",
     ) -> None:
+        super().__init__(repos, latency)
         self.args = [
-            "--org",
-            org,
-            "--token",
-            token,
-            "--repos",
-            str(repos),
-            "--tags",
-            str(tags),
-            "--latency",
-            str(latency),
-            *(["--mixed"] if mixed else []),
+            *("--org", org, "--token", token, "--repos", str(repos), "--tags", str(tags)),
+            *("--latency", str(latency), *(["--mixed"] if mixed else [])),
         ]
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
-        self.tags = 0
 
-    def __enter__(self) -> TagHubProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, *self.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the bench tag hub did not start")
-        first = json.loads(line)
-        self.url, self.tags = first["url"], first["tags"]
-        return self
+    def command(self) -> list[str]:
+        return [sys.executable, __file__, *self.args]
 
-    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def stats(self) -> dict[str, Any]:
-        return self.call("stats")
-
-    def reset(self) -> None:
-        self.call("reset")
-
-    def faults(self, **fields: Any) -> None:
-        self.call("faults", **fields)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is None:
-            return
-        try:
-            self.call("quit")
-        except (OSError, ValueError):
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+    @property
+    def tags(self) -> int:
+        """How many tags the Hub serves (told when it started)."""
+        return int(self.started["tags"])
 
 
 # -- the server's records ------------------------------------------------------------------------------------
