@@ -864,6 +864,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fail-503-every", type=int, default=0)
     parser.add_argument("--drop-every", type=int, default=0)
     parser.add_argument("--jwt-lifetime", type=float, default=600.0)
+    parser.add_argument(
+        "--tags", type=int, default=0, help="tags per repository (every 10th has 10 times as many)"
+    )
+    parser.add_argument(
+        "--quota", type=int, default=0, help="requests per window, announced in X-RateLimit-*"
+    )
+    parser.add_argument("--quota-window", type=float, default=60.0, help="seconds per --quota window")
     args = parser.parse_args(argv)
 
     credentials = {args.token: (args.org, "all")}
@@ -876,14 +883,14 @@ def main(argv: list[str] | None = None) -> None:
         fail_503_every=args.fail_503_every,
         drop_every=args.drop_every,
         jwt_lifetime=args.jwt_lifetime,
+        quota=args.quota,
+        quota_window=args.quota_window,
     )
-    hub = FakeHub(
-        {args.org: make_repos(args.org, args.repos, seed=args.seed)},
-        credentials,
-        faults,
-        host=args.host,
-        port=args.port,
-    )
+    repos = make_repos(args.org, args.repos, seed=args.seed)
+    hub = FakeHub({args.org: repos}, credentials, faults, host=args.host, port=args.port)
+    for k, repo in enumerate(repos if args.tags > 0 else ()):
+        count = args.tags * (10 if k % 10 == 9 else 1)
+        hub.tags[(args.org, repo["name"])] = make_tags(args.org, repo["name"], count, seed=args.seed)
     # Ctrl-C must work even when started in the background (which inherits SIGINT ignored),
     # and SIGTERM should stop as cleanly.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -892,7 +899,11 @@ def main(argv: list[str] | None = None) -> None:
         tokens = f"token: {args.token}"
         if args.public_token:
             tokens += f", public token: {args.public_token}"
-        print(f"fake hub on {hub.url} (org {args.org}, {args.repos} repositories, {tokens})", flush=True)
+        tags = sum(len(listed) for listed in hub.tags.values())
+        print(
+            f"fake hub on {hub.url} (org {args.org}, {args.repos} repositories, {tags} tags, {tokens})",
+            flush=True,
+        )
         try:
             while True:
                 time.sleep(3600)

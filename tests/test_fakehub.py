@@ -365,22 +365,25 @@ def test_stop_closes_keep_alive_connections(client: httpx.Client) -> None:
         client.get(hub.url + LIST)
 
 
-def test_runs_as_a_script() -> None:
+def test_runs_as_a_script_with_tags_and_an_announced_budget() -> None:
     script = Path(__file__).with_name("fakehub.py")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), "--org", "demo", "--repos", "30", "--token", "tok", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=script.parent.parent,
-    )
+    args = ["--org", "demo", "--repos", "30", "--token", "tok", "--port", "0", "--tags", "3", "--quota", "50"]
+    proc = subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        expected = r"fake hub on (http://127\.0\.0\.1:\d+) \(org demo, 30 repositories, token: tok\)\n"
+        # every 10th of the 30 repositories has 10 times as many tags: 27 × 3 + 3 × 30
+        expected = (
+            r"fake hub on (http://127\.0\.0\.1:\d+) \(org demo, 30 repositories, 171 tags, token: tok\)\n"
+        )
         match = re.fullmatch(expected, line)
         assert match, line
-        body = httpx.get(f"{match.group(1)}/v2/namespaces/demo/repositories", timeout=5).json()
-        assert body["count"] == 20
+        listing = httpx.get(f"{match.group(1)}/v2/namespaces/demo/repositories", timeout=5)
+        assert listing.json()["count"] == 20  # anonymous: the public ones
+        assert listing.headers["X-RateLimit-Limit"] == "50"
+        name = listing.json()["results"][0]["name"]
+        tags = httpx.get(f"{match.group(1)}/v2/namespaces/demo/repositories/{name}/tags", timeout=5).json()
+        assert tags["count"] in (3, 30)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
