@@ -49,14 +49,11 @@ def audit(
     org_name = settings.require_org()
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
     reports.check_window(first, last)
-    engine = open_existing(settings)
-    try:
+    with open_existing(settings) as engine:
         events = store.audit.events(
             engine, org_name, since=first, until=last, actions=[action] if action else (),
             names=[f"{org_name}/{repo}"] if repo else (),
         )  # fmt: skip
-    finally:
-        engine.dispose()
     rows = [{name: event[name] for name in COLUMNS} for event in events]
     if output_format is Format.json:
         write_json(rows)

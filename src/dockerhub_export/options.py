@@ -3,6 +3,8 @@ where options become `Settings`. No heavy imports: ``--help`` must stay fast."""
 
 import enum
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -58,8 +60,10 @@ def settings_from(org: str | None, output_dir: Path | None, database_url: str | 
     return Settings.load(org=org, export_dir=output_dir, snapshot_database_url=database_url)
 
 
-def open_existing(settings: "Settings") -> "sa.Engine":
-    """The engine of the existing snapshot database of a query command (upgraded if older; never created).
+@contextmanager
+def open_existing(settings: "Settings") -> Iterator["sa.Engine"]:
+    """The engine of the existing snapshot database of a query command (upgraded if older; never created),
+    disposed of after the block.
 
     The command's imports are done by now, so they leave the cyclic GC's generations: otherwise its full
     passes walk SQLAlchemy's and pydantic's objects again and again while tens of thousands of rows are
@@ -68,7 +72,11 @@ def open_existing(settings: "Settings") -> "sa.Engine":
     from . import store
 
     gc.freeze()
-    return store.open_engine(store.database_url(settings), create=False)
+    engine = store.open_engine(store.database_url(settings), create=False)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def parse_day(value: str | None, option: str) -> date | None:

@@ -70,8 +70,7 @@ def history(
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
-    engine = open_existing(settings)
-    try:
+    with open_existing(settings) as engine:
         rows = reports.history(engine, org_name, repo, since=first, until=last)
         if not rows:
             span = reports.repository_span(engine, org_name, repo)
@@ -87,8 +86,6 @@ def history(
                 f"no snapshots of {org_name}/{repo} {reports.window_text(first, last)}: "
                 f"it has snapshots from {start.isoformat()} to {end.isoformat()}"
             )
-    finally:
-        engine.dispose()
     columns = list(reports.HISTORY_COLUMNS)
     if output_format is Format.json:
         write_json([{name: cell(row[name]) for name in columns} for row in rows])
@@ -166,13 +163,10 @@ def trends(
     org_name = settings.require_org()
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
     reports.check_window(first, last, days)  # before the database is opened: bad input fails first
-    engine = open_existing(settings)
-    try:
+    with open_existing(settings) as engine:
         report = reports.trends(engine, org_name, since=first, until=last, days=days, top=top)
         if plot is not None:
             reports.plot_trends(engine, report, plot, top=min(top or 10, 10))
-    finally:
-        engine.dispose()
     if output_format is Format.json:
         write_json(report.to_json_dict())
     else:

@@ -9,7 +9,7 @@ inventory, `storage` the totals its write kept. Neither loads pandas or Prefect.
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -27,6 +27,11 @@ from .options import (
     settings_from,
 )
 from .query_output import csv_cell, write_csv, write_json
+
+if TYPE_CHECKING:
+    from .store import TagNight
+
+T = TypeVar("T")
 
 DateOption = Annotated[
     str | None,
@@ -120,10 +125,18 @@ def storage(
     Tags do not list untagged manifests, so this is a lower bound of what the registry keeps. --plot draws
     the org's total over the tag nights from --since to --until.
     """
-    from . import store
+    from . import reports, store
     from .tag_reports import storage_of
 
-    org_name, chosen, totals = _read_night(org, night, output_dir, database_url, store.tag_storage_totals)
+    first, last = parse_day(since, "--since"), parse_day(until, "--until")
+    if plot is not None:  # without --plot, --since and --until choose nothing
+        reports.check_window(first, last)
+
+    def read(engine: Any, org_name: str, chosen: date) -> tuple[list[Any], list[Any]]:
+        nights = store.tag_night_list(engine, org_name, since=first, until=last) if plot else []
+        return store.tag_storage_totals(engine, org_name, chosen), nights
+
+    org_name, chosen, (totals, nights) = _read_night(org, night, output_dir, database_url, read)
     report = storage_of(totals, chosen)
     found = len(report.repositories)
     report.repositories = _kept(report.repositories, top, output_format, f"repositories of {found}")
@@ -151,7 +164,7 @@ def storage(
         )
         typer.echo(f"total: {_size(report.total_bytes)} ({report.total_bytes:,} bytes)", err=True)
     if plot is not None:
-        _plot(org_name, since, until, plot, output_dir, database_url)
+        _plot(org_name, nights, plot)
         typer.echo(f"wrote {plot}", err=True)
 
 
@@ -175,16 +188,15 @@ def _read_night(
     night: str | None,
     output_dir: Path | None,
     database_url: str | None,
-    read: "Callable[[Any, str, date], list[Any]]",
-) -> tuple[str, date, list[Any]]:
+    read: "Callable[[Any, str, date], T]",
+) -> tuple[str, date, T]:
     """(org, the night used, what ``read(engine, org, night)`` gives)."""
     from . import store
 
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
     asked = parse_day(night, "--date")
-    engine = open_existing(settings)
-    try:
+    with open_existing(settings) as engine:
         newest = store.newest_tag_night(
             engine, org_name, before=None if asked is None else asked + timedelta(days=1)
         )
@@ -200,33 +212,16 @@ def _read_night(
                 f"{asked.isoformat()} has no tag inventory: the nearest night before it is {chosen}", err=True
             )
         rows = read(engine, org_name, chosen)
-    finally:
-        engine.dispose()
     return org_name, chosen, rows
 
 
-def _plot(
-    org: str,
-    since: str | None,
-    until: str | None,
-    path: Path,
-    output_dir: Path | None,
-    database_url: str | None,
-) -> None:
-    from . import store
-    from .errors import OutputError
-
-    first, last = parse_day(since, "--since"), parse_day(until, "--until")
-    if first is not None and last is not None and first > last:
-        raise ConfigError(f"--since {first.isoformat()} is after --until {last.isoformat()}")
-    engine = open_existing(settings_from(org, output_dir, database_url))
-    try:
-        nights = store.tag_night_list(engine, org, since=first, until=last)
-    finally:
-        engine.dispose()
+def _plot(org: str, nights: "list[TagNight]", path: Path) -> None:
+    """The org's storage over ``nights`` as a PNG at ``path``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
+
+    from .errors import OutputError
 
     figure = Figure(figsize=(10, 5), layout="constrained")
     FigureCanvasAgg(figure)
