@@ -86,6 +86,7 @@ class Faults:
     audit_status: int = 0  # 403 / 404: audit logs are not part of the plan (whatever the token)
     quota: int = 0  # requests per window announced in X-RateLimit-* headers; 0 = no announced budget
     quota_window: float = 60.0  # seconds per fixed window
+    page_size_cap: int = 0  # pages never hold more, whatever page_size asks (2023: the Hub gave 25)
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,8 @@ def _sort_key(ordering: str) -> Callable[[dict[str, Any]], Any]:
     return lambda r: (r.get("pull_count") is None, r.get("pull_count") or 0)
 
 
-def _paging(query: dict[str, list[str]], default_size: int) -> tuple[int, int, _Reply | None]:
-    """(page, page_size, None) or (0, 0, a 400 reply)."""
+def _paging(query: dict[str, list[str]], default_size: int, cap: int) -> tuple[int, int, _Reply | None]:
+    """(page, page_size, None) or (0, 0, a 400 reply); a ``cap`` (0: none) shrinks every page to it."""
     try:
         page_size = int((query.get("page_size") or [""])[-1] or default_size)
         page = int((query.get("page") or [""])[-1] or 1)
@@ -167,7 +168,7 @@ def _paging(query: dict[str, list[str]], default_size: int) -> tuple[int, int, _
         return 0, 0, _error(400, "page_size must be between 1 and 100")
     if page < 1:
         return 0, 0, _error(400, "page must be 1 or greater")
-    return page, page_size, None
+    return page, min(page_size, cap) if cap else page_size, None
 
 
 class _View(NamedTuple):
@@ -474,15 +475,9 @@ class FakeHub:
             values = query.get(name)
             return values[-1] if values else ""
 
-        try:
-            page_size = int(param("page_size") or 10)
-            page = int(param("page") or 1)
-        except ValueError:
-            return _error(400, "page and page_size must be integers")
-        if not 1 <= page_size <= 100:
-            return _error(400, "page_size must be between 1 and 100")
-        if page < 1:
-            return _error(400, "page must be 1 or greater")
+        page, page_size, bad = _paging(query, 10, self.faults.page_size_cap)
+        if bad is not None:
+            return bad
         ordering = param("ordering")
         if ordering and ordering not in ORDERINGS:
             return _json(
@@ -536,7 +531,7 @@ class FakeHub:
         repo = self._repository(namespace, repository)
         if repo is None or (repo.get("is_private") and not sees_private):
             return _error(404, "object not found")
-        page, page_size, bad = _paging(query, default_size=10)
+        page, page_size, bad = _paging(query, 10, self.faults.page_size_cap)
         if bad is not None:
             return bad
         items = self.tags.get((namespace, repository), [])
@@ -568,7 +563,7 @@ class FakeHub:
             return _error(self.faults.audit_status, "audit logs are not available for this account")
         if scope != "all":
             return _error(403, "token is not allowed to read the audit log (scope-activity-read)")
-        page, page_size, bad = _paging(query, default_size=25)
+        page, page_size, bad = _paging(query, 25, self.faults.page_size_cap)
         if bad is not None:
             return bad
 

@@ -96,10 +96,29 @@ def test_the_audit_log_is_read_page_by_page_and_its_absence_is_none(hub, setting
     events = fetch_audit_log(settings, hubmod.authenticate(settings), since)
     assert events is not None and len(events) == 70 and events[0]["data"] == {"tag": "t129"}
     requests = [r for r in hub.requests if r.path == f"/v2/auditlogs/{ORG}"]
-    assert [r.query["page"] for r in requests] == [["1"]] and requests[0].query["from"] == [
+    # A first page shorter than asked may be the Hub's own page size: page 2, empty, says it was all.
+    assert [r.query["page"] for r in requests] == [["1"], ["2"]] and requests[0].query["from"] == [
         "2025-12-02T00:01:00Z"
     ]
     hub.faults.audit_status = 404
     caplog.set_level("DEBUG", logger="dockerhub_export.hub")  # the pipeline warns, once per run
     assert fetch_audit_log(settings, hubmod.authenticate(settings), since) is None
     assert "audit log cannot be read (404)" in caplog.text
+
+
+def test_fewer_entries_a_page_than_asked_still_give_every_tag_and_event(hub, settings_for) -> None:  # type: ignore[no-untyped-def]
+    """In 2023 the Hub answered 25 entries a page whatever page_size asked: nothing may go missing."""
+    names = _names(hub)[:2]
+    hub.tags[(ORG, names[0])] = make_tags(ORG, names[0], 130)
+    for i in range(130):
+        hub.delete_tag(ORG, "web", f"t{i}", when=1764633600.0 + i)
+    hub.faults.page_size_cap = 25
+    settings = settings_for(hub)
+    auth = hubmod.authenticate(settings)
+    listing = fetch_tags(settings, auth, names)
+    assert len(listing.keys) == 130 and listing.warnings == []
+    events = fetch_audit_log(settings, auth, None)
+    assert events is not None and len(events) == 130
+    assert len({event["data"]["tag"] for event in events}) == 130
+    pages = [r.query["page"][0] for r in hub.requests if r.path == f"/v2/auditlogs/{ORG}"]
+    assert pages == ["1", "2", "3", "4", "5", "6"]  # 5 x 25, then 5: the short page ends it

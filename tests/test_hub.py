@@ -160,6 +160,85 @@ def test_next_links_on_the_same_host_are_followed_when_there_is_no_count(hub, se
     assert len(listing.keys) == REPO_COUNT and listing.api_count is None
 
 
+def test_a_hub_that_gives_fewer_per_page_than_asked_still_gives_every_repository(hub, settings_for) -> None:
+    """In 2023 the Hub answered 25 a page whatever page_size asked: the pages follow the size it gives."""
+    hub.faults.page_size_cap = 25
+    listing = _fetch(settings_for(hub))
+    assert listing.keys == sorted(r["name"] for r in hub.repos[ORG]) and listing.warnings == []
+    pages = sorted(int(r.query["page"][0]) for r in _list_requests(hub))
+    assert pages == list(range(1, REPO_COUNT // 25 + 1))
+
+
+def test_an_endpoint_without_count_or_next_ends_on_a_short_page_or_a_repeated_one(
+    settings_for, caplog
+) -> None:
+    """Pages of 3 are the Hub's page size once page 2 is as long; a server that ignores ``page`` gives the
+    same page again, which ends the listing instead of looping."""
+    logs = [{"action": "repo.create", "name": f"acme/r{i}"} for i in range(8)]
+    ignore_page = False
+    asked: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/auth/token":
+            return httpx.Response(200, json={"access_token": "a.b.c"})
+        number = int(request.url.params["page"])
+        asked.append(number)
+        start = 0 if ignore_page else (number - 1) * 3
+        return httpx.Response(200, json={"logs": logs[start : start + 3]})
+
+    settings = settings_for(FakeHub(), api_url="http://hub.test")
+    received: dict[int, list | None] = {}
+
+    async def run() -> None:
+        async with hubmod.HubClient.for_settings(
+            settings, hubmod.hub_auth(settings), httpx.MockTransport(handler)
+        ) as client:
+            endpoint = hubmod.Endpoint(
+                path="/v2/auditlogs/acme", label="the acme audit log", noun="events", forbidden="",
+                results="logs", counted=False,
+            )  # fmt: skip
+            await client.paginate(endpoint, received.__setitem__)
+
+    asyncio.run(run())
+    assert asked == [1, 2, 3] and [e for n in sorted(received) for e in received[n] or ()] == logs
+    ignore_page, asked[:] = True, []
+    received.clear()
+    asyncio.run(run())
+    assert asked == [1, 2] and "with the same events as page 1: reading no further" in caplog.text
+
+
+def test_a_page_past_the_end_stops_the_pages_still_to_ask(settings_for) -> None:
+    """A count far above the listing (entries deleted since page 1): the first 404 ends the listing,
+    instead of asking every page the count promised."""
+    asked: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/auth/token":
+            return httpx.Response(200, json={"access_token": "a.b.c"})
+        number = int(request.url.params["page"])
+        asked.append(number)
+        if number > 2:
+            return httpx.Response(404, json={"detail": "Page not found"})
+        results = [{"name": f"r{number}-{i}"} for i in range(100)]
+        return httpx.Response(200, json={"count": 5000, "next": "x", "results": results})
+
+    settings = settings_for(FakeHub(), api_url="http://hub.test", concurrency=2)
+    received: dict[int, list | None] = {}
+
+    async def run() -> int | None:
+        async with hubmod.HubClient.for_settings(
+            settings, hubmod.hub_auth(settings), httpx.MockTransport(handler)
+        ) as client:
+            endpoint = hubmod.Endpoint(
+                path="/v2/namespaces/acme/repositories", label="acme", noun="r", forbidden=""
+            )
+            return await client.paginate(endpoint, received.__setitem__)
+
+    assert asyncio.run(run()) == 5000
+    assert sum(len(page or ()) for page in received.values()) == 200
+    assert sorted(asked)[:3] == [1, 2, 3] and len(asked) <= 4  # at most the other worker's page more
+
+
 def test_duplicates_across_shifting_pages_are_dropped_and_the_count_checked(hub, settings_for) -> None:
     settings = settings_for(hub, concurrency=1)
     auth = hubmod.authenticate(settings)
@@ -211,9 +290,7 @@ def test_the_client_pages_through_any_endpoint_and_hands_over_plain_records(sett
         assert request.url.path == "/v2/namespaces/acme/repositories/web/tags"
         assert request.url.params["page_size"] == "100" and request.url.params["ordering"] == "last_updated"
         number = int(request.url.params["page"])
-        return httpx.Response(
-            200, json={"count": 101, "results": [{"name": n} for n in pages.get(number, [])]}
-        )
+        return httpx.Response(200, json={"count": 3, "results": [{"name": n} for n in pages.get(number, [])]})
 
     settings = settings_for(FakeHub(), api_url="http://hub.test")
     received: dict[int, list | None] = {}
@@ -231,7 +308,7 @@ def test_the_client_pages_through_any_endpoint_and_hands_over_plain_records(sett
             )
             return await client.paginate(endpoint, received.__setitem__)
 
-    assert asyncio.run(run("/v2/namespaces/acme/repositories/web/tags")) == 101
+    assert asyncio.run(run("/v2/namespaces/acme/repositories/web/tags")) == 3
     assert received == {1: [{"name": "t1"}, {"name": "t2"}], 2: [{"name": "t3"}]}
     with pytest.raises(AuthError, match=r"may not list acme/web \(403: forbidden\): needs tag read"):
         asyncio.run(run("/v2/namespaces/acme/repositories/secret/tags"))

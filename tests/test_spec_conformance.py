@@ -21,8 +21,10 @@ def test_login_and_listing_requests_are_all_valid_under_the_spec(spec_hub: SpecM
     assert spec_hub.violations == []
     operations = [operation for operation, _ in spec_hub.calls]
     assert operations[0] == "AuthCreateAccessToken"
-    # The spec's example says count 287 in pages of 2: we ask for ceil(287 / 100) pages of 100.
-    assert operations.count("listNamespaceRepositories") == 3
+    # The spec's example says count 287 in pages of 2, and the mock answers it whatever the page: page 2
+    # equal to page 1 ends the listing (page 3 may already be asked for, at concurrency 2), instead of
+    # the 144 pages of 2 that a real Hub giving 2 a page would need.
+    assert 2 <= operations.count("listNamespaceRepositories") <= 4
     assert listing.keys == ["highland_builder", "whalesay"]
     assert any("reported 287 repositories" in warning for warning in listing.warnings)
 

@@ -6,12 +6,15 @@ caller decides what to keep, so a large listing never exists as dicts all at onc
 
 Pagination: page 1 gives ``count``; the other pages are fetched by number, at most ``concurrency``
 requests in flight, then on past the count while the last page is full and has a ``next`` link
-(entries created mid-run). Without a count, ``next`` links are followed one page at a time, only to
-the API's own origin. Endpoints that give neither (the audit log) are read page by page until a
-short page. A 429 pauses every request (one shared pause, honouring ``Retry-After`` /
-``X-RateLimit-Reset``) and halves the concurrency, which successes then restore; 5xx, timeouts and
-dropped connections are retried with exponential backoff and jitter; other 4xx are not retried.
-Errors leave this module as `ExportError` subclasses with one-line messages.
+(entries created mid-run). The page size is the one page 1 came back with, not the one asked for: the
+Hub has answered 25 whatever ``page_size`` said. Without a count, ``next`` links are followed one page
+at a time, only to the API's own origin. Endpoints that give neither (the audit log) are read page by
+page until a page shorter than the ones before it, or an empty one.
+
+A 429 pauses every request (one shared pause, honouring ``Retry-After`` / ``X-RateLimit-Reset``) and
+halves the concurrency, which successes then restore; 5xx, timeouts and dropped connections are
+retried with exponential backoff and jitter; other 4xx are not retried. Errors leave this module as
+`ExportError` subclasses with one-line messages.
 """
 
 import asyncio
@@ -164,13 +167,13 @@ class HubClient:
         first = await self._page(url, 1, endpoint)
         if first is None:
             raise HubNotFound(f"{url} answered 404: check DOCKERHUB_API_URL ({self.api_url})")
-        self._deliver(sink, last, 1, first, endpoint)
+        records = self._deliver(sink, last, 1, first, endpoint)
         count = first.get("count")
         if not endpoint.counted:
             count = None
-            await self._pages_until_short(url, endpoint, sink, last, on_page)
+            await self._pages_until_short(url, endpoint, sink, last, on_page, records)
         elif isinstance(count, int) and count >= 0:
-            await self._numbered_pages(url, endpoint, count, sink, last, on_page)
+            await self._numbered_pages(url, endpoint, count, sink, last, on_page, records)
         else:
             count = None
             log.info("the Hub gave no count: following next links one page at a time")
@@ -186,10 +189,10 @@ class HubClient:
 
     def _deliver(
         self, sink: PageSink, last: _Last, number: int, body: dict[str, Any] | None, endpoint: Endpoint
-    ) -> None:
+    ) -> list[Any] | None:
         if body is None:
             sink(number, None)
-            return
+            return None
         results = body.get(endpoint.results)
         if not isinstance(results, list):
             raise HubError(
@@ -199,6 +202,7 @@ class HubClient:
         if number > last.number:
             last.number, last.size, last.next = number, len(results), body.get("next")
         sink(number, results)
+        return results
 
     async def _numbered_pages(
         self,
@@ -208,8 +212,16 @@ class HubClient:
         sink: PageSink,
         last: _Last,
         on_page: PageCallback | None,
+        first: list[Any] | None,
     ) -> None:
-        total = max(1, math.ceil(count / MAX_PAGE_SIZE))
+        # Page 1 tells the page size the Hub honours: asking 100 has brought back 25.
+        size = last.size if 0 < last.size < MAX_PAGE_SIZE and count > last.size else MAX_PAGE_SIZE
+        if size < MAX_PAGE_SIZE:
+            log.info(
+                "the Hub gives %d %s a page, not the %d asked for: reading %d pages",
+                size, endpoint.noun, MAX_PAGE_SIZE, math.ceil(count / size),
+            )  # fmt: skip
+        total = max(1, math.ceil(count / size))
         if total > MAX_PAGES:
             raise HubError(
                 f"the Hub claims {count} {endpoint.noun} for {endpoint.label}: check DOCKERHUB_API_URL"
@@ -220,15 +232,24 @@ class HubClient:
 
         # A pool of `concurrency` workers drawing page numbers from one iterator: only that many
         # coroutines ever wait on the limiter (one task per page would wake hundreds on every release).
+        # An empty page (or a 404) ends the listing: the pages after it are past the end too. A page 2
+        # equal to page 1 is a server that ignores ``page`` (a spec-driven mock): nothing more to read.
         numbers = iter(range(2, total + 1))
+        end = total
 
         async def worker() -> None:
-            nonlocal done
+            nonlocal done, end
             for number in numbers:
-                self._deliver(sink, last, number, await self._page(url, number, endpoint), endpoint)
+                if number > end:
+                    return
+                results = self._deliver(sink, last, number, await self._page(url, number, endpoint), endpoint)
                 done += 1
                 if on_page:
                     on_page(done, total)
+                if not results:
+                    end = min(end, number)
+                elif number == 2 and _repeats(results, first, number, endpoint):
+                    end = 1
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -236,32 +257,47 @@ class HubClient:
                     group.create_task(worker())
         except ExceptionGroup as group_error:
             raise _first_error(group_error) from None
+        if end < total:
+            return
         # Entries created during the run can push the listing past the count seen on page 1.
-        number = total
-        while last.next and last.size >= MAX_PAGE_SIZE:
+        number, previous = total, None
+        while last.next and last.size >= size:
             number += 1
+            _check_page_limit(number, endpoint)
             extra = await self._page(url, number, endpoint)
             if extra is None:
                 break
-            self._deliver(sink, last, number, extra, endpoint)
+            results = self._deliver(sink, last, number, extra, endpoint)
             done += 1
             if on_page:
                 on_page(done, None)
+            if _repeats(results, previous, number, endpoint):
+                break
+            previous = results
 
     async def _pages_until_short(
-        self, url: str, endpoint: Endpoint, sink: PageSink, last: _Last, on_page: PageCallback | None
+        self,
+        url: str,
+        endpoint: Endpoint,
+        sink: PageSink,
+        last: _Last,
+        on_page: PageCallback | None,
+        previous: list[Any] | None,
     ) -> None:
-        number = 1
-        while last.number == number and last.size >= MAX_PAGE_SIZE:
-            if number >= MAX_PAGES:
-                raise HubError(
-                    f"the Hub keeps giving full pages of {endpoint.label}: check DOCKERHUB_API_URL"
-                )
+        # A first page shorter than asked is either the whole listing or the Hub's own page size (it
+        # has answered 25 whatever page_size said): one more request tells which. After that, a page
+        # shorter than the longest so far, or an empty one, is the last.
+        number, longest = 1, 0
+        while last.number == number and last.size > 0 and last.size >= min(longest, MAX_PAGE_SIZE):
+            longest = max(longest, last.size)
             number += 1
-            body = await self._page(url, number, endpoint)
-            self._deliver(sink, last, number, body, endpoint)
+            _check_page_limit(number, endpoint)
+            results = self._deliver(sink, last, number, await self._page(url, number, endpoint), endpoint)
             if on_page:
                 on_page(number, None)
+            if _repeats(results, previous, number, endpoint):
+                break
+            previous = results
 
     async def _linked_pages(
         self, endpoint: Endpoint, sink: PageSink, last: _Last, on_page: PageCallback | None
@@ -291,7 +327,7 @@ class HubClient:
     async def _page(self, url: str, number: int, endpoint: Endpoint) -> dict[str, Any] | None:
         params = {"page": number, "page_size": MAX_PAGE_SIZE, **endpoint.params}
         body = await self._get_json(url, params, endpoint, what=f"{endpoint.label} page {number}")
-        if body is None and number > 1:
+        if body is None and number > 1 and endpoint.counted:  # uncounted: asking past the end is how they end
             log.info(
                 "page %d of %s no longer exists (the listing shrank during the run)", number, endpoint.label
             )
@@ -405,6 +441,23 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, httpx.TransportError):
         return f"a network error ({type(exc).__name__})"
     return repr(exc)
+
+
+def _check_page_limit(number: int, endpoint: Endpoint) -> None:
+    if number > MAX_PAGES:
+        raise HubError(f"the Hub keeps giving full pages of {endpoint.label}: check DOCKERHUB_API_URL")
+
+
+def _repeats(results: list[Any] | None, previous: list[Any] | None, number: int, endpoint: Endpoint) -> bool:
+    """Whether page ``number`` is page ``number - 1`` again: a server that ignores ``page`` would
+    otherwise be read until MAX_PAGES."""
+    if not results or results != previous:
+        return False
+    log.warning(
+        "the Hub answered page %d of %s with the same %s as page %d: reading no further",
+        number, endpoint.label, endpoint.noun, number - 1,
+    )  # fmt: skip
+    return True
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
