@@ -169,6 +169,26 @@ def test_a_hub_that_gives_fewer_per_page_than_asked_still_gives_every_repository
     assert pages == list(range(1, REPO_COUNT // 25 + 1))
 
 
+def _paginate(settings_for, handler, endpoint: hubmod.Endpoint, **overrides):  # type: ignore[no-untyped-def]
+    """``(count, pages received)`` of ``endpoint`` on a server that is ``handler`` (the login aside)."""
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/auth/token":
+            return httpx.Response(200, json={"access_token": "a.b.c"})
+        return handler(request)
+
+    settings = settings_for(FakeHub(), api_url="http://hub.test", **overrides)
+    received: dict[int, list | None] = {}
+
+    async def run() -> int | None:
+        async with hubmod.HubClient.for_settings(
+            settings, hubmod.hub_auth(settings), httpx.MockTransport(serve)
+        ) as client:
+            return await client.paginate(endpoint, received.__setitem__)
+
+    return asyncio.run(run()), received
+
+
 def test_an_endpoint_without_count_or_next_ends_on_a_short_page_or_a_repeated_one(
     settings_for, caplog
 ) -> None:
@@ -179,31 +199,19 @@ def test_an_endpoint_without_count_or_next_ends_on_a_short_page_or_a_repeated_on
     asked: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v2/auth/token":
-            return httpx.Response(200, json={"access_token": "a.b.c"})
         number = int(request.url.params["page"])
         asked.append(number)
         start = 0 if ignore_page else (number - 1) * 3
         return httpx.Response(200, json={"logs": logs[start : start + 3]})
 
-    settings = settings_for(FakeHub(), api_url="http://hub.test")
-    received: dict[int, list | None] = {}
-
-    async def run() -> None:
-        async with hubmod.HubClient.for_settings(
-            settings, hubmod.hub_auth(settings), httpx.MockTransport(handler)
-        ) as client:
-            endpoint = hubmod.Endpoint(
-                path="/v2/auditlogs/acme", label="the acme audit log", noun="events", forbidden="",
-                results="logs", counted=False,
-            )  # fmt: skip
-            await client.paginate(endpoint, received.__setitem__)
-
-    asyncio.run(run())
+    endpoint = hubmod.Endpoint(
+        path="/v2/auditlogs/acme", label="the acme audit log", noun="events", forbidden="", results="logs",
+        counted=False,
+    )  # fmt: skip
+    _, received = _paginate(settings_for, handler, endpoint)
     assert asked == [1, 2, 3] and [e for n in sorted(received) for e in received[n] or ()] == logs
     ignore_page, asked[:] = True, []
-    received.clear()
-    asyncio.run(run())
+    _paginate(settings_for, handler, endpoint)
     assert asked == [1, 2] and "with the same events as page 1: reading no further" in caplog.text
 
 
@@ -213,8 +221,6 @@ def test_a_page_past_the_end_stops_the_pages_still_to_ask(settings_for) -> None:
     asked: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v2/auth/token":
-            return httpx.Response(200, json={"access_token": "a.b.c"})
         number = int(request.url.params["page"])
         asked.append(number)
         if number > 2:
@@ -222,20 +228,9 @@ def test_a_page_past_the_end_stops_the_pages_still_to_ask(settings_for) -> None:
         results = [{"name": f"r{number}-{i}"} for i in range(100)]
         return httpx.Response(200, json={"count": 5000, "next": "x", "results": results})
 
-    settings = settings_for(FakeHub(), api_url="http://hub.test", concurrency=2)
-    received: dict[int, list | None] = {}
-
-    async def run() -> int | None:
-        async with hubmod.HubClient.for_settings(
-            settings, hubmod.hub_auth(settings), httpx.MockTransport(handler)
-        ) as client:
-            endpoint = hubmod.Endpoint(
-                path="/v2/namespaces/acme/repositories", label="acme", noun="r", forbidden=""
-            )
-            return await client.paginate(endpoint, received.__setitem__)
-
-    assert asyncio.run(run()) == 5000
-    assert sum(len(page or ()) for page in received.values()) == 200
+    endpoint = hubmod.Endpoint(path="/v2/namespaces/acme/repositories", label="acme", noun="r", forbidden="")
+    count, received = _paginate(settings_for, handler, endpoint, concurrency=2)
+    assert count == 5000 and sum(len(page or ()) for page in received.values()) == 200
     assert sorted(asked)[:3] == [1, 2, 3] and len(asked) <= 4  # at most the other worker's page more
 
 
@@ -283,8 +278,6 @@ def test_the_client_pages_through_any_endpoint_and_hands_over_plain_records(sett
     pages = {1: ["t1", "t2"], 2: ["t3"]}
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v2/auth/token":
-            return httpx.Response(200, json={"access_token": "a.b.c"})
         if request.url.path.endswith("/secret/tags"):
             return httpx.Response(403, json={"detail": "forbidden"})
         assert request.url.path == "/v2/namespaces/acme/repositories/web/tags"
@@ -292,26 +285,16 @@ def test_the_client_pages_through_any_endpoint_and_hands_over_plain_records(sett
         number = int(request.url.params["page"])
         return httpx.Response(200, json={"count": 3, "results": [{"name": n} for n in pages.get(number, [])]})
 
-    settings = settings_for(FakeHub(), api_url="http://hub.test")
-    received: dict[int, list | None] = {}
+    def endpoint(path: str) -> hubmod.Endpoint:
+        return hubmod.Endpoint(
+            path=path, label="acme/web", noun="tags", forbidden="needs tag read",
+            params={"ordering": "last_updated"},
+        )  # fmt: skip
 
-    async def run(path: str) -> int | None:
-        async with hubmod.HubClient.for_settings(
-            settings, hubmod.hub_auth(settings), httpx.MockTransport(handler)
-        ) as client:
-            endpoint = hubmod.Endpoint(
-                path=path,
-                label="acme/web",
-                noun="tags",
-                forbidden="needs tag read",
-                params={"ordering": "last_updated"},
-            )
-            return await client.paginate(endpoint, received.__setitem__)
-
-    assert asyncio.run(run("/v2/namespaces/acme/repositories/web/tags")) == 3
-    assert received == {1: [{"name": "t1"}, {"name": "t2"}], 2: [{"name": "t3"}]}
+    count, received = _paginate(settings_for, handler, endpoint("/v2/namespaces/acme/repositories/web/tags"))
+    assert count == 3 and received == {1: [{"name": "t1"}, {"name": "t2"}], 2: [{"name": "t3"}]}
     with pytest.raises(AuthError, match=r"may not list acme/web \(403: forbidden\): needs tag read"):
-        asyncio.run(run("/v2/namespaces/acme/repositories/secret/tags"))
+        _paginate(settings_for, handler, endpoint("/v2/namespaces/acme/repositories/secret/tags"))
 
 
 def test_an_announced_budget_is_spent_then_every_request_waits_for_the_window(settings_for) -> None:
