@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -173,6 +173,35 @@ class HubProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def answer_commands(
+    hub: Any, hello: dict[str, Any], handle: Callable[[str, dict[str, Any]], dict[str, Any] | None]
+) -> None:
+    """The child's side of `HubProcess`: print ``hello``, then answer one JSON command a line from stdin
+    until ``quit``. ``faults`` sets fields of ``hub.faults``; ``handle(name, args)`` answers the others
+    (None: an unknown command). Stops the hub at the end."""
+    out = sys.stdout
+    out.write(json.dumps(hello) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        command = json.loads(line)
+        name = command.pop("cmd")
+        answer: dict[str, Any] | None = {"ok": True}
+        if name == "faults":
+            for key, value in command.items():
+                setattr(hub.faults, key, value)
+        elif name != "quit":
+            answer = handle(name, command)
+        if answer is None:
+            answer = {"ok": False, "error": f"unknown command {name}"}
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+        if name == "quit":
+            break
+    hub.stop()
 
 
 def span(stats: dict[str, Any]) -> float:

@@ -26,15 +26,16 @@ window is answered 429, so a client that keeps sending while limited is seen as 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from common import answer_commands  # noqa: E402
 from fakehub import FakeHub, Faults, _seconds, _text, make_repos  # noqa: E402
 
 
@@ -114,15 +115,8 @@ def main() -> None:
         Faults(latency=args.latency),
     )
     hub.start()
-    out = sys.stdout
-    out.write(json.dumps({"url": hub.url}) + "\n")
-    out.flush()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        command = json.loads(line)
-        name = command.pop("cmd")
-        answer: dict = {"ok": True}
+
+    def handle(name: str, command: dict[str, Any]) -> dict[str, Any] | None:
         if name == "stats":
             with hub._lock:
                 requests = list(hub.requests)
@@ -131,32 +125,25 @@ def main() -> None:
                 for r in requests
                 if r.method == "GET"
             ]
-            answer = {
+            return {
                 "max_in_flight": hub.max_in_flight,
                 "list_requests": listed,
                 "logins": sum(1 for r in requests if r.method == "POST"),
                 "quota_429": hub.quota_429,
             }
-        elif name == "reset":
+        if name == "reset":
             hub.reset_stats()
             hub.quota_429 = 0
             hub._window_start, hub._window_used = 0.0, 0
-        elif name == "faults":
-            for key, value in command.items():
-                setattr(hub.faults, key, value)
         elif name == "quota":
             hub.per_window = int(command.get("per_window", 0))
             hub.window = float(command.get("window", 1.0))
             hub._window_start, hub._window_used = 0.0, 0
-        elif name == "quit":
-            out.write(json.dumps(answer) + "\n")
-            out.flush()
-            break
         else:
-            answer = {"ok": False, "error": f"unknown command {name}"}
-        out.write(json.dumps(answer) + "\n")
-        out.flush()
-    hub.stop()
+            return None
+        return {"ok": True}
+
+    answer_commands(hub, {"url": hub.url}, handle)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import calendar
-import json
 import math
 import random
 import sys
@@ -43,7 +42,7 @@ from urllib.parse import unquote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from common import HubProcess  # noqa: E402
+from common import HubProcess, answer_commands  # noqa: E402
 from fakehub import FakeHub, Faults, make_repos  # noqa: E402
 from hubdata import digest_of, hub_time, make_tags  # noqa: E402
 
@@ -177,43 +176,29 @@ def serve() -> None:
     }
     hub = TagHub({args.org: repos}, {args.token: (args.org, "all")}, Faults(latency=args.latency), tags=tags)
     hub.start()
-    out = sys.stdout
-    out.write(json.dumps({"url": hub.url, "tags": sum(counts)}) + "\n")
-    out.flush()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        command = json.loads(line)
-        name = command.pop("cmd")
-        answer: dict[str, Any] = {"ok": True}
+
+    def handle(name: str, command: dict[str, Any]) -> dict[str, Any] | None:
         if name == "stats":
             with hub._lock:
                 requests = list(hub.requests)
-            answer = {
+            return {
                 "max_in_flight": hub.max_in_flight,
                 "quota_rejections": hub.quota_rejections,
                 "logins": sum(1 for r in requests if r.method == "POST"),
                 "requests": [_row(r) for r in requests if r.method == "GET"],
             }
-        elif name == "reset":
+        if name == "reset":
             hub.reset_stats()
             hub._window = (0.0, 0)
-        elif name == "faults":
-            for key, value in command.items():
-                setattr(hub.faults, key, value)
         elif name == "warm":
-            answer = {"pages": hub.warm(args.org)}
+            return {"pages": hub.warm(args.org)}
         elif name == "change":
-            answer = {"changed": hub.change(args.org, int(command["k"]), int(command.get("seed", 1)))}
-        elif name == "quit":
-            out.write(json.dumps(answer) + "\n")
-            out.flush()
-            break
+            return {"changed": hub.change(args.org, int(command["k"]), int(command.get("seed", 1)))}
         else:
-            answer = {"ok": False, "error": f"unknown command {name}"}
-        out.write(json.dumps(answer) + "\n")
-        out.flush()
-    hub.stop()
+            return None
+        return {"ok": True}
+
+    answer_commands(hub, {"url": hub.url, "tags": sum(counts)}, handle)
 
 
 def _row(request: Any) -> list[Any]:
