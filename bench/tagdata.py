@@ -524,37 +524,23 @@ def same_history(a: Any, b: Any, org: str) -> str:
     differences."""
     import sqlalchemy as sa
 
+    columns = {
+        "tags": "*",
+        "tag_nights": "snapshot_date, tags, repositories, fetched, bytes",  # not the run: its times and id
+        "tag_fetches": "*",
+        "tag_storage": "*",
+    }
+
     def read(engine: Any) -> dict[str, list[tuple[Any, ...]]]:
         with engine.connect() as connection:
             return {
-                "tags": sorted(
+                table: sorted(
                     tuple(row)
                     for row in connection.execute(
-                        sa.text("SELECT * FROM tags WHERE namespace = :o"), {"o": org}
+                        sa.text(f"SELECT {wanted} FROM {table} WHERE namespace = :o"), {"o": org}
                     )
-                ),
-                "tag_nights": sorted(
-                    tuple(row)
-                    for row in connection.execute(
-                        sa.text(
-                            "SELECT snapshot_date, tags, repositories, fetched, bytes FROM tag_nights "
-                            "WHERE namespace = :o"
-                        ),
-                        {"o": org},
-                    )
-                ),
-                "tag_fetches": sorted(
-                    tuple(row)
-                    for row in connection.execute(
-                        sa.text("SELECT * FROM tag_fetches WHERE namespace = :o"), {"o": org}
-                    )
-                ),
-                "tag_storage": sorted(
-                    tuple(row)
-                    for row in connection.execute(
-                        sa.text("SELECT * FROM tag_storage WHERE namespace = :o"), {"o": org}
-                    )
-                ),
+                )
+                for table, wanted in columns.items()
             }
 
     left, right = read(a), read(b)
