@@ -11,11 +11,13 @@
     history-pg the same on PostgreSQL                                 bench/history.py --backend postgres
     tags       tag fetch, announced budget, nights, memory, stale/storage bench/tags.py
     views      the BI views over a year, SQLite and PostgreSQL           bench/views.py
+    shared_budget  two `run --tags` jobs spending one announced budget    bench/shared_budget.py
 
 Each full bench stays under ~10 minutes on the 2-core machine (with --compare up to ~15); --quick uses
-smaller sizes; --compare REV is handed to every bench but tags and views (each then also measures git
-revision REV's code side by side, see common.revision; the code before the tag inventory has no tags to
-compare). Raw figures go to bench/results/<name>-<timestamp>.json (git-ignored).
+smaller sizes; --compare REV is handed to every bench but tags, views and shared_budget (each then also
+measures git revision REV's code side by side, see common.revision; the code before the tag inventory
+has no tags to compare: run those three with --compare on their own). Raw figures go to
+bench/results/<name>-<timestamp>.json (git-ignored).
 """
 
 from __future__ import annotations
@@ -25,8 +27,19 @@ import sys
 import time
 from pathlib import Path
 
-BENCHES = ["fetch", "run", "startup", "memory", "snapshots", "history", "history-pg", "tags", "views"]
-WITHOUT_COMPARE = {"tags", "views"}
+BENCHES = [
+    "fetch",
+    "run",
+    "startup",
+    "memory",
+    "snapshots",
+    "history",
+    "history-pg",
+    "tags",
+    "views",
+    "shared_budget",
+]
+WITHOUT_COMPARE = {"tags", "views", "shared_budget"}
 SCRIPTS = {
     "history": ("history.py", ["--backend", "sqlite"]),
     "history-pg": ("history.py", ["--backend", "postgres"]),

@@ -128,3 +128,39 @@ def test_a_second_client_of_the_token_goes_on_with_the_budget_the_first_spent() 
     asyncio.run(first(budget))
     waited = asyncio.run(second(budget))  # another event loop, as the run's next stage has
     assert waited >= 0.2 and budget.limit == 10
+
+
+def test_a_429_with_budget_left_sends_the_end_of_each_window_one_at_a_time() -> None:
+    """Another client spends the same budget: a 429 came although 19 were left in our count. From then on,
+    once what is left could all be in flight at once, requests go one at a time (each answer tells what
+    the other spent) and the window's last one stays unsent; alone, the client sends its limit."""
+
+    async def in_flight_allowed(budget: Budget, left: int) -> int:
+        limiter = AdaptiveLimiter(8, budget)
+        async with limiter.slot() as slot:
+            slot.budget = Announced(left, 30.0, 100)
+        managers = [limiter.slot() for _ in range(8)]
+        entered = 0
+        for manager in managers:
+            try:
+                await asyncio.wait_for(manager.__aenter__(), 0.05)
+            except TimeoutError:
+                break
+            entered += 1
+        for manager in managers[:entered]:
+            await manager.__aexit__(None, None, None)
+        return entered
+
+    async def hit_by_a_429(budget: Budget) -> None:
+        limiter = AdaptiveLimiter(8, budget)
+        async with limiter.slot() as slot:
+            slot.budget = Announced(20, 30.0, 100)
+        async with limiter.slot() as slot:
+            slot.pause = 0.0  # the Hub answered 429 with 19 left in our count
+
+    alone = Budget()
+    assert asyncio.run(in_flight_allowed(alone, 10)) == 8 and not alone.shared
+    shared = Budget()
+    asyncio.run(hit_by_a_429(shared))
+    assert shared.shared
+    assert [asyncio.run(in_flight_allowed(shared, left)) for left in (40, 10, 1)] == [8, 1, 0]

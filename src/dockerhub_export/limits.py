@@ -8,6 +8,11 @@ until the window resets (so a long run never trips the limit the Hub announced),
 same pauses every request together and halves the limit, which successes then restore. What the Hub
 announced lives in a `Budget` that every client of one token shares: the Hub counts per token, and a
 run's stages (repositories, audit log, tags) each have a client of their own.
+
+Another process, or another org's run from the same address, may spend the same budget unseen: a 429
+while the announced budget is not spent says so. From then on the end of each window goes one request at
+a time, so each answer tells what the others spent, and the window's last request stays unsent: clients
+sharing a budget no longer overshoot its end together (`bench/shared_budget.py`).
 """
 
 import asyncio
@@ -88,6 +93,7 @@ class Budget:
     left: int | None = None  # requests the window still allows; None: not known
     window_end: float | None = None  # when the window resets; None: a new window not yet announced
     limit: int | None = None  # what a new window allows (X-RateLimit-Limit), when announced
+    shared: bool = False  # a 429 came with budget left: someone else spends it too
 
 
 class AdaptiveLimiter:
@@ -130,7 +136,8 @@ class AdaptiveLimiter:
                         await asyncio.wait_for(self._cond.wait(), wait)
                     except TimeoutError:
                         pass
-                elif budget.left is not None and budget.left <= 0:
+                # Shared: the window's last request is left unsent, else both clients would send it.
+                elif budget.left is not None and budget.left <= budget.shared:
                     if budget.window_end is None:  # a new window's limit spent before its first answer
                         if self.in_flight:
                             await self._cond.wait()  # their answers will announce it
@@ -144,7 +151,7 @@ class AdaptiveLimiter:
                                  "its window resets", self._resume_at - now)  # fmt: skip
                     else:  # a new window: its limit, until the next answer announces what is left of it
                         budget.left, budget.window_end = budget.limit, None
-                elif self.in_flight < self.limit:
+                elif self.in_flight < self._room(budget):
                     break
                 else:
                     await self._cond.wait()
@@ -161,6 +168,12 @@ class AdaptiveLimiter:
                 if slot.budget is not None:
                     self._announce(slot.budget, loop.time())
                 if slot.pause is not None:
+                    if not budget.shared and (budget.limit is not None or budget.window_end is not None):
+                        budget.shared = True
+                        log.info(
+                            "a 429 although the announced rate limit was not spent: another client spends "
+                            "it too; the end of each window goes one request at a time"
+                        )
                     self._resume_at = max(self._resume_at, loop.time() + slot.pause)
                     if self.limit > 1:
                         log.info("rate limited: concurrency %d -> %d", self.limit, max(1, self.limit // 2))
@@ -173,6 +186,14 @@ class AdaptiveLimiter:
                         self.limit += 1
                         self._successes = 0
                 self._cond.notify_all()
+
+    def _room(self, budget: Budget) -> int:
+        """How many requests may be in flight: the limit; with a shared budget, one at a time once what
+        is left (ours in flight included) could all be in flight at once, so that each client's answers
+        tell the others' spending before it sends again."""
+        if budget.shared and budget.left is not None and budget.left + self.in_flight < 2 * self.maximum:
+            return 1
+        return self.limit
 
     def _announce(self, announced: Announced, now: float) -> None:
         budget = self.budget
