@@ -6,13 +6,14 @@ it announces on every answer (``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`
 keeps at most ``limit`` requests in flight, spends the announced budget and then holds every request
 until the window resets (so a long run never trips the limit the Hub announced), and on a 429 all the
 same pauses every request together and halves the limit, which successes then restore. What the Hub
-announced lives in a `Budget` that every client of one token shares: the Hub counts per token, and a
-run's stages (repositories, audit log, tags) each have a client of their own.
+announced lives in a `Budget` that every client of one token shares: a run's stages (repositories,
+audit log, tags) each have a client of their own, and the budget outlives each.
 
-Another process, or another org's run from the same address, may spend the same budget unseen: a 429
-while the announced budget is not spent says so. From then on the end of each window goes one request at
-a time, so each answer tells what the others spent, and the window's last request stays unsent: clients
-sharing a budget no longer overshoot its end together (`bench/shared_budget.py`).
+The Hub does not say whom it counts; reports say per address (about 600 requests a minute). So another
+process, or another org's run from the same address, may spend the same budget unseen: a 429 while the
+announced budget is not spent says so. From then on the end of each window goes one request at a time,
+so each answer tells what the others spent, and the window's last request stays unsent: clients sharing
+a budget no longer overshoot its end together (`bench/shared_budget.py`).
 """
 
 import asyncio
