@@ -97,7 +97,7 @@ class HubAuth(httpx.Auth):
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._use_legacy = False
         self.logins = 0
-        # The Hub counts its rate limit per token: every client of this run goes on with what it announced.
+        # Every client of this run goes on with what the Hub announced to the one before it.
         self.budget = Budget()
 
     def __repr__(self) -> str:
