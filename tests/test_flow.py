@@ -34,47 +34,46 @@ def _flow_run(state):  # type: ignore[no-untyped-def]
         return client.read_flow_run(state.state_details.flow_run_id)
 
 
-def _logs(state, expect: str = "") -> str:  # type: ignore[no-untyped-def]
-    """The run's logs as the server has them. Prefect ships logs in batches: flush, then poll a little."""
+def _polled(read, ok, tries: int):  # type: ignore[no-untyped-def]
+    """``read(client)`` until ``ok`` of it, at most ``tries`` reads 0.1 s apart: the server stores what a
+    run sends (logs in batches, task runs as events) a moment after the flow returned."""
     import time
 
     from prefect.client.orchestration import get_client
+
+    for _ in range(tries):
+        with get_client(sync_client=True) as client:
+            value = read(client)
+        if ok(value):
+            break
+        time.sleep(0.1)
+    return value
+
+
+def _logs(state, expect: str = "") -> str:  # type: ignore[no-untyped-def]
+    """The run's logs as the server has them. Prefect ships logs in batches: flush, then poll a little."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogHandler
 
     APILogHandler().flush()  # blocks until the queued logs reached the server
-    text = ""
-    for _ in range(50):
-        with get_client(sync_client=True) as client:
-            logs = client.read_logs(
-                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
-            )
-        text = "\n".join(log.message for log in logs)
-        if expect in text and text:
-            break
-        time.sleep(0.1)
-    return text
+    run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+    return _polled(
+        lambda client: "\n".join(log.message for log in client.read_logs(log_filter=run)),
+        lambda text: bool(text) and expect in text,
+        tries=50,
+    )
 
 
 def _task_run_names(state, expect: set[str]) -> set[str]:  # type: ignore[no-untyped-def]
-    """The run's task names as the server has them. Task runs reach the server as events, which the server
-    stores a moment after the flow returned: poll a little, as for logs."""
-    import time
-
-    from prefect.client.orchestration import get_client
+    """The run's task names as the server has them (task runs reach it as events)."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    names: set[str] = set()
-    for _ in range(100):
-        with get_client(sync_client=True) as client:
-            runs = client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
-            )
-        names = {run.name.rsplit("-", 1)[0] for run in runs}
-        if expect <= names:
-            break
-        time.sleep(0.1)
-    return names
+    run = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    return _polled(
+        lambda client: {task.name.rsplit("-", 1)[0] for task in client.read_task_runs(flow_run_filter=run)},
+        lambda names: expect <= names,
+        tries=100,
+    )
 
 
 def test_flow_writes_the_dated_csv_and_the_snapshot(flow_env: Path) -> None:

@@ -9,7 +9,7 @@ requests in flight, then on past the count while the last page is full and has a
 (entries created mid-run). The page size is the one page 1 came back with, not the one asked for: the
 Hub has answered 25 whatever ``page_size`` said. Without a count, ``next`` links are followed one page
 at a time, only to the API's own origin. Endpoints that give neither (the audit log) are read page by
-page until a page shorter than the ones before it, or an empty one.
+page until a page shorter than the first, or an empty one.
 
 A 429 pauses every request (one shared pause, honouring ``Retry-After`` / ``X-RateLimit-Reset``) and
 halves the concurrency, which successes then restore; 5xx, timeouts and dropped connections are
@@ -171,7 +171,10 @@ class HubClient:
         count = first.get("count")
         if not endpoint.counted:
             count = None
-            await self._pages_until_short(url, endpoint, sink, last, on_page, records)
+            # A first page shorter than asked is the whole log or the Hub's own page size (it has
+            # answered 25 whatever page_size said): the next page tells which.
+            full = min(last.size, MAX_PAGE_SIZE)
+            await self._pages_in_turn(url, endpoint, sink, last, on_page, full, records)
         elif isinstance(count, int) and count >= 0:
             await self._numbered_pages(url, endpoint, count, sink, last, on_page, records)
         else:
@@ -247,7 +250,7 @@ class HubClient:
                 if on_page:
                     on_page(done, total)
                 if not results:
-                    end = min(end, number)
+                    end = min(end, number - 1)
                 elif number == 2 and _repeats(results, first, number, endpoint):
                     end = 1
 
@@ -260,39 +263,29 @@ class HubClient:
         if end < total:
             return
         # Entries created during the run can push the listing past the count seen on page 1.
-        number, previous = total, None
-        while last.next and last.size >= size:
-            number += 1
-            _check_page_limit(number, endpoint)
-            extra = await self._page(url, number, endpoint)
-            if extra is None:
-                break
-            results = self._deliver(sink, last, number, extra, endpoint)
-            done += 1
-            if on_page:
-                on_page(done, None)
-            if _repeats(results, previous, number, endpoint):
-                break
-            previous = results
+        await self._pages_in_turn(url, endpoint, sink, last, on_page, size)
 
-    async def _pages_until_short(
+    async def _pages_in_turn(
         self,
         url: str,
         endpoint: Endpoint,
         sink: PageSink,
         last: _Last,
         on_page: PageCallback | None,
-        previous: list[Any] | None,
+        full: int,
+        previous: list[Any] | None = None,
     ) -> None:
-        # A first page shorter than asked is either the whole listing or the Hub's own page size (it
-        # has answered 25 whatever page_size said): one more request tells which. After that, a page
-        # shorter than the longest so far, or an empty one, is the last.
-        number, longest = 1, 0
-        while last.number == number and last.size > 0 and last.size >= min(longest, MAX_PAGE_SIZE):
-            longest = max(longest, last.size)
+        """The pages after the last one read, one at a time, while that one was full (``full`` entries or
+        more, and a ``next`` link where the endpoint gives them); a 404 or an empty page ends them. So
+        does a page equal to the one before it: a server that ignores ``page`` would otherwise be read
+        until MAX_PAGES."""
+        number = last.number
+        while last.number == number and last.size >= max(full, 1) and (last.next or not endpoint.counted):
             number += 1
             _check_page_limit(number, endpoint)
             results = self._deliver(sink, last, number, await self._page(url, number, endpoint), endpoint)
+            if results is None:
+                break
             if on_page:
                 on_page(number, None)
             if _repeats(results, previous, number, endpoint):
