@@ -2,9 +2,12 @@
 tags in the live API's shape, and audit-log events.
 
 Stdlib only, like fakehub.py. The repositories are what `make_repos` has always made (the golden tests
-pin them); the tags follow the live payload, which differs from Docker's spec (see
-/work/shared/notes/dockerhub-api.md §5-§6): ``tag_status``, not ``status``; ``images`` a list, one entry
-per platform; a tag-level ``digest``, ``media_type`` and ``content_type``.
+pin them). The tags follow what the live Hub returns, which differs from Docker's OpenAPI spec:
+``tag_status``, not ``status``; ``images`` a list, one entry per platform, each with its own digest,
+size and ``last_pulled``/``last_pushed``; ``v2`` a boolean; a tag-level ``digest``, ``media_type`` and
+``content_type``. An audit-log event names the repository ``org/repo`` and carries a string map in
+``data`` (``tag`` and ``digest`` for a tag push, ``tag`` for a tag delete, ``privacy`` for a visibility
+change).
 """
 
 from __future__ import annotations
@@ -278,33 +281,35 @@ def make_tags(
     namespace: str, repository: str, n: int, *, seed: int = 0, now: float = 1764547200.0
 ) -> list[dict[str, Any]]:
     """``n`` deterministic tags of one repository: versions ``v1.0.k``, ``latest`` on the newest one's
-    digest (two tags, one digest), some never pulled, some multi-platform; newest first."""
+    digest (two tags, one digest), some never pulled, some multi-platform; newest first. Every tag is
+    pushed at or before ``now`` (at most 400 days before) and pulled, if ever, between its push and
+    ``now``."""
     if n <= 0:
         return []
     rnd = random.Random(f"{namespace}/{repository}/{seed}").random
-    tags = []
     versions = n - 1 if n > 1 else 1
-    pushed = now - 400 * 86400 * rnd()
+    start = now - 400 * 86400 * rnd()
+    pushed = start
+    drawn = []  # (pushed, digest, size, seconds from push to last pull or None, platforms, updater)
     for k in range(versions):
         pushed += 86400 * (1 + 20 * rnd())
         digest = digest_of(f"{namespace}/{repository}/v{k}/{seed}")
         size = int(10 ** (6 + 3 * rnd()))
-        pulled = None if rnd() < 0.15 else min(now, pushed + 86400 * 200 * rnd())
+        pulled_after = None if rnd() < 0.15 else 86400 * 200 * rnd()
         platforms = 2 if rnd() < 0.3 else 1
-        tags.append(
-            make_tag(
-                f"v1.0.{k}",
-                digest,
-                size,
-                pushed,
-                pulled,
-                platforms=platforms,
-                updater=_USERS[int(rnd() * len(_USERS))],
-            )
-        )
+        drawn.append((pushed, digest, size, pulled_after, platforms, _USERS[int(rnd() * len(_USERS))]))
+    # Releases one to 21 days apart would run past `now` (years past, for hundreds of tags): squeeze
+    # them into [start, now], in the same order. The draws stay the same, so only the times move.
+    newest = drawn[-1][0]
+    scale = 1.0 if newest <= now else (now - start) / (newest - start)
+    tags = []
+    for k, (raw, digest, size, pulled_after, platforms, updater) in enumerate(drawn):
+        at = raw if scale == 1.0 else min(now, start + (raw - start) * scale)
+        pulled = None if pulled_after is None else min(now, at + pulled_after)
+        tags.append(make_tag(f"v1.0.{k}", digest, size, at, pulled, platforms=platforms, updater=updater))
     if n > 1:
-        newest = tags[-1]
-        latest = dict(newest, name="latest", id=newest["id"] + 1)
+        newest_tag = tags[-1]
+        latest = dict(newest_tag, name="latest", id=newest_tag["id"] + 1)
         tags.append(latest)
     tags.sort(key=lambda tag: (tag["tag_last_pushed"], tag["name"]), reverse=True)
     return tags

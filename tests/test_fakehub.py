@@ -374,7 +374,8 @@ def test_runs_as_a_script_with_tags_and_an_announced_budget() -> None:
         line = proc.stdout.readline()
         # every 10th of the 30 repositories has 10 times as many tags: 27 × 3 + 3 × 30
         expected = (
-            r"fake hub on (http://127\.0\.0\.1:\d+) \(org demo, 30 repositories, 171 tags, token: tok\)\n"
+            r"fake hub on (http://127\.0\.0\.1:\d+) \(org demo, day 0: the night of \d{4}-\d\d-\d\d, "
+            r"30 repositories, 171 tags, token: tok\)\n"
         )
         match = re.fullmatch(expected, line)
         assert match, line
