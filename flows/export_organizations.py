@@ -8,23 +8,30 @@ No postponed annotations (the ``__future__`` import) here (see flows/export_repo
 """
 
 import contextvars
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
-from prefect.client.schemas.objects import State
+from prefect.client.schemas.objects import FlowRun, State
 from pydantic import BaseModel, ConfigDict, Field
 
 from dockerhub_export.errors import ConfigError, ExportError
 from dockerhub_export.pipeline import one_line
-from dockerhub_export.settings import MAX_CONCURRENCY, parse_snapshot_date, validate_org
+from dockerhub_export.results import OrgNight, RunResult
+from dockerhub_export.run_options import split
+from dockerhub_export.settings import parse_snapshot_date, validate_org
 
-from .artifacts import publish_organizations
+from .artifacts import publish_organizations, read_night
 from .export_repositories import export_repositories
-from .runtime import default_snapshot_date
+from .runtime import default_snapshot_date, with_run_options
+from .summary import OrgRow
 
 MAX_PARALLEL = 8
+# How Prefect words a failed run's state message; the reason is what follows.
+_EXCEPTION_PREFIX = re.compile(r"^(Flow run encountered an exception: )?([A-Z][A-Za-z]+: )?")
 
 
 class Organization(BaseModel):
@@ -61,19 +68,19 @@ def _check(organizations: list[Organization]) -> None:
 
 
 @flow(name="export-organizations", log_prints=False, validate_parameters=True)
+@with_run_options
 def export_organizations(
     organizations: list[Organization],
     output_dir: str | None = None,
     snapshot_date: date | None = None,
     parallel: Annotated[int, Field(ge=1, le=MAX_PARALLEL)] = 2,
-    concurrency: Annotated[int | None, Field(ge=1, le=MAX_CONCURRENCY)] = None,
-    allow_empty: bool = False,
-    allow_drop: bool = False,
-    write_snapshots: bool = True,
-    csv_safe: bool = True,
+    *,
     database_url_block: str | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """Export several Docker Hub organizations, each with its own token, to dated CSVs and snapshots.
+
+    Every option below applies to each org, as the same parameter of export-repositories does.
 
     Args:
         organizations: The orgs to export; per org a token source: token_block (a Secret block name) or
@@ -83,12 +90,6 @@ def export_organizations(
         snapshot_date: Day every org's snapshot is filed under (YYYY-MM-DD). Empty: the UTC date of the
             scheduled run.
         parallel: Organizations exported at the same time (1-8).
-        concurrency: Parallel page requests to Docker Hub per org (1-16). Empty: DOCKERHUB_CONCURRENCY, else
-            4.
-        allow_empty: Accept orgs with zero visible repositories.
-        allow_drop: Accept losing all private repositories or more than half of them since the last snapshot.
-        write_snapshots: Also upsert each day's snapshot into the database.
-        csv_safe: Neutralise spreadsheet formulas in text cells (OWASP CSV injection).
         database_url_block: Name (not value) of a Prefect Secret block holding the snapshot database URL.
             Empty: SNAPSHOT_DATABASE_URL.
     """
@@ -96,38 +97,27 @@ def export_organizations(
     _check(organizations)
     # One day for every org, fixed here: a subflow's own "scheduled time" is when it happens to start.
     day = parse_snapshot_date(snapshot_date) if snapshot_date else default_snapshot_date()
-    common = dict(
-        output_dir=output_dir,
-        snapshot_date=day,
-        concurrency=concurrency,
-        allow_empty=allow_empty,
-        allow_drop=allow_drop,
-        write_snapshots=write_snapshots,
-        csv_safe=csv_safe,
-        database_url_block=database_url_block,
+    split(options, day)  # refuses an unknown option before any org starts
+    common = dict(output_dir=output_dir, snapshot_date=day, database_url_block=database_url_block, **options)
+
+    # From a deployment, each org is a run of export-repositories' deployment of the same name, claimed
+    # by whichever worker of the pool is free; elsewhere (the command line, serve.py) a subflow here.
+    deployment = _org_deployment()
+    run_one = partial(_run_deployment, deployment, common) if deployment else partial(_run_subflow, common)
+    logger.info(
+        "exporting %d organizations, %d at a time, %s",
+        len(organizations),
+        parallel,
+        f"each a run of {deployment}" if deployment else "in this process",
     )
-
-    def export_one(entry: Organization) -> State:
-        subflow = export_repositories.with_options(flow_run_name=f"{entry.org}-{day.isoformat()}")
-        return subflow(
-            org=entry.org,
-            token_block=entry.token_block,
-            token_env=entry.token_env,
-            return_state=True,
-            **common,
-        )
-
-    logger.info("exporting %d organizations, %d at a time", len(organizations), parallel)
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="org") as pool:
         # A fresh context copy per org: the subflow finds this run as its parent (and a context
         # cannot be entered by two threads at once).
         futures = {
-            entry.org: pool.submit(contextvars.copy_context().run, export_one, entry)
-            for entry in organizations
+            entry.org: pool.submit(contextvars.copy_context().run, run_one, entry) for entry in organizations
         }
-        outcomes = {org: _outcome(org, future) for org, future in futures.items()}
+        rows = [_waited(org, future) for org, future in futures.items()]
 
-    rows = [_row(org, outcome) for org, outcome in outcomes.items()]
     publish_organizations(rows, day)
     failed = [row for row in rows if row["status"] == "failed"]
     if failed:
@@ -136,44 +126,70 @@ def export_organizations(
             + "; ".join(f"{row['org']}: {row['reason']}" for row in failed)
         )
     logger.info("exported all %d organizations for %s", len(rows), day)
-    return {
-        "snapshot_date": day.isoformat(),
-        "organizations": {org: outcome for org, outcome in outcomes.items()},
-    }
+    return {"snapshot_date": day.isoformat(), "organizations": {row["org"]: row for row in rows}}
 
 
-def _outcome(org: str, future: Any) -> dict[str, Any]:
-    """The org's result dict, or ``{"failed": reason}``; waits for the org to finish."""
-    try:
-        state: State = future.result()
-    except Exception as exc:  # the subflow could not even start (e.g. its parameters were refused)
-        return {"failed": one_line(exc)}
+def _org_deployment() -> str | None:
+    """``export-repositories/<name>`` when this run belongs to a deployment named <name>, else None."""
+    from prefect.runtime import deployment
+
+    name = deployment.name
+    return f"{export_repositories.name}/{name}" if name else None
+
+
+def _run_subflow(common: dict[str, Any], entry: Organization) -> OrgRow:
+    """One org as a subflow in this process; its row of the summary table."""
+    state: State = export_repositories(  # named <org>-<day>, like every run of it
+        org=entry.org, token_block=entry.token_block, token_env=entry.token_env, return_state=True, **common
+    )
+    run_id = state.state_details.flow_run_id
     if state.is_completed():
-        result: dict[str, Any] = state.result()
-        return result
+        result: RunResult = state.result()
+        return _row(entry.org, run_id, result.night())
     error = state.result(raise_on_failure=False)
     reason = one_line(error) if isinstance(error, BaseException) else (state.message or state.name)
-    return {"failed": reason, "flow_run_id": str(state.state_details.flow_run_id)}
+    return _row(entry.org, run_id, reason=reason)
 
 
-def _row(org: str, outcome: dict[str, Any]) -> dict[str, Any]:
-    if "failed" in outcome:
-        return {
-            "org": org,
-            "status": "failed",
-            "repositories": None,
-            "private": None,
-            "csv_path": None,
-            "reason": outcome["failed"],
-        }
-    return {
-        "org": org,
-        "status": "exported",
-        "repositories": outcome["repositories"],
-        "private": outcome["private"],
-        "csv_path": outcome["csv_path"],
-        "reason": None,
-    }
+def _run_deployment(name: str, common: dict[str, Any], entry: Organization) -> OrgRow:
+    """One org as a run of the deployment ``name``, waited for; its row of the summary table."""
+    from prefect.deployments import run_deployment
+
+    parameters = dict(common, org=entry.org, token_block=entry.token_block, token_env=entry.token_env)
+    parameters["snapshot_date"] = parameters["snapshot_date"].isoformat()
+    run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync here: this flow is sync
+        name, parameters=parameters, timeout=None, poll_interval=2, as_subflow=True
+    )
+    state = run.state
+    if state is not None and state.is_completed():
+        return _row(entry.org, run.id, read_night(run.id, entry.org))
+    message = str((state.message if state else None) or (state.name if state else "no state"))
+    return _row(entry.org, run.id, reason=_EXCEPTION_PREFIX.sub("", message))
+
+
+def _waited(org: str, future: Any) -> OrgRow:
+    """The org's row once it has finished; a run that could not even start is failed with why."""
+    try:
+        row: OrgRow = future.result()
+    except Exception as exc:  # e.g. its parameters were refused, or its deployment does not exist
+        return _row(org, None, reason=one_line(exc))
+    return row
+
+
+def _row(org: str, run_id: Any, night: OrgNight | None = None, *, reason: str | None = None) -> OrgRow:
+    """One line of the table of orgs: the outcome, the org's figures (None: not known), a link to its run."""
+    from prefect.utilities.urls import url_for
+
+    return OrgRow(
+        org=org,
+        status="failed" if reason is not None else "exported",
+        repositories=None if night is None else night.repositories,
+        private=None if night is None else night.private,
+        tags=None if night is None else night.tags,
+        csv_path=None if night is None else str(night.csv_path),
+        run=url_for("flow-run", obj_id=run_id) if run_id else None,
+        reason=reason,
+    )
 
 
 __all__ = ["Organization", "export_organizations"]

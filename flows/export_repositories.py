@@ -11,16 +11,19 @@ could no longer resolve string annotations in its subprocess (see the project no
 import time
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from prefect import flow, get_run_logger, task
+from prefect import tags as run_tags
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import Field
 
-from dockerhub_export import attribution, audit, csv_output, guard, hub, pipeline, reports, store, tags
+from dockerhub_export import attribution, audit, csv_output, guard, pipeline, snapshot_queries, store, tags
 from dockerhub_export.fetch import fetch_all_pages, fetch_tags
-from dockerhub_export.settings import MAX_CONCURRENCY, Settings, parse_snapshot_date
+from dockerhub_export.results import RunResult
+from dockerhub_export.run_options import split, values_of
+from dockerhub_export.session import open_session
+from dockerhub_export.settings import Settings, parse_snapshot_date
 
 from . import artifacts, runtime
 
@@ -31,13 +34,14 @@ T = TypeVar("T")
 # a frame: NO_CACHE keeps them out of cache keys and result storage, and a nightly snapshot must never
 # be served from an earlier run's cache.
 STAGES: tuple[tuple[Callable[..., Any], str], ...] = (
-    (hub.authenticate, "authenticate"),
+    (open_session, "authenticate"),  # the run's Hub session, logged in
     (fetch_all_pages, "fetch-all-pages"),
     (pipeline.listing_frame, "transform"),
     (guard.check_history, "check-history"),
     (csv_output.write_csv, "write-csv"),
     (store.upsert_snapshot, "upsert-snapshots"),
-    (reports.top_movers, "top-movers"),
+    (snapshot_queries.top_movers, "top-movers"),
+    (snapshot_queries.pull_anomalies, "find-anomalies"),
     (audit.sync_audit_log, "sync-audit-log"),
     (attribution.attributed_changes, "attribute-changes"),
     (tags.select_repositories, "select-repositories"),
@@ -45,6 +49,7 @@ STAGES: tuple[tuple[Callable[..., Any], str], ...] = (
     (tags.tags_frame, "transform-tags"),
     (tags.store_tags, "upsert-tags"),
     (tags.inventory_frame, "read-tag-inventory"),
+    (tags.write_tags_csv, "write-tags-csv"),
 )
 TASKS: dict[Callable[..., Any], Any] = {
     function: task(name=name, cache_policy=NO_CACHE)(function) for function, name in STAGES
@@ -58,22 +63,18 @@ def as_task(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T
     return result
 
 
-@flow(name="export-repositories", log_prints=False, validate_parameters=True)
+@flow(name="export-repositories", log_prints=False, validate_parameters=True, flow_run_name=runtime.run_name)
+@runtime.with_run_options
 def export_repositories(
     org: str | None = None,
     output_dir: str | None = None,
     snapshot_date: date | None = None,
-    concurrency: Annotated[int | None, Field(ge=1, le=MAX_CONCURRENCY)] = None,
-    allow_empty: bool = False,
-    allow_drop: bool = False,
-    write_snapshots: bool = True,
-    csv_safe: bool = True,
-    include_tags: bool = False,
-    tags_refresh_days: Annotated[int, Field(ge=0)] = 7,
+    *,
     token_block: str | None = None,
     token_env: str | None = None,
     database_url_block: str | None = None,
-) -> dict[str, Any]:
+    **options: Any,
+) -> RunResult:
     """Export every repository of a Docker Hub organization to a dated CSV and a daily snapshot.
 
     Args:
@@ -83,17 +84,6 @@ def export_repositories(
             that runs the flow. Empty: EXPORT_DIR, else ./exports.
         snapshot_date: Day the snapshot is filed under (YYYY-MM-DD). Empty: the UTC date of the scheduled run
             (today for a manual run).
-        concurrency: Parallel page requests to Docker Hub (1-16). Empty: DOCKERHUB_CONCURRENCY, else 4.
-        allow_empty: Accept an org with zero visible repositories (normally an error: wrong name or token
-            scope).
-        allow_drop: Accept losing all private repositories or more than half of them since the last snapshot.
-        write_snapshots: Also upsert the day's snapshot into the database (SNAPSHOT_DATABASE_URL, else SQLite
-            under output_dir).
-        csv_safe: Neutralise spreadsheet formulas in text cells (OWASP CSV injection).
-        include_tags: Also every repository's tags: `<org>/tags-<date>.csv` and the tag history (stale tags,
-            storage).
-        tags_refresh_days: List a repository's tags at least every N nights even when nothing says they
-            changed (0: every night).
         token_block: Name (not value) of a Prefect Secret block holding the Docker Hub token. Empty:
             token_env, else DOCKERHUB_TOKEN from the environment.
         token_env: Name (not value) of an environment variable holding the Docker Hub token, e.g.
@@ -106,46 +96,41 @@ def export_repositories(
     started = time.monotonic()
     org_name, day = org, snapshot_date
     try:
+        day = parse_snapshot_date(snapshot_date) if snapshot_date else runtime.default_snapshot_date()
+        run_options, overrides = split(options, day)
         settings = runtime.run_settings(
-            org, output_dir, concurrency, csv_safe, token_block, token_env, database_url_block
+            org, output_dir, overrides, token_block, token_env, database_url_block
         )
         org_name = settings.require_org()
         settings.require_token()
-        day = parse_snapshot_date(snapshot_date) if snapshot_date else runtime.default_snapshot_date()
-        if write_snapshots:
+        if run_options.write_snapshots:
             logger.info("snapshots go to %s", store.redact(store.database_url(settings)))
-        options = pipeline.RunOptions(
-            day, allow_empty, allow_drop, write_snapshots, include_tags, tags_refresh_days
-        )
-        result = pipeline.export(settings, options, call=as_task)
+        result = pipeline.export(settings, run_options, call=as_task)
     except Exception as exc:
-        artifacts.publish_failure(org_name, day, pipeline.one_line(exc), time.monotonic() - started)
+        logged = pipeline.RUN_LOGGED in getattr(exc, "__notes__", ())
+        reason, seconds = pipeline.one_line(exc), time.monotonic() - started
+        artifacts.publish_failure(org_name, day, reason, seconds, logged=logged)
         raise
     artifacts.publish_summary(result)
+    artifacts.publish_night(result.night())
     logger.info(
         "exported %d repositories of %s (%d private) to %s",
-        result["repositories"],
+        result.repositories,
         org_name,
-        result["private"],
-        result["csv_path"],
+        result.private,
+        result.csv_path,
     )
     return result
 
 
-def run_with_settings(settings: Settings, options: pipeline.RunOptions) -> dict[str, Any]:
+def run_with_settings(settings: Settings, options: pipeline.RunOptions) -> RunResult:
     """This flow, run here with the caller's settings (the command line's): the secrets among them
     reach the run without becoming parameters, which Prefect would store in plaintext."""
-    with runtime.given_settings(settings):
-        result: dict[str, Any] = export_repositories(
+    with runtime.given_settings(settings), run_tags(*runtime.RUN_TAGS):
+        result: RunResult = export_repositories(
             org=settings.org,
             output_dir=str(settings.export_dir),
             snapshot_date=options.snapshot_date,
-            concurrency=settings.concurrency,
-            allow_empty=options.allow_empty,
-            allow_drop=options.allow_drop,
-            write_snapshots=options.write_snapshots,
-            csv_safe=settings.csv_safe,
-            include_tags=options.include_tags,
-            tags_refresh_days=options.tags_refresh_days,
+            **values_of(options, settings.model_dump(include={"concurrency", "csv_safe"})),
         )
     return result

@@ -6,25 +6,31 @@ for the command line's runs, from the settings it built (`given_settings`), whic
 parameters either.
 """
 
+import inspect
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
+from dockerhub_export import run_options
 from dockerhub_export.errors import ConfigError
 from dockerhub_export.settings import Settings
 
 LIBRARY_LOGGER = "dockerhub_export"
+RUN_TAGS = ("dockerhub-export",)  # what the shipped automations match (deployments/automations/)
+F = TypeVar("F", bound=Callable[..., Any])
 # An environment variable's name, not its value: checked so a pasted token is refused, not stored.
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names echoed in error messages (state message, logs): anything else might be a pasted secret.
 _SHOWN_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _SHOWN_BLOCK_NAME = re.compile(r"[a-z0-9-]+")
+_SHOWN_ORG = re.compile(r"[a-z0-9._-]{2,255}")
 _TOKEN_PREFIXES = ("dckr_pat_", "dckr_oat_")  # Docker personal / organization access tokens
 
 _given: ContextVar[Settings | None] = ContextVar("dockerhub_export_given_settings", default=None)
@@ -45,8 +51,7 @@ def given_settings(settings: Settings) -> Iterator[None]:
 def run_settings(
     org: str | None,
     output_dir: str | None,
-    concurrency: int | None,
-    csv_safe: bool,
+    overrides: Mapping[str, Any],
     token_block: str | None,
     token_env: str | None,
     database_url_block: str | None,
@@ -59,8 +64,7 @@ def run_settings(
     settings = Settings.load(
         org=org,
         export_dir=output_dir,
-        concurrency=concurrency,
-        csv_safe=csv_safe,
+        **overrides,
         token=_token(token_block, token_env),
         snapshot_database_url=_secret(database_url_block),
     )
@@ -147,3 +151,31 @@ def forward_library_logs() -> None:
     library.setLevel(logging.INFO)
     if not any(isinstance(handler, APILogHandler) for handler in library.handlers):
         library.addHandler(APILogHandler())
+
+
+def with_run_options(function: F) -> F:
+    """``function`` (a flow body taking ``**options``) with every declared run option as a parameter of
+    its signature and a line of its docstring's ``Args:``, where Prefect reads the run form from."""
+    signature = inspect.signature(function)
+    own = [item for item in signature.parameters.values() if item.kind != item.VAR_KEYWORD]
+    keyword = [item for item in own if item.kind == item.KEYWORD_ONLY]
+    positional = [item for item in own if item.kind != item.KEYWORD_ONLY]
+    function.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=positional + run_options.parameters() + keyword
+    )
+    doc = (function.__doc__ or "").rstrip()
+    function.__doc__ = "\n".join([doc, *run_options.docstring_lines()]) + "\n    "
+    return function
+
+
+def run_name() -> str:
+    """A run's name, ``<org>-<date>`` (the org from the parameters or DOCKERHUB_ORG, the day from the
+    parameters or the scheduled slot), so that a night's run is found by its name in the UI."""
+    from prefect.runtime import flow_run
+
+    parameters = flow_run.parameters or {}
+    given = _given.get()
+    org = parameters.get("org") or (given.org if given else None) or os.environ.get("DOCKERHUB_ORG")
+    day = parameters.get("snapshot_date") or default_snapshot_date()
+    shown = org if org and _SHOWN_ORG.fullmatch(str(org)) else "unknown-org"
+    return f"{shown}-{day}"

@@ -81,7 +81,7 @@ def app() -> Any:
     registers them."""
     import typer
 
-    from dockerhub_export import audit_cli, backfill_cli, db_cli, queries_cli, tags_cli
+    from dockerhub_export.cli import audit, backfill, db, queries, tags
 
     app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -89,7 +89,7 @@ def app() -> Any:
     def _root() -> None:
         """Test app: the commands as the main CLI registers them."""
 
-    for module in (db_cli, queries_cli, tags_cli, audit_cli, backfill_cli):
+    for module in (db, queries, tags, audit, backfill):
         module.register(app)
     return app
 

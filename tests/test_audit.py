@@ -10,7 +10,8 @@ import pytest
 from conftest import ORG, PUBLIC_TOKEN, TOKEN, invoke
 from fakehub import FakeHub, make_repos
 
-from dockerhub_export import attribution, reports, store
+from dockerhub_export import attribution, snapshot_queries, store
+from dockerhub_export.errors import ConfigError
 from dockerhub_export.pipeline import RunOptions, export
 
 # Snapshot days around today: the events the fake Hub logs happen now, and attribution looks for them
@@ -71,8 +72,8 @@ def test_a_token_without_the_audit_log_gives_one_warning_and_the_run_goes_on(
     logged: FakeHub, settings_for
 ) -> None:  # type: ignore[no-untyped-def]
     result = export(settings_for(logged, token=PUBLIC_TOKEN), RunOptions(D1))
-    assert [w for w in result["warnings"] if "audit log cannot be read" in w] == [result["warnings"][-1]]
-    assert result["repositories"] > 0
+    assert [w for w in result.warnings if "audit log cannot be read" in w] == [result.warnings[-1]]
+    assert result.repositories > 0
 
 
 def test_trends_and_the_summary_say_who_added_removed_or_flipped_and_when(
@@ -107,11 +108,13 @@ def test_trends_and_the_summary_say_who_added_removed_or_flipped_and_when(
     table = invoke(app, "trends", "--org", ORG, "--database-url", store.database_url(settings)).stdout
     assert f"removed (1): {names[0]} (by bob at" in table and f"visibility: {private} (by carol at" in table
 
-    snapshot = result["snapshot"]
-    assert snapshot["attributed"]["added"] == {
+    snapshot = result.snapshot
+    assert snapshot is not None and snapshot.attributed["added"] == {
         "brand-new": {"by": "alice", "at": events["repo.create"]["timestamp"]}
     }
-    assert snapshot["visibility_changed"][0]["by"] == "carol"
+    removed = {names[0]: {"by": "bob", "at": events["repo.delete"]["timestamp"]}}
+    assert snapshot.attributed["removed"] == removed
+    assert snapshot.visibility_changed[0]["by"] == "carol"
 
 
 def test_a_flip_is_attributed_to_the_newest_event_that_set_that_visibility(
@@ -128,7 +131,7 @@ def test_a_flip_is_attributed_to_the_newest_event_that_set_that_visibility(
             ORG, public, False, when=time.time() + 1, actor="erin"
         )  # ... back after the snapshot
         export(settings, RunOptions(D3))  # stores erin's event, newer than dave's but within D2's UTC day too
-        report = reports.trends(engine, ORG, since=D1, until=D2)
+        report = snapshot_queries.trends(engine, ORG, since=D1, until=D2)
         assert [(item["name"], item["to"], item["by"]) for item in report.visibility_changed] == [
             (public, "private", "dave")
         ]
@@ -154,3 +157,89 @@ def test_events_are_kept_exactly_and_time_windows_are_utc_days(sqlite_engine) ->
     assert store.audit.latest_event(sqlite_engine, ORG) == datetime(2026, 11, 27, 23, 59, 59, 123456)
     aware = datetime(2026, 11, 28, 0, 30, tzinfo=UTC) + timedelta(hours=-1)
     assert len(store.audit.events(sqlite_engine, ORG, since=aware)) == 1
+
+
+def _event(action: str, timestamp: str, name: str = f"{ORG}/web") -> dict[str, Any]:
+    return {"account": ORG, "action": action, "name": name, "actor": "x", "data": {}, "timestamp": timestamp}
+
+
+@pytest.fixture
+def two_events(db_url: str) -> str:
+    """Two events of acme stored, on each backend."""
+    engine = store.open_engine(db_url)
+    store.audit.store_events(
+        engine,
+        ORG,
+        [_event("repo.tag.push", "2026-11-27T10:00:00Z"), _event("repo.create", "2026-11-28T09:00:00Z")],
+    )
+    engine.dispose()
+    return db_url
+
+
+def test_an_unknown_action_is_refused_in_one_line_with_close_matches(app, two_events: str) -> None:  # type: ignore[no-untyped-def]
+    result = invoke(app, "audit", "--org", ORG, "--action", "repo.tag.pushed", "--database-url", two_events)
+    assert result.exit_code == 1 and isinstance(result.exception, ConfigError)
+    assert str(result.exception) == (
+        "unknown audit action 'repo.tag.pushed': did you mean repo.tag.push? "
+        "the actions stored for acme: repo.create, repo.tag.push"
+    )
+    privacy = invoke(app, "audit", "--org", ORG, "--action", "privacy", "--database-url", two_events)
+    assert str(privacy.exception).startswith(
+        "unknown audit action 'privacy': did you mean repo.change_privacy? "
+    )
+    bogus = invoke(app, "audit", "--org", ORG, "--action", "bogus", "--database-url", two_events)
+    assert (
+        str(bogus.exception)
+        == "unknown audit action 'bogus': the actions stored for acme: repo.create, repo.tag.push"
+    )
+
+
+def test_an_action_of_the_hubs_catalog_not_stored_yet_is_an_empty_answer_that_says_why(
+    app, two_events: str
+) -> None:  # type: ignore[no-untyped-def]
+    result = invoke(
+        app,
+        "audit",
+        "--org",
+        ORG,
+        "--action",
+        "repo.delete",
+        "--format",
+        "json",
+        "--database-url",
+        two_events,
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+    assert result.stderr == (
+        "no repo.delete events of acme at all: the database holds 2 events of acme, "
+        "from 2026-11-27 to 2026-11-28\n"
+    )
+
+
+def test_an_empty_audit_says_why_and_what_to_do(app, two_events: str) -> None:  # type: ignore[no-untyped-def]
+    outside = invoke(app, "audit", "--org", ORG, "--since", "2026-12-01", "--database-url", two_events)
+    assert outside.exit_code == 0 and outside.stdout == ""  # no empty table
+    assert outside.stderr == (
+        "no audit-log events of acme on or after 2026-12-01: the database holds 2 events of acme, "
+        "from 2026-11-27 to 2026-11-28\n"
+    )
+    other = invoke(app, "audit", "--org", "other", "--database-url", two_events)
+    assert other.exit_code == 0 and other.stdout == ""
+    assert other.stderr.startswith(
+        f"no audit-log events of other are stored in {store.redact(two_events)}: "
+    ) and other.stderr.endswith(
+        ": each `dockerhub-export run --org other` stores the new ones "
+        "(an OAT needs 'Activity read'; without it the run warns and goes on)\n"
+    )
+    nothing = invoke(app, "audit", "--org", "other", "--action", "bogus", "--database-url", two_events)
+    assert str(nothing.exception).startswith(
+        "unknown audit action 'bogus': the actions of the Hub (none stored yet): "
+        "repo.category.updated, repo.change_privacy"
+    )
+
+
+def test_the_audit_table_counts_its_events_in_the_singular_too(app, two_events: str) -> None:  # type: ignore[no-untyped-def]
+    result = invoke(app, "audit", "--org", ORG, "--action", "repo.create", "--database-url", two_events)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].rstrip() == "acme: 1 audit-log event, newest first"
+    assert "2026-11-28T09:00:00Z" in result.stdout and result.stderr == ""

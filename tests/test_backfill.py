@@ -87,91 +87,60 @@ def test_backfill_imports_the_reference_scripts_jq_csv(engine: sa.Engine, tmp_pa
     )  # not in that flavour: unknown
 
 
-def test_reading_a_file_types_values_exactly_like_to_frame(tmp_path: Path) -> None:
-    """Odd spellings take transform.to_frame's own rules: the frame equals to_frame of the csv rows."""
-    header = list(REPOSITORIES.schema.names)
-    rows = [
-        [
-            "acme",
-            "a",
-            " TRUE ",
-            "2024-01-01T00:00:00+02:00",
-            "1e3",
-            "5.0",
-            "image",
-            "1",
-            "active",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ],
-        [
-            "acme",
-            "b",
-            "false",
-            "2024-01-01 10:00:00",
-            "007",
-            "-3",
-            "",
-            "0",
-            "",
-            "'@home",
-            "2019-05-01T10:00:00Z",
-            "",
-            "12",
-            "x",
-            "",
-            "",
-            "",
-        ],
-        [
-            "acme",
-            "c",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "plain",
-            "",
-            "2024-06-01T10:00:00.123456789Z",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ],
-        [
-            "acme",
-            "d",
-            "1",
-            "2024-02-30T00:00:00Z",
-            "9007199254740993",
-            "+4",
-            "",
-            "",
-            "",
-            "'=1+1",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ],
-    ]
-    path = tmp_path / "repos-2025-02-01.csv"
+# Odd spellings, one repository a row; the columns a row does not name are empty. Row "d" has a day
+# that does not exist (see NOT_A_DAY).
+ODD_ROWS: tuple[dict[str, str], ...] = (
+    {
+        "name": "a",
+        "is_private": " TRUE ",
+        "last_updated": "2024-01-01T00:00:00+02:00",
+        "pull_count": "1e3",
+        "star_count": "5.0",
+        "repository_type": "image",
+        "status": "1",
+        "status_description": "active",
+    },
+    {
+        "name": "b",
+        "is_private": "false",
+        "last_updated": "2024-01-01 10:00:00",
+        "pull_count": "007",
+        "star_count": "-3",
+        "status": "0",
+        "description": "'@home",
+        "date_registered": "2019-05-01T10:00:00Z",
+        "storage_size": "12",
+        "affiliation": "x",
+    },
+    {"name": "c", "description": "plain", "last_modified": "2024-06-01T10:00:00.123456789Z"},
+    {
+        "name": "d",
+        "is_private": "1",
+        "last_updated": "2024-02-30T00:00:00Z",
+        "pull_count": "9007199254740993",
+        "star_count": "+4",
+        "description": "'=1+1",
+    },
+)
+NOT_A_DAY = (3, "last_updated", "2024-02-30T00:00:00Z")  # (row, column, value) in ODD_ROWS
+
+
+def csv_rows(header: list[str], rows: tuple[dict[str, str], ...]) -> list[list[str]]:
+    """Each row as the file's fields, in the header's order ("" where it names none)."""
+    for row in rows:
+        assert set(row) <= set(header), f"not a column: {set(row) - set(header)}"
+    return [[{"namespace": "acme", **row}.get(name, "") for name in header] for row in rows]
+
+
+def write_rows(path: Path, header: list[str], rows: list[list[str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([header, *rows])
-    problems: list[tuple[int, str, object]] = []
+
+
+def to_frame_of_rows(header: list[str], rows: list[list[str]]) -> tuple[pd.DataFrame, list[object]]:
+    """transform.to_frame of the rows as read from the Hub, without the CSV's neutralising quote, and
+    the invalid values it reported."""
+    problems: list[object] = []
     expected = transform.to_frame(
         [dict(zip(header, row, strict=True)) for row in rows],
         REPOSITORIES.schema,
@@ -179,15 +148,24 @@ def test_reading_a_file_types_values_exactly_like_to_frame(tmp_path: Path) -> No
         on_invalid=lambda *args: problems.append(args),
     )
     expected["description"] = expected["description"].str.replace(r"^'(?=[=@])", "", regex=True)
+    return expected, problems
+
+
+def test_reading_a_file_types_values_exactly_like_to_frame(tmp_path: Path) -> None:
+    """Odd spellings take transform.to_frame's own rules: the frame equals to_frame of the csv rows."""
+    header = list(REPOSITORIES.schema.names)
+    rows = csv_rows(header, ODD_ROWS)
+    path = tmp_path / "repos-2025-02-01.csv"
+    write_rows(path, header, rows)
+    expected, problems = to_frame_of_rows(header, rows)
 
     with pytest.raises(BackfillError) as caught:  # 2024-02-30 is not a day
         backfill.read_export(path, ORG)
     assert str(caught.value) == "line 5: last_updated '2024-02-30T00:00:00Z' is not an ISO-8601 timestamp"
-    assert problems == [(3, "last_updated", "2024-02-30T00:00:00Z")]
+    assert problems == [NOT_A_DAY]
 
-    rows[3][3] = "2024-02-28T00:00:00Z"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([header, *rows])
+    rows[3][header.index("last_updated")] = "2024-02-28T00:00:00Z"  # the day before: valid
+    write_rows(path, header, rows)
     expected.loc[3, "last_updated"] = "2024-02-28T00:00:00Z"
     pdt.assert_frame_equal(backfill.read_export(path, ORG), expected)
 
@@ -264,9 +242,9 @@ def test_files_are_imported_oldest_first_and_other_csv_files_are_skipped(
     assert seen == ["repos-2025-02-01.csv", "repos-2025-02-02.csv", ""]
     assert stored_rows(sqlite_engine, ORG, DAY3) == {}
     # imported in date order: trends sees "b" added between the two days
-    from dockerhub_export import reports
+    from dockerhub_export import snapshot_queries
 
-    assert reports.trends(sqlite_engine, ORG).to_json_dict()["added"] == [{"name": "b"}]
+    assert snapshot_queries.trends(sqlite_engine, ORG).to_json_dict()["added"] == [{"name": "b"}]
 
 
 def test_backfill_replaces_days_already_stored_leaving_the_files_missing_fields_null(

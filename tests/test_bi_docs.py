@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from dbs import ORG, frame, fresh_database, repo, server_url
 
-from dockerhub_export import store, tag_reports
+from dockerhub_export import store, tag_queries
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bi.md"
 WRITER = "postgres"  # the role of the test server's admin URL, which runs the migrations here
@@ -211,7 +211,7 @@ def test_repositories_now_and_those_that_vanished(bi: dict[str, Any]) -> None:
 def test_storage_per_repository_is_what_the_storage_command_reports(bi: dict[str, Any]) -> None:
     latest, over_time = SQL["Storage per repository"]
     night, yesterday = bi["today"], bi["today"] - timedelta(days=1)
-    report = tag_reports.storage(tag_rows(night), night)
+    report = tag_queries.storage(tag_rows(night), night)
     got = run(bi["reader"], latest)
     assert [(name, int(size)) for name, size, _ in got] == [
         (row["repository"], row["bytes"]) for row in report.repositories
@@ -219,7 +219,7 @@ def test_storage_per_repository_is_what_the_storage_command_reports(bi: dict[str
     assert [pretty for *_, pretty in got] == ["900 bytes", "500 bytes", "120 bytes"]
     totals = run(bi["reader"], over_time)
     assert [(moment.date(), int(size)) for moment, size in totals] == [
-        (yesterday, tag_reports.storage(tag_rows(yesterday), yesterday).total_bytes),
+        (yesterday, tag_queries.storage(tag_rows(yesterday), yesterday).total_bytes),
         (night, report.total_bytes),
     ]
 
@@ -227,7 +227,7 @@ def test_storage_per_repository_is_what_the_storage_command_reports(bi: dict[str
 def test_stale_tags_are_exactly_those_of_the_stale_command(bi: dict[str, Any]) -> None:
     (sql,) = SQL["Stale tags"]
     night = bi["today"]
-    report = tag_reports.stale(tag_rows(night), night, 180)
+    report = tag_queries.stale(tag_rows(night), night, 180)
     expected = [(t["repository"], t["tag"], t["full_size"], t["tag_last_pulled"], t["tag_last_pushed"])
                 for t in report.tags]  # fmt: skip
     assert run(bi["reader"], sql) == expected

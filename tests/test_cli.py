@@ -115,16 +115,25 @@ def test_no_prefect_runs_in_process_even_with_a_server_configured(hub, tmp_path:
 
 def test_in_process_errors_are_one_line_and_logged_like_a_flow_run(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
-    result = _cli(
-        ["run", "--org", ORG, "--output-dir", str(out)],
-        tmp_path,
-        {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": "wrong-token"},
-    )
+    args = ["run", "--org", ORG, "--output-dir", str(out)]
+    env = {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": TOKEN}
+    assert _cli([*args, "--snapshot-date", "2026-11-26"], tmp_path, env).returncode == 0
+    result = _cli(args, tmp_path, dict(env, DOCKERHUB_TOKEN="wrong-token"))
     _assert_one_line_error(result, "rejected the credentials")
-    assert not list(out.rglob("*.csv")) and "wrong-token" not in result.stderr
+    assert len(list(out.rglob("*.csv"))) == 1 and "wrong-token" not in result.stderr
     with sqlite3.connect(out / "snapshots.db") as db:
-        ((status, error),) = db.execute("select status, error from export_runs").fetchall()
-    assert status == "failed" and "rejected the credentials" in error
+        rows = db.execute("select status, error from export_runs order by id").fetchall()
+    assert [status for status, _ in rows] == ["success", "failed"] and "rejected the credentials" in rows[1][
+        1
+    ]
+
+
+def test_a_first_run_that_fails_at_login_leaves_no_empty_database(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    env = {"DOCKERHUB_API_URL": hub.url, "DOCKERHUB_TOKEN": "wrong-token"}
+    result = _cli(["run", "--org", ORG, "--output-dir", str(out)], tmp_path, env)
+    _assert_one_line_error(result, "rejected the credentials")
+    assert not out.exists()
 
 
 @pytest.mark.prefect
@@ -192,7 +201,7 @@ def test_command_line_runs_skip_prefect_heartbeats_unless_the_user_configured_th
     """Heartbeats cost a command-line run up to 1 s at its end (the heartbeat thread is joined)."""
     from prefect.settings import get_current_settings
 
-    from dockerhub_export import cli
+    from dockerhub_export.cli import run as cli
 
     for variable in cli._HEARTBEAT_VARIABLES:
         monkeypatch.delenv(variable, raising=False)

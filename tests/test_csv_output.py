@@ -13,11 +13,11 @@ import pytest
 from conftest import ORG, TOKEN
 
 from dockerhub_export import csv_output, transform
-from dockerhub_export import hub as hubmod
 from dockerhub_export.csv_output import neutralise
 from dockerhub_export.errors import OutputError
 from dockerhub_export.fetch import fetch_all_pages
 from dockerhub_export.resources import DOC_COLUMNS, REPOSITORIES
+from dockerhub_export.session import open_session
 
 
 # The repositories' CSV, the one this module tests.
@@ -37,7 +37,8 @@ REFERENCE_SCRIPT = Path(__file__).parent / "reference" / "export.sh"
 
 
 def _export(settings) -> Path:  # type: ignore[no-untyped-def]
-    listing = fetch_all_pages(settings, hubmod.authenticate(settings), REPOSITORIES)
+    with open_session(settings) as session:
+        listing = fetch_all_pages(session, REPOSITORIES)
     frame = transform.from_columns(listing.columns, REPOSITORIES.schema, listing.org)
     return write_csv(frame, csv_path(settings.export_dir, ORG, date(2026, 11, 27)))
 

@@ -21,31 +21,14 @@ from uuid import UUID
 import pytest
 from conftest import ORG, REPO_COUNT, TOKEN
 from fakehub import FakeHub, make_repos
+from prefectcli import POOL, PREFECT, ROOT, clean_env
 
 pytestmark = pytest.mark.prefect
 
-ROOT = Path(__file__).resolve().parents[1]
-PREFECT = str(Path(sys.executable).with_name("prefect"))
-POOL = "dockerhub-export"
 NIGHTLY = "export-repositories/nightly"
 DAY1, DAY2 = date(2026, 11, 26), date(2026, 11, 27)
 GROWTH = {100: 900_000, 104: 500_000, 108: 70_000}  # repository index -> pulls gained since DAY1
 WRONG_BLOCK = "dockerhub-token-wrong"
-
-
-def _env(api_url: str, home: Path, **extra: str) -> dict[str, str]:
-    """A clean environment for the CLI: this server, its own PREFECT_HOME, telemetry off."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKERHUB_", "PREFECT_"))}
-    env.pop("EXPORT_DIR", None)
-    env.pop("SNAPSHOT_DATABASE_URL", None)
-    env.update(
-        PREFECT_API_URL=api_url,
-        PREFECT_HOME=str(home),
-        DO_NOT_TRACK="1",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        **extra,
-    )
-    return env
 
 
 def _run(
@@ -69,7 +52,7 @@ def hub() -> Iterator[FakeHub]:
 def deployed(prefect_api_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The pool and the deployments, made with the commands docs/operations.md gives."""
     home = tmp_path_factory.mktemp("prefect-home")
-    env = _env(prefect_api_url, home)
+    env = clean_env(prefect_api_url, home)
     _run([PREFECT, "work-pool", "create", POOL, "--type", "process", "--overwrite"], env, home)
     deploy = [PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"]
     out = _run(deploy, env, ROOT)
@@ -132,6 +115,50 @@ def test_the_run_form_asks_for_no_secret(deployed: dict[str, Any], name: str) ->
         assert not re.search(r"://[^/\s]*@|dckr_(pat|oat)_", repr(value))
 
 
+def _seed_day1(hub: FakeHub, exports: Path) -> list[dict[str, Any]]:
+    """The DAY1 snapshot in ``exports``, then growth on the Hub: the DAY2 run has movers to report."""
+    from dockerhub_export import store, transform
+    from dockerhub_export.resources import REPOSITORIES
+
+    before = copy.deepcopy(hub.repos[ORG])
+    for index, gained in GROWTH.items():
+        hub.repos[ORG][index]["pull_count"] = (before[index]["pull_count"] or 0) + gained
+    engine = store.open_engine(f"sqlite:///{exports / 'snapshots.db'}")
+    store.upsert_snapshot(engine, ORG, DAY1, transform.to_frame(before, REPOSITORIES.schema, ORG))
+    engine.dispose()
+    return before
+
+
+def _make_runs(env: dict[str, str], exports: Path, anywhere: Path) -> dict[str, UUID]:
+    """The three runs, made the ways users make them (see `worker_runs`)."""
+    from prefect.client.orchestration import get_client
+
+    # The Secret block the way docs/operations.md creates one: the value on stdin, never in argv.
+    secret_block = [sys.executable, str(ROOT / "deployments" / "secret_block.py"), WRONG_BLOCK, "--overwrite"]
+    _run(secret_block, env, anywhere, stdin="dckr-not-a-valid-token\n")
+    params = [f"org={ORG}", f"output_dir={exports}", f"snapshot_date={DAY2.isoformat()}"]
+    command = [
+        PREFECT,
+        "deployment",
+        "run",
+        NIGHTLY,
+        *(arg for param in params for arg in ("--param", param)),
+    ]
+    out = _run(command, env, anywhere)
+    custom = UUID(re.search(r"UUID: ([0-9a-f-]{36})", out).group(1))  # type: ignore[union-attr]
+    deployment = _deployment(NIGHTLY)
+    wrong_parameters = {
+        "org": ORG,
+        "output_dir": str(exports),
+        "snapshot_date": DAY2.isoformat(),
+        "token_block": WRONG_BLOCK,
+    }
+    with get_client(sync_client=True) as client:
+        wrong = client.create_flow_run_from_deployment(deployment.id, parameters=wrong_parameters).id
+        default = client.create_flow_run_from_deployment(deployment.id).id
+    return {"custom": custom, "wrong": wrong, "default": default}
+
+
 @pytest.fixture(scope="module")
 def worker_runs(
     deployed: dict[str, Any], hub: FakeHub, tmp_path_factory: pytest.TempPathFactory
@@ -146,72 +173,18 @@ def worker_runs(
     """
     from prefect.client.orchestration import get_client
 
-    from dockerhub_export import store, transform
-    from dockerhub_export.resources import REPOSITORIES
-
     env = deployed["env"]
     exports = tmp_path_factory.mktemp("custom") / "exports"
     env_exports = tmp_path_factory.mktemp("default") / "exports"
     anywhere = tmp_path_factory.mktemp("anywhere")
-
-    before = copy.deepcopy(hub.repos[ORG])
-    for index, gained in GROWTH.items():
-        hub.repos[ORG][index]["pull_count"] = (before[index]["pull_count"] or 0) + gained
-    engine = store.open_engine(f"sqlite:///{exports / 'snapshots.db'}")
-    store.upsert_snapshot(engine, ORG, DAY1, transform.to_frame(before, REPOSITORIES.schema, ORG))
-    engine.dispose()
-
-    # The Secret block the way docs/operations.md creates one: the value on stdin, never in argv.
-    _run(
-        [sys.executable, str(ROOT / "deployments" / "secret_block.py"), WRONG_BLOCK, "--overwrite"],
-        env,
-        anywhere,
-        stdin="dckr-not-a-valid-token\n",
-    )
-
-    out = _run(
-        [
-            PREFECT,
-            "deployment",
-            "run",
-            NIGHTLY,
-            "--param",
-            f"org={ORG}",
-            "--param",
-            f"output_dir={exports}",
-            "--param",
-            f"snapshot_date={DAY2.isoformat()}",
-        ],
-        env,
-        anywhere,
-    )
-    custom = UUID(re.search(r"UUID: ([0-9a-f-]{36})", out).group(1))  # type: ignore[union-attr]
-    deployment = _deployment(NIGHTLY)
-    with get_client(sync_client=True) as client:
-        wrong = client.create_flow_run_from_deployment(
-            deployment.id,
-            parameters={
-                "org": ORG,
-                "output_dir": str(exports),
-                "snapshot_date": DAY2.isoformat(),
-                "token_block": WRONG_BLOCK,
-            },
-        ).id
-        default = client.create_flow_run_from_deployment(deployment.id).id
-
+    before = _seed_day1(hub, exports)
+    made = _make_runs(env, exports, anywhere)
     worker_env = dict(
-        env,
-        DOCKERHUB_TOKEN=TOKEN,
-        DOCKERHUB_API_URL=hub.url,
-        DOCKERHUB_ORG=ORG,
-        EXPORT_DIR=str(env_exports),
+        env, DOCKERHUB_TOKEN=TOKEN, DOCKERHUB_API_URL=hub.url, DOCKERHUB_ORG=ORG, EXPORT_DIR=str(env_exports)
     )
     log = _run([PREFECT, "worker", "start", "--pool", POOL, "--run-once"], worker_env, anywhere, timeout=240)
     with get_client(sync_client=True) as client:
-        runs = {
-            name: client.read_flow_run(run_id)
-            for name, run_id in {"custom": custom, "wrong": wrong, "default": default}.items()
-        }
+        runs = {name: client.read_flow_run(run_id) for name, run_id in made.items()}
     return {
         "runs": runs,
         "exports": exports,

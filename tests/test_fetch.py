@@ -43,9 +43,9 @@ from datetime import UTC, datetime  # noqa: E402
 import pytest  # noqa: E402
 from fakehub import make_tags  # noqa: E402
 
-from dockerhub_export import hub as hubmod  # noqa: E402
 from dockerhub_export.errors import HubUnavailable  # noqa: E402
 from dockerhub_export.fetch import fetch_audit_log, fetch_tags  # noqa: E402
+from dockerhub_export.session import open_session  # noqa: E402
 
 
 def _names(hub) -> list[str]:  # type: ignore[no-untyped-def]
@@ -56,8 +56,8 @@ def test_tags_of_many_repositories_in_one_frame_with_their_repository(hub, setti
     names = _names(hub)[:12]
     for i, name in enumerate(names):
         hub.tags[(ORG, name)] = make_tags(ORG, name, (0, 3, 250)[i % 3])  # none, one page, three pages
-    settings = settings_for(hub, concurrency=4)
-    listing = fetch_tags(settings, hubmod.authenticate(settings), names)
+    with open_session(settings_for(hub, concurrency=4)) as session:
+        listing = fetch_tags(session, names)
     assert sorted(listing.fetched) == sorted(names) and listing.gone == []
     assert len(listing.keys) == 4 * 3 + 4 * 250
     pairs = list(zip(listing.columns["repository"], listing.columns["tag"], strict=True))
@@ -74,8 +74,8 @@ def test_a_repository_deleted_mid_run_is_skipped_with_a_warning(hub, settings_fo
     for name in names:
         hub.tags[(ORG, name)] = make_tags(ORG, name, 2)
     hub.repos[ORG] = [repo for repo in hub.repos[ORG] if repo["name"] != names[1]]  # gone since listed
-    settings = settings_for(hub)
-    listing = fetch_tags(settings, hubmod.authenticate(settings), names)
+    with open_session(settings_for(hub)) as session:
+        listing = fetch_tags(session, names)
     assert listing.gone == [names[1]] and sorted(listing.fetched) == sorted([names[0], names[2]])
     assert any(names[1] in warning and "404" in warning for warning in listing.warnings)
 
@@ -83,27 +83,23 @@ def test_a_repository_deleted_mid_run_is_skipped_with_a_warning(hub, settings_fo
 def test_a_tag_listing_that_keeps_failing_fails_the_fetch(hub, settings_for) -> None:  # type: ignore[no-untyped-def]
     names = _names(hub)[:3]
     hub.faults.fail_tags = {names[1]: [503] * 10}
-    settings = settings_for(hub, max_attempts=2)
-    with pytest.raises(HubUnavailable, match=f"{names[1]} tags page 1"):
-        fetch_tags(settings, hubmod.authenticate(settings), names)
+    with open_session(settings_for(hub, max_attempts=2)) as session:
+        with pytest.raises(HubUnavailable, match=f"{names[1]} tags page 1"):
+            fetch_tags(session, names)
 
 
-def test_the_audit_log_is_read_page_by_page_and_its_absence_is_none(hub, settings_for, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_the_audit_log_is_read_page_by_page_from_the_time_asked(hub, settings_for) -> None:  # type: ignore[no-untyped-def]
     for i in range(130):
         hub.delete_tag(ORG, "web", f"t{i}", when=1764633600.0 + i)
-    settings = settings_for(hub)
     since = datetime(2025, 12, 2, 0, 1, 0, tzinfo=UTC)  # 60 s in: 70 events
-    events = fetch_audit_log(settings, hubmod.authenticate(settings), since)
-    assert events is not None and len(events) == 70 and events[0]["data"] == {"tag": "t129"}
+    with open_session(settings_for(hub)) as session:
+        events = fetch_audit_log(session, since)
+    assert len(events) == 70 and events[0]["data"] == {"tag": "t129"}
     requests = [r for r in hub.requests if r.path == f"/v2/auditlogs/{ORG}"]
     # A first page shorter than asked may be the Hub's own page size: page 2, empty, says it was all.
     assert [r.query["page"] for r in requests] == [["1"], ["2"]] and requests[0].query["from"] == [
         "2025-12-02T00:01:00Z"
     ]
-    hub.faults.audit_status = 404
-    caplog.set_level("DEBUG", logger="dockerhub_export.hub")  # the pipeline warns, once per run
-    assert fetch_audit_log(settings, hubmod.authenticate(settings), since) is None
-    assert "audit log cannot be read (404)" in caplog.text
 
 
 def test_fewer_entries_a_page_than_asked_still_give_every_tag_and_event(hub, settings_for) -> None:  # type: ignore[no-untyped-def]
@@ -113,12 +109,11 @@ def test_fewer_entries_a_page_than_asked_still_give_every_tag_and_event(hub, set
     for i in range(130):
         hub.delete_tag(ORG, "web", f"t{i}", when=1764633600.0 + i)
     hub.faults.page_size_cap = 25
-    settings = settings_for(hub)
-    auth = hubmod.authenticate(settings)
-    listing = fetch_tags(settings, auth, names)
+    with open_session(settings_for(hub)) as session:
+        listing = fetch_tags(session, names)
+        events = fetch_audit_log(session, None)
     assert len(listing.keys) == 130 and listing.warnings == []
-    events = fetch_audit_log(settings, auth, None)
-    assert events is not None and len(events) == 130
+    assert len(events) == 130
     assert len({event["data"]["tag"] for event in events}) == 130
     pages = [r.query["page"][0] for r in hub.requests if r.path == f"/v2/auditlogs/{ORG}"]
     assert pages == ["1", "2", "3", "4", "5", "6"]  # 5 x 25, then 5: the short page ends it

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import ORG, REPO_COUNT, TOKEN
 
+from dockerhub_export.results import RunResult
+
 pytestmark = pytest.mark.prefect
 
 DAY = date(2026, 11, 27)
@@ -81,17 +83,32 @@ def test_flow_writes_the_dated_csv_and_the_snapshot(flow_env: Path) -> None:
     assert state.is_completed(), state.message
     result = state.result()
     csv = flow_env / ORG / "repos-2026-11-27.csv"
-    assert result["csv_path"] == str(csv) and result["repositories"] == REPO_COUNT
+    assert isinstance(result, RunResult)  # the typed result, as the flow returned it
+    assert result.csv_path == csv and result.repositories == REPO_COUNT
     assert len(csv.read_text().splitlines()) >= REPO_COUNT + 1
     with sqlite3.connect(flow_env / "snapshots.db") as db:
         tables = {name for (name,) in db.execute("select name from sqlite_master where type='table'")}
         assert tables  # the store created its schema
-    from dockerhub_export import reports, store
-
-    engine = store.open_engine(f"sqlite:///{flow_env / 'snapshots.db'}")
-    assert reports.latest_snapshot_date(engine, ORG) == DAY
+    with sqlite3.connect(flow_env / "snapshots.db") as db:
+        ((newest,),) = db.execute("select max(snapshot_date) from snapshots where namespace = ?", (ORG,))
+    assert newest == DAY.isoformat()
     logs = _logs(state, expect="fetched 250 repositories")
     assert "fetched 250 repositories" in logs  # the library's own log lines reach the run logs
+
+
+def test_the_night_artifact_reads_back_as_the_night_of_the_returned_result(flow_env: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    """What a multi-org run on a work pool reads of an org's run, whose return value it cannot see."""
+    from fakehub import make_tags
+
+    from dockerhub_export.flows.artifacts import read_night
+
+    for repo in hub.repos[ORG][:3]:
+        hub.tags[(ORG, repo["name"])] = make_tags(ORG, repo["name"], 2)
+    state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, include_tags=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    night = read_night(state.state_details.flow_run_id, ORG)
+    assert night == result.night() and night.tags == 6 and night.repositories == REPO_COUNT
 
 
 def test_token_is_never_a_parameter_nor_logged(flow_env: Path) -> None:
@@ -103,6 +120,7 @@ def test_token_is_never_a_parameter_nor_logged(flow_env: Path) -> None:
 
 
 def test_wrong_token_fails_the_run_with_the_reason_and_logs_it(flow_env: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert _run(org=ORG, output_dir=str(flow_env), snapshot_date=date(2026, 11, 26)).is_completed()
     monkeypatch.setenv("DOCKERHUB_TOKEN", "wrong-token")
     state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY)
     assert state.is_failed()
@@ -114,8 +132,8 @@ def test_wrong_token_fails_the_run_with_the_reason_and_logs_it(flow_env: Path, m
     from sqlalchemy import text
 
     with engine.connect() as connection:
-        statuses = [row[0] for row in connection.execute(text("select status from export_runs"))]
-    assert statuses == ["failed"]
+        statuses = [row[0] for row in connection.execute(text("select status from export_runs order by id"))]
+    assert statuses == ["success", "failed"]
 
 
 def test_empty_org_fails_unless_allowed(flow_env: Path, hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -164,11 +182,43 @@ def test_a_night_with_tags_publishes_them_and_runs_each_stage_as_a_task(flow_env
     state = _run(org=ORG, output_dir=str(flow_env), snapshot_date=DAY, include_tags=True)
     assert state.is_completed(), state.message
     result = state.result()
-    assert (
-        result["csv_paths"][1] == str(flow_env / ORG / "tags-2026-11-27.csv") and result["tags"]["tags"] == 80
-    )
+    assert result.csv_paths[1] == flow_env / ORG / "tags-2026-11-27.csv" and result.tags.tags == 80
     artifacts = _artifacts(state)
     assert "## Tags" in artifacts[f"dockerhub-export-{ORG}-summary"].data
     assert artifacts[f"dockerhub-export-{ORG}-stale-tags"].type == "table"
     expected = {"fetch-all-pages", "fetch-tags", "transform-tags", "upsert-tags", "read-tag-inventory"}
+    expected |= {"write-csv", "write-tags-csv"}  # two CSVs, two task names the graph tells apart
     assert expected <= _task_run_names(state, expected)
+
+
+def test_a_command_line_run_is_tagged_and_named_after_the_org_and_the_night(
+    flow_env: Path, hub, settings_for
+) -> None:  # type: ignore[no-untyped-def]
+    from dockerhub_export.flows.export_repositories import run_with_settings
+    from dockerhub_export.pipeline import RunOptions
+
+    result = run_with_settings(settings_for(hub, export_dir=flow_env), RunOptions(DAY, write_snapshots=False))
+    assert result.repositories == REPO_COUNT
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:  # the newest run of that name (other tests run DAY too)
+        run = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"{ORG}-2026-11-27"])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=1,
+        )[0]
+    # What the shipped automation (deployments/automations/notify-on-failure.yaml) matches.
+    assert "dockerhub-export" in run.tags
+
+
+def test_a_run_without_org_or_day_is_named_from_the_environment_and_today(
+    flow_env: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    monkeypatch.setenv("DOCKERHUB_ORG", ORG)
+    state = _run(output_dir=str(flow_env), write_snapshots=False)
+    assert state.is_completed(), state.message
+    assert _flow_run(state).name == f"{ORG}-{datetime.now(UTC).date().isoformat()}"

@@ -125,3 +125,37 @@ def test_a_pasted_token_is_refused_not_used(many_env: Path, monkeypatch: pytest.
     )
     assert state.is_failed() and "not a token" in (state.message or "")
     assert not many_env.exists()
+
+
+def test_every_per_org_option_reaches_each_org_tags_included(many_env: Path, orgs_hub: FakeHub) -> None:
+    import csv
+
+    from fakehub import make_tags
+
+    from dockerhub_export.flows.export_organizations import export_organizations
+
+    for org in ("acme", "beta"):
+        for i, repo in enumerate(orgs_hub.repos[org][:12]):
+            orgs_hub.tags[(org, repo["name"])] = make_tags(org, repo["name"], i % 4, seed=i)
+    state = export_organizations(
+        organizations=[{"org": "acme"}, {"org": "beta", "token_env": "DOCKERHUB_TOKEN_BETA"}],
+        output_dir=str(many_env),
+        snapshot_date=DAY,
+        include_tags=True,
+        tags_refresh_days=0,
+        write_snapshots=False,
+        return_state=True,
+    )
+    assert state.is_completed(), state.message
+    for org in ("acme", "beta"):
+        path = many_env / org / f"tags-{DAY.isoformat()}.csv"
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = {(row["repository"], row["tag"], row["digest"]) for row in csv.DictReader(handle)}
+        truth = {
+            (name, tag["name"], tag["digest"])
+            for (namespace, name), tags in orgs_hub.tags.items()
+            if namespace == org
+            for tag in tags
+        }
+        assert rows == truth and rows, org
+    assert not (many_env / "snapshots.db").exists()  # write_snapshots=False reached every org too

@@ -1,7 +1,8 @@
 """The Hub client (and the repositories fetched through it) against the fake Hub over real HTTP:
 pagination, limits, retries, safety."""
 
-import asyncio
+import logging
+import socket
 import time
 
 import httpx
@@ -16,12 +17,14 @@ from dockerhub_export import hub as hubmod
 from dockerhub_export.errors import AuthError, ConfigError, ForeignHostError, HubError, HubUnavailable
 from dockerhub_export.fetch import fetch_all_pages, list_resource
 from dockerhub_export.resources import REPOSITORIES
+from dockerhub_export.session import HubSession, open_session
 
 SCHEMA = REPOSITORIES.schema
 
 
 def _fetch(settings):  # type: ignore[no-untyped-def]
-    return fetch_all_pages(settings, hubmod.authenticate(settings), REPOSITORIES)
+    with open_session(settings) as session:
+        return fetch_all_pages(session, REPOSITORIES)
 
 
 def _list_requests(server: FakeHub) -> list:
@@ -180,13 +183,9 @@ def _paginate(settings_for, handler, endpoint: hubmod.Endpoint, **overrides):  #
     settings = settings_for(FakeHub(), api_url="http://hub.test", **overrides)
     received: dict[int, list | None] = {}
 
-    async def run() -> int | None:
-        async with hubmod.HubClient.for_settings(
-            settings, hubmod.hub_auth(settings), httpx.MockTransport(serve)
-        ) as client:
-            return await client.paginate(endpoint, received.__setitem__)
-
-    return asyncio.run(run()), received
+    with HubSession(settings, transport=httpx.MockTransport(serve)) as session:
+        count = session.run(lambda client: client.paginate(endpoint, received.__setitem__))
+    return count, received
 
 
 def test_an_endpoint_without_count_or_next_ends_on_a_short_page_or_a_repeated_one(
@@ -236,7 +235,6 @@ def test_a_page_past_the_end_stops_the_pages_still_to_ask(settings_for) -> None:
 
 def test_duplicates_across_shifting_pages_are_dropped_and_the_count_checked(hub, settings_for) -> None:
     settings = settings_for(hub, concurrency=1)
-    auth = hubmod.authenticate(settings)
     seen = []
 
     def on_page(done: int, total: int | None) -> None:
@@ -244,11 +242,8 @@ def test_duplicates_across_shifting_pages_are_dropped_and_the_count_checked(hub,
         if done == 1:  # a repository created mid-run shifts page 2 by one entry
             hub.repos[ORG].insert(0, dict(hub.repos[ORG][0], name="0-new-repo"))
 
-    async def run():  # type: ignore[no-untyped-def]
-        async with hubmod.HubClient.for_settings(settings, auth) as client:
-            return await list_resource(client, REPOSITORIES, ORG, on_page=on_page)
-
-    listing = asyncio.run(run())
+    with open_session(settings) as session:
+        listing = session.run(lambda client: list_resource(client, REPOSITORIES, ORG, on_page=on_page))
     names = listing.keys
     assert len(names) == len(set(names)) == REPO_COUNT
     assert listing.duplicates == 1
@@ -267,9 +262,9 @@ def test_redirects_are_not_followed(settings_for) -> None:
         return httpx.Response(302, headers={"Location": "https://elsewhere.example/x"})
 
     settings = settings_for(FakeHub(), api_url="http://hub.test")
-    auth = hubmod.hub_auth(settings)
-    with pytest.raises(ForeignHostError, match="redirected"):
-        fetch_all_pages(settings, auth, REPOSITORIES, transport=httpx.MockTransport(handler))
+    with HubSession(settings, transport=httpx.MockTransport(handler)) as session:
+        with pytest.raises(ForeignHostError, match="redirected"):
+            fetch_all_pages(session, REPOSITORIES)
 
 
 def test_the_client_pages_through_any_endpoint_and_hands_over_plain_records(settings_for) -> None:
@@ -311,3 +306,64 @@ def test_an_announced_budget_is_spent_then_every_request_waits_for_the_window(se
     # 40 requests at 12 a window: the first 12 go at once, then every request waits for a new window.
     windows = sorted({int((r.started - server.requests[0].started) / 0.4) for r in _list_requests(server)})
     assert len(windows) >= 4
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound to learn a free number, then closed (connections to it
+    are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "dockerhub_export.hub" and "again" in r.getMessage()
+    ]
+
+
+def test_a_refused_connection_names_the_url_and_the_network_not_the_concurrency(
+    settings_for, closed_port, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="dockerhub_export.hub")
+    url = f"http://127.0.0.1:{closed_port}"
+    with pytest.raises(HubUnavailable) as info:
+        open_session(settings_for(FakeHub(), api_url=url, max_attempts=6))
+    message = str(info.value)
+    assert message == (
+        f"cannot connect to Docker Hub at {url} for login after 3 attempts (connection refused): check "
+        "DOCKERHUB_API_URL and the network (DNS, proxy, firewall)"
+    )
+    lines = _retry_lines(caplog)  # 3 attempts of the 6 allowed: 2 lines, each naming the URL
+    assert lines == [f"cannot connect to {url} for login (connection refused): trying again"] * 2
+
+
+def test_after_a_login_connection_failures_get_every_attempt(settings_for) -> None:
+    """Connections refused after a login are a Hub restarting, not a wrong URL: the usual retries."""
+    server = FakeHub(repos={ORG: make_repos(ORG, 10)}, credentials={"t": (ORG, "all")}).start()
+    settings = settings_for(server, token="t", max_attempts=4)
+    with open_session(settings) as session:
+        server.stop()
+        with pytest.raises(HubUnavailable) as info:
+            fetch_all_pages(session, REPOSITORIES)
+    assert f"cannot connect to Docker Hub at {server.url} for {ORG} page 1 after 4 attempts" in str(
+        info.value
+    )
+
+
+def test_timeouts_still_suggest_fewer_requests_in_flight_but_not_for_the_login(hub, settings_for) -> None:
+    settings = settings_for(hub, timeout=0.2, max_attempts=2)
+    with open_session(settings) as session:
+        hub.faults.latency = 0.5
+        with pytest.raises(HubUnavailable) as info:
+            fetch_all_pages(session, REPOSITORIES)
+    assert str(info.value) == (
+        f"Docker Hub at {hub.url} kept failing for {ORG} page 1 after 2 attempts (last: a timeout): try "
+        "again later or lower --concurrency"
+    )
+    with pytest.raises(HubUnavailable) as info:
+        open_session(settings)
+    assert str(info.value).endswith("for login after 2 attempts (last: a timeout): try again later")

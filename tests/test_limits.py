@@ -113,7 +113,9 @@ def test_a_new_window_allows_its_announced_limit_before_any_answer_and_no_more()
     assert asyncio.run(run()) == [3, 6]
 
 
-def test_a_second_client_of_the_token_goes_on_with_the_budget_the_first_spent() -> None:
+def test_a_limiter_given_a_spent_budget_waits_for_its_window_even_on_another_loop() -> None:
+    """A `Budget` is kept in `time.monotonic` time: what one limiter learnt still holds for the next."""
+
     async def first(budget: Budget) -> None:
         async with AdaptiveLimiter(4, budget).slot() as slot:
             slot.budget = Announced(0, 0.3, 10)
@@ -126,7 +128,7 @@ def test_a_second_client_of_the_token_goes_on_with_the_budget_the_first_spent() 
 
     budget = Budget()
     asyncio.run(first(budget))
-    waited = asyncio.run(second(budget))  # another event loop, as the run's next stage has
+    waited = asyncio.run(second(budget))  # another event loop
     assert waited >= 0.2 and budget.limit == 10
 
 

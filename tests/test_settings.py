@@ -1,5 +1,8 @@
 """Settings: one validated object from the environment, .env and overrides."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +80,56 @@ def test_snapshot_date_parses_iso_dates_and_refuses_others() -> None:
     assert parse_snapshot_date("2026-01-31").isoformat() == "2026-01-31"
     with pytest.raises(ConfigError, match="YYYY-MM-DD"):
         parse_snapshot_date("31/01/2026")
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real command line in ``cwd`` (where it reads .env), nothing from the developer's environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKERHUB_", "PREFECT_API_URL"))}
+    env["PREFECT_HOME"] = str(cwd / "prefect-home")
+    command = [sys.executable, "-m", "dockerhub_export", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.count("\n") == 1, result.stderr  # no python-dotenv warning before it
+    assert result.stderr.startswith("error: ")
+    return result.stderr.strip()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_dotenv_saved_as_utf16_is_one_line_naming_the_file_not_a_traceback(
+    tmp_path: Path, encoding: str
+) -> None:
+    """Notepad's "Unicode" is UTF-16 with a BOM; utf-16-le has none, so a NUL byte tells."""
+    (tmp_path / ".env").write_bytes("DOCKERHUB_ORG=acme\nDOCKERHUB_TOKEN=s3cret\n".encode(encoding))
+    line = _one_error_line(_cli(["run", "--output-dir", str(tmp_path / "out")], tmp_path))
+    assert str(tmp_path / ".env") in line and "save it as UTF-8" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_dotenv_with_bytes_that_are_not_utf8_names_the_file_and_the_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"DOCKERHUB_ORG=acme\n# caf\xe9 (latin-1)\nDOCKERHUB_TOKEN=t\n")
+    line = _one_error_line(_cli(["run"], tmp_path))
+    assert f"{tmp_path / '.env'} line 2: not UTF-8 text" in line
+
+
+def test_a_dotenv_line_python_dotenv_cannot_parse_names_the_file_and_line_and_hides_the_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".env").write_text("DOCKERHUB_ORG=acme\n\nDOCKERHUB_TOKEN: s3cret-token\n")
+    line = _one_error_line(_cli(["run"], tmp_path))
+    assert f"{tmp_path / '.env'} line 3: python-dotenv cannot parse it: write NAME=value" in line
+    assert "DOCKERHUB_TOKEN is not set" not in line and "s3cret" not in line
+
+
+def test_a_dotenv_saved_as_utf8_with_a_bom_is_read_like_without(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(b"\xef\xbb\xbfDOCKERHUB_TOKEN=bom-token\nDOCKERHUB_ORG=acme\n")
+    settings = Settings.load(env_file)
+    assert settings.require_token().get_secret_value() == "bom-token" and settings.org == "acme"
+
+
+def test_a_missing_dotenv_is_no_error(tmp_path: Path) -> None:
+    assert Settings.load(tmp_path / ".env", org="acme").org == "acme"

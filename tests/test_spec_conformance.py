@@ -4,9 +4,9 @@ import httpx
 import pytest
 from specmock import SpecMock
 
-from dockerhub_export import hub as hubmod
 from dockerhub_export.fetch import fetch_all_pages
 from dockerhub_export.resources import REPOSITORIES
+from dockerhub_export.session import open_session
 
 
 @pytest.fixture
@@ -17,7 +17,8 @@ def spec_hub():  # type: ignore[no-untyped-def]
 
 def test_login_and_listing_requests_are_all_valid_under_the_spec(spec_hub: SpecMock, settings_for) -> None:
     settings = settings_for(spec_hub, concurrency=2)  # type: ignore[arg-type]
-    listing = fetch_all_pages(settings, hubmod.authenticate(settings), REPOSITORIES)
+    with open_session(settings) as session:
+        listing = fetch_all_pages(session, REPOSITORIES)
     assert spec_hub.violations == []
     operations = [operation for operation, _ in spec_hub.calls]
     assert operations[0] == "AuthCreateAccessToken"

@@ -166,6 +166,7 @@ def test_migrated_schema_matches_the_declared_tables(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    store.upgrade_database(db_url, revision="0001")  # through every revision, not the one-step build
     store.upgrade_database(db_url)
     engine = sa.create_engine(db_url)
     try:

@@ -16,6 +16,7 @@ from hubdata import digest_of
 
 from dockerhub_export.errors import HubUnavailable
 from dockerhub_export.pipeline import RunOptions, export
+from dockerhub_export.results import RunResult
 
 N1, N2, N3, N4 = date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 28), date(2026, 11, 29)
 FIELDS = ("repository", "tag", "digest", "full_size", "tag_status", "tag_last_pulled", "tag_last_pushed")
@@ -60,7 +61,7 @@ def tag_requests(hub: FakeHub) -> set[str]:
     return {r.path.split("/")[5] for r in hub.requests if r.path.endswith("/tags")}
 
 
-def night(hub: FakeHub, settings: Any, day: date, **options: Any) -> dict[str, Any]:
+def night(hub: FakeHub, settings: Any, day: date, **options: Any) -> RunResult:
     hub.reset_stats()
     return export(settings, RunOptions(day, include_tags=True, **options))
 
@@ -68,10 +69,10 @@ def night(hub: FakeHub, settings: Any, day: date, **options: Any) -> dict[str, A
 def test_each_night_equals_the_truth_and_lists_only_what_had_a_reason(tagged: FakeHub, settings_for) -> None:  # type: ignore[no-untyped-def]
     settings = settings_for(tagged)
     first = night(tagged, settings, N1)
-    assert first["csv_paths"] == [first["csv_path"], first["tags"]["csv_path"]]
-    assert first["tags"]["csv_path"].endswith(f"{ORG}/tags-2026-11-26.csv")
-    assert csv_rows(first["tags"]["csv_path"]) == truth(tagged)
-    assert first["tags"]["reasons"] == {"first tag night": 24} and len(tag_requests(tagged)) == 24
+    assert first.tags is not None and first.csv_paths == (first.csv_path, first.tags.csv_path)
+    assert first.tags.csv_path == Path(settings.export_dir) / ORG / "tags-2026-11-26.csv"
+    assert csv_rows(first.tags.csv_path) == truth(tagged)
+    assert first.tags.reasons == {"first tag night": 24} and len(tag_requests(tagged)) == 24
 
     names = [repo["name"] for repo in tagged.repos[ORG]]
     pushed, deleted, pulled, new, gone = names[1], names[2], names[3], "zz-new", names[5]
@@ -83,14 +84,14 @@ def test_each_night_equals_the_truth_and_lists_only_what_had_a_reason(tagged: Fa
     tagged.delete_repo(ORG, gone, when=time.time())
 
     second = night(tagged, settings, N2)
-    assert csv_rows(second["tags"]["csv_path"]) == truth(tagged)
+    assert csv_rows(second.tags.csv_path) == truth(tagged)
     assert tag_requests(tagged) == {pushed, deleted, pulled, new}  # the rest carried forward
-    assert second["tags"]["reasons"] == {"changed": 2, "audit log": 1, "new": 1}
-    assert second["tags"]["previous_night"] == "2026-11-26"
+    assert second.tags.reasons == {"changed": 2, "audit log": 1, "new": 1}
+    assert second.tags.previous_night == N1
 
     quiet = night(tagged, settings, N3)  # nothing happened: no tag listed, the CSV still complete
-    assert tag_requests(tagged) == set() and csv_rows(quiet["tags"]["csv_path"]) == truth(tagged)
-    assert quiet["tags"]["bytes"] == second["tags"]["bytes"] == quiet["tags"]["previous_bytes"]
+    assert tag_requests(tagged) == set() and csv_rows(quiet.tags.csv_path) == truth(tagged)
+    assert quiet.tags.bytes == second.tags.bytes == quiet.tags.previous_bytes
 
 
 def test_without_the_audit_log_a_deleted_tag_waits_for_the_refresh(tagged: FakeHub, settings_for) -> None:  # type: ignore[no-untyped-def]
@@ -100,23 +101,21 @@ def test_without_the_audit_log_a_deleted_tag_waits_for_the_refresh(tagged: FakeH
     victim = tagged.repos[ORG][2]["name"]
     tagged.delete_tag(ORG, victim, "latest", when=time.time())
     missed = night(tagged, settings, N2)
-    assert any("audit log cannot be read" in warning for warning in missed["warnings"])
-    assert csv_rows(missed["tags"]["csv_path"]) - truth(tagged) == {
-        row for row in csv_rows(missed["tags"]["csv_path"]) if row[0] == victim and row[1] == "latest"
+    assert any("audit log cannot be read" in warning for warning in missed.warnings)
+    assert csv_rows(missed.tags.csv_path) - truth(tagged) == {
+        row for row in csv_rows(missed.tags.csv_path) if row[0] == victim and row[1] == "latest"
     }  # only the deleted tag lingers
     full = night(tagged, settings, N3, tags_refresh_days=0)  # a full refresh is exact
-    assert len(tag_requests(tagged)) == 24 and csv_rows(full["tags"]["csv_path"]) == truth(tagged)
+    assert len(tag_requests(tagged)) == 24 and csv_rows(full.tags.csv_path) == truth(tagged)
     refreshed = night(
         tagged, settings, N4, tags_refresh_days=1
     )  # every repository's last listing is a night old
-    assert len(tag_requests(tagged)) == 24 and refreshed["tags"]["reasons"] == {
-        "not listed for 1+ nights": 24
-    }
+    assert len(tag_requests(tagged)) == 24 and refreshed.tags.reasons == {"not listed for 1+ nights": 24}
 
 
 def test_a_public_only_token_inventories_the_public_repositories(tagged: FakeHub, settings_for) -> None:  # type: ignore[no-untyped-def]
     result = night(tagged, settings_for(tagged, token=PUBLIC_TOKEN), N1)
-    assert csv_rows(result["tags"]["csv_path"]) == truth(tagged, private=False)
+    assert csv_rows(result.tags.csv_path) == truth(tagged, private=False)
 
 
 def test_a_failing_tag_stage_fails_the_night_but_keeps_its_repositories(
@@ -143,12 +142,12 @@ def test_a_failing_tag_stage_fails_the_night_but_keeps_its_repositories(
     finally:
         engine.dispose()
     assert runs == ["success", "failed"] and sorted(days) == [N1, N2]  # the repositories of N2 are stored
-    assert csv_rows(first["tags"]["csv_path"]) and len(store.TAG_COLUMNS) > 0
+    assert csv_rows(first.tags.csv_path) and len(store.TAG_COLUMNS) > 0
 
 
 def test_no_database_lists_every_repositorys_tags(tagged: FakeHub, settings_for) -> None:  # type: ignore[no-untyped-def]
     result = night(tagged, settings_for(tagged), N1, write_snapshots=False)
-    assert csv_rows(result["tags"]["csv_path"]) == truth(tagged) and len(tag_requests(tagged)) == 24
+    assert csv_rows(result.tags.csv_path) == truth(tagged) and len(tag_requests(tagged)) == 24
 
 
 def test_a_budget_below_the_concurrency_is_carried_from_stage_to_stage_without_a_429(
@@ -159,5 +158,22 @@ def test_a_budget_below_the_concurrency_is_carried_from_stage_to_stage_without_a
     tagged.faults.quota, tagged.faults.quota_window = 4, 0.25
     settings = settings_for(tagged, concurrency=8)
     result = night(tagged, settings, N1)
-    assert csv_rows(result["tags"]["csv_path"]) == truth(tagged)
+    assert csv_rows(result.tags.csv_path) == truth(tagged)
     assert tagged.quota_rejections == 0
+
+
+def test_the_summary_counts_every_429_of_the_run_repositories_audit_log_and_tags(
+    tagged: FakeHub, settings_for
+) -> None:  # type: ignore[no-untyped-def]
+    """The summary's retries, 429s and waits are the whole run's, not only the repositories' listing."""
+    tagged.faults.retry_after = 0.05
+    tagged.faults.fail_pages = {1: [429]}  # the first listing's first page: the repositories'
+    tagged.faults.rate_limit_every = 3  # and then every third list request, whichever client sends it
+    result = night(tagged, settings_for(tagged), N1)
+    limited = [r.path for r in tagged.requests if r.status == 429]
+    kinds = {
+        "tags" if path.endswith("/tags") else "audit" if "auditlogs" in path else "repos" for path in limited
+    }
+    assert kinds == {"repos", "audit", "tags"}, limited  # each client of the run met some
+    assert result.rate_limited == result.retries == len(limited) and result.waited_seconds > 0
+    assert result.tags is not None and csv_rows(result.tags.csv_path) == truth(tagged)

@@ -3,19 +3,19 @@
 Each run reads the events since the newest one stored, with an overlap (events can reach the log late),
 and stores those it has not seen yet. The tag inventory reads them to know which repositories' tags
 changed; `trends` and the nightly summary to say who added, removed or flipped a repository, and when.
-Plans or tokens without audit logs (403 / 404) give one warning per run; the run goes on.
+The audit log is an optional resource (`resources.AUDIT_LOG`): plans or tokens without it give one
+warning per run, and the run goes on.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
-import httpx
 import sqlalchemy as sa
 
 from . import store
-from .auth import HubAuth
 from .fetch import fetch_audit_log
-from .settings import Settings
+from .resources import AUDIT_LOG
+from .session import HubSession
 
 OVERLAP = timedelta(hours=1)
 
@@ -24,25 +24,17 @@ OVERLAP = timedelta(hours=1)
 class AuditSync:
     read: int | None  # events the Hub gave (None: its audit log cannot be read with this token or plan)
     new: int  # of those, not stored before
+    warnings: list[str] = field(default_factory=list)  # why it could not be read, and what that costs
 
 
-def sync_audit_log(
-    settings: Settings, auth: HubAuth, engine: sa.Engine, *, transport: httpx.AsyncBaseTransport | None = None
-) -> AuditSync:
+def sync_audit_log(session: HubSession, engine: sa.Engine) -> AuditSync:
     """Read the events since the newest stored one (less `OVERLAP`; everything the first time), store
     the new ones."""
-    org = settings.require_org()
+    org = session.org
     latest = store.audit.latest_event(engine, org)
-    events = fetch_audit_log(
-        settings, auth, None if latest is None else latest - OVERLAP, transport=transport
-    )
+    since = None if latest is None else latest - OVERLAP
+    warnings: list[str] = []
+    events = session.fetch_optional(AUDIT_LOG, lambda: fetch_audit_log(session, since), warnings)
     if events is None:
-        return AuditSync(None, 0)
+        return AuditSync(None, 0, warnings)
     return AuditSync(len(events), store.audit.store_events(engine, org, events))
-
-
-def unavailable_warning(org: str) -> str:
-    return (
-        f"the {org} audit log cannot be read (the plan has none, or the token lacks 'Activity read', "
-        "scope-activity-read): changes are not attributed, and deleted tags show within --tags-refresh-days"
-    )

@@ -18,7 +18,6 @@ import httpx
 from pydantic import SecretStr
 
 from .errors import AuthError, HubError, LoginRateLimited, TransientHubError, TwoFactorRequired
-from .limits import Budget
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +31,17 @@ LEGACY_ROUTE = "/v2/users/login"  # deprecated, what the reference script uses; 
 
 @dataclass(frozen=True)
 class Credentials:
-    """Who logs in: an org name with its OAT, or a username with a PAT."""
+    """Who logs in: an org name with its OAT (``org_token``), or a username with a PAT."""
 
     identifier: str
     secret: SecretStr
+    org_token: bool = False  # the identifier is the org's name: a mistyped org fails at login
 
     def __repr__(self) -> str:  # never show the secret, even in a debugger or a traceback
-        return f"Credentials(identifier={self.identifier!r}, secret=SecretStr('**********'))"
+        return (
+            f"Credentials(identifier={self.identifier!r}, secret=SecretStr('**********'), "
+            f"org_token={self.org_token!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def _default_port(url: httpx.URL) -> int:
     return 443 if url.scheme == "https" else 80
 
 
-def _detail(response: httpx.Response) -> str:
+def error_detail(response: httpx.Response) -> str:
     """The Hub's error text, whether its body is JSON ({"detail"} / {"message"}) or plain text."""
     try:
         body = response.json()
@@ -93,12 +96,9 @@ class HubAuth(httpx.Auth):
         self._base = api_url.rstrip("/")
         self._credentials = credentials
         self._jwt: _Jwt | None = None
-        self._lock: asyncio.Lock | None = None
-        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()  # one login for all concurrent requests (a session has one loop)
         self._use_legacy = False
         self.logins = 0
-        # Every client of this run goes on with what the Hub announced to the one before it.
-        self.budget = Budget()
 
     def __repr__(self) -> str:
         return f"HubAuth({self._base!r}, identifier={self._credentials.identifier!r})"
@@ -122,7 +122,7 @@ class HubAuth(httpx.Auth):
                 if answered is not None:
                     await answered.aread()  # frees the 401's connection before logging in again
                     log.info("Docker Hub answered 401 mid-run: logging in again")
-                async with self._get_lock():  # one login for all concurrent requests
+                async with self._lock:
                     if self._jwt is jwt:  # nobody renewed it while we waited
                         for route in self._routes():
                             response = yield self._login_request(route)
@@ -138,7 +138,7 @@ class HubAuth(httpx.Auth):
 
     async def ensure_login(self, client: httpx.AsyncClient) -> None:
         """Log in now (fail fast on bad credentials), unless a fresh JWT is already held."""
-        async with self._get_lock():
+        async with self._lock:
             jwt = self._jwt
             if jwt is not None and time.monotonic() < jwt.renew_at:
                 return
@@ -146,13 +146,6 @@ class HubAuth(httpx.Auth):
                 response = await client.send(self._login_request(route), auth=None)
                 if self._accept(route, response):
                     return
-
-    def _get_lock(self) -> asyncio.Lock:
-        # The auth object outlives event loops (the flow logs in, then fetches in another asyncio.run).
-        loop = asyncio.get_running_loop()
-        if self._lock is None or self._lock_loop is not loop:
-            self._lock, self._lock_loop = asyncio.Lock(), loop
-        return self._lock
 
     def _routes(self) -> list[str]:
         return [LEGACY_ROUTE] if self._use_legacy else [TOKEN_ROUTE, LEGACY_ROUTE]
@@ -164,6 +157,18 @@ class HubAuth(httpx.Auth):
         else:
             body = {"username": self._credentials.identifier, "password": secret}
         return httpx.Request("POST", f"{self._base}{route}", json=body)
+
+    def _what_to_check(self) -> str:
+        if self._credentials.org_token:
+            return (
+                "check the org name (--org / DOCKERHUB_ORG: an organization access token logs in with it, so "
+                "a mistyped org is refused here) and DOCKERHUB_TOKEN; a personal access token needs "
+                "DOCKERHUB_USERNAME"
+            )
+        return (
+            "check DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (a personal access token of that user); an "
+            "organization access token logs in as its org, without DOCKERHUB_USERNAME"
+        )
 
     def _accept(self, route: str, response: httpx.Response) -> bool:
         """Store the JWT from a login answer (True), skip an absent route (False), or raise `AuthError`."""
@@ -192,9 +197,8 @@ class HubAuth(httpx.Auth):
             )
         if status in (401, 403):
             raise AuthError(
-                f"Docker Hub rejected the credentials for {who!r} ({status}: {_detail(response)}): check "
-                "DOCKERHUB_TOKEN; an organization access token logs in as the org, a personal access "
-                "token needs DOCKERHUB_USERNAME"
+                f"Docker Hub rejected the credentials for {who!r} ({status}: {error_detail(response)}): "
+                + self._what_to_check()
             )
         if status in (404, 405):
             raise HubError(
@@ -204,7 +208,7 @@ class HubAuth(httpx.Auth):
             raise TransientHubError(f"login to {self._base}{route} failed with {status}", status=status)
         if status != 200:
             raise HubError(
-                f"login to {self._base}{route} failed with {status} {_detail(response)}: try again later"
+                f"login to {self._base}{route} failed with {status} {error_detail(response)}: try again later"
             )
         key = "access_token" if route == TOKEN_ROUTE else "token"
         value = body.get(key) if isinstance(body, dict) else None

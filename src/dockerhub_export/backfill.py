@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .csv_output import FORMULA_PREFIXES
 from .errors import BackfillError, ConfigError
+from .humanize import plural
 from .resources import DOC_COLUMNS, REPOSITORIES
 from .store import analyze, write_snapshot
 from .timestamps import plain_timestamp_texts, timestamp_texts
@@ -62,7 +63,7 @@ __all__ = ["BackfillResult", "backfill", "default_workers", "read_export"]
 
 FILE_NAME = re.compile(r"repos-(\d{4}-\d{2}-\d{2})\.csv")
 PROBLEMS_SHOWN = 3  # per file; the rest are counted
-PARALLEL_FILES = 24  # from this many files on, read them in worker processes (each costs ~1 s to start)
+PARALLEL_FILES = 24  # from this many files on, read them in worker processes (each pays its imports)
 T = TypeVar("T")
 # Values the fast path types itself are exactly those `transform.to_frame` maps the same way: ASCII
 # digits up to 15 long (exact through to_frame's float() too), canonical timestamps that parse, and
@@ -146,11 +147,11 @@ def backfill(
     if imported:
         analyze(engine)
     result = BackfillResult(files=imported, rows=rows, skipped=skipped)
-    log.info("backfilled %d files (%d rows) of %s from %s", result.files, result.rows, org, directory)
+    imported_text = f"{plural(result.files, 'file')} ({plural(result.rows, 'row')})"
+    log.info("backfilled %s of %s from %s", imported_text, org, directory)
     if bad:
         raise BackfillError(
-            f"imported {result.files} files ({result.rows} rows); {len(bad)} malformed, not imported: "
-            + "; ".join(bad)
+            f"imported {imported_text}; {len(bad)} malformed, not imported: " + "; ".join(bad)
         )
     return result
 
@@ -258,7 +259,9 @@ _NOT_YET = object()
 
 
 def _listing(directory: Path) -> tuple[list[tuple[date, Path]], list[str], list[str]]:
-    """(dated files by date, ignored *.csv names, files with an impossible date as problems)."""
+    """(dated files by date, ignored *.csv names, files with an impossible or future date as problems)."""
+    from .settings import future_problem  # here: the reading workers need no pydantic
+
     dated: list[tuple[date, Path]] = []
     skipped: list[str] = []
     bad: list[str] = []
@@ -271,9 +274,15 @@ def _listing(directory: Path) -> tuple[list[tuple[date, Path]], list[str], list[
                 skipped.append(path.name)
             continue
         try:
-            dated.append((date.fromisoformat(match.group(1)), path))
+            day = date.fromisoformat(match.group(1))
         except ValueError:
             bad.append(f"{path.name}: {match.group(1)} is not a date")
+            continue
+        future = future_problem(day)
+        if future:
+            bad.append(f"{path.name}: {future}")
+        else:
+            dated.append((day, path))
     dated.sort()
     return dated, skipped, bad
 

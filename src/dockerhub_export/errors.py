@@ -5,7 +5,7 @@
     ├── AuthError                 the Hub refused the credentials
     │   ├── TwoFactorRequired     a password of a 2FA account was given instead of a token
     │   ├── LoginRateLimited      the Hub rate-limits logins for this identifier
-    │   └── HubForbidden          the token may not read this listing (403)
+    │   └── HubForbidden          the token may not read this listing (403, or 401 after a login)
     ├── HubError                  the Hub answered something we cannot use
     │   ├── TransientHubError     one 429 / 5xx answer: retried by the client, surfaces only
     │   │                         as HubUnavailable once retries are exhausted

@@ -1,36 +1,32 @@
-"""Every record of a resource, fetched through the HTTP client and joined into the resource's columns.
+"""Every record of a resource, fetched through the run's Hub session and joined into the resource's columns.
 
 The client (`hub`) knows no resource: it hands over each page's records as the page arrives. Here
 each page becomes the schema's columns at once (`transform.raw_columns`), waits until the pages before
 it are in, and is appended in page order; a record whose key was seen on an earlier page is dropped
 (pages shift while entries are created or deleted mid-run). A large listing so never exists as dicts.
 
-Also here: the tags of many repositories (one listing each, all sharing the client's pacing) and the
-audit log (its events as the Hub gives them).
+Also here: a resource listed once per repository (tags: all the listings share the session's pacing),
+and a resource kept as the Hub gives its records (the audit log's events).
 """
 
-import asyncio
 import gc
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
-
-from .auth import HubAuth
-from .errors import HubForbidden, HubNotFound
-from .hub import Endpoint, FetchStats, HubClient, PageCallback, _first_error
-from .resources import TAGS, Resource
+from .errors import HubNotFound
+from .hub import FetchStats, HubClient, PageCallback, pool
+from .humanize import plural
+from .resources import AUDIT_LOG, TAGS, Resource, TableResource
 from .schema import Columns
-from .settings import Settings, validate_org
+from .session import HubSession, endpoint
+from .settings import validate_org
 from .timestamps import format_timestamp
 from .transform import raw_columns
 
-T = TypeVar("T")
-
-log = logging.getLogger("dockerhub_export.hub")
+log = logging.getLogger(__name__)
 # Page-by-page progress goes to its own logger, silent unless someone listens (the CLI's progress bar):
 # it must not flood the run logs with one line per page.
 progress_log = logging.getLogger("dockerhub_export.progress")
@@ -47,7 +43,7 @@ class Listing:
     """
 
     org: str
-    resource: Resource
+    resource: TableResource
     columns: Columns
     api_count: int | None
     stats: FetchStats = field(default_factory=FetchStats)
@@ -60,8 +56,8 @@ class Listing:
         return self.columns.get(self.resource.key, [])
 
     def __repr__(self) -> str:
-        # Short on purpose: asyncio.run formats the repr of its finished task (and so of this result)
-        # when it restores the SIGINT handler; a full repr of 100,000 records costs seconds.
+        # Short on purpose: loggers, debuggers and Prefect may format a stage's result, and a full
+        # repr of 100,000 records costs seconds.
         return (
             f"Listing(org={self.org!r}, {self.resource.name}=<{len(self.keys)}>, api_count={self.api_count})"
         )
@@ -126,63 +122,47 @@ class ColumnJoiner:
 
 
 async def list_resource(
-    hub: HubClient, resource: Resource, org: str, *, on_page: PageCallback | None = None
+    hub: HubClient, resource: TableResource, org: str, *, on_page: PageCallback | None = None
 ) -> Listing:
     """Every record of ``resource`` in namespace ``org`` visible to the token, in the Hub's order."""
     validate_org(org)
     listing = Listing(org=org, resource=resource, columns={}, api_count=None)
     joiner = ColumnJoiner(listing)
-    endpoint = Endpoint(
-        path=resource.url_path(org),
-        label=org,
-        noun=resource.name,
-        forbidden=resource.forbidden,
-        params=resource.params,
-    )
-    listing.api_count = await hub.paginate(endpoint, joiner, on_page=on_page)
+    with hub.measure() as stats:
+        listing.api_count = await hub.paginate(endpoint(resource, org), joiner, on_page=on_page)
     joiner.finish()
-    listing.stats = hub.stats
+    listing.stats = stats
     return listing
 
 
 def fetch_all_pages(
-    settings: Settings,
-    auth: HubAuth,
-    resource: Resource,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    on_page: PageCallback | None = None,
+    session: HubSession, resource: TableResource, *, on_page: PageCallback | None = None
 ) -> Listing:
-    """Every record of ``resource`` in ``settings.org``; logs its warnings and totals."""
-    org = settings.require_org()
+    """Every record of ``resource`` in the session's org; logs its warnings and totals."""
+    org = session.org
     report = on_page or _log_progress
 
-    async def run() -> Listing:
-        async with HubClient.for_settings(settings, auth, transport) as hub:
-            return await list_resource(hub, resource, org, on_page=report)
-
     # Each page's JSON is acyclic and freed by reference counting once it is in the listing's columns;
-    # full collections would only walk every object of the process again and again mid-fetch (0.11 s in
-    # all at 100,000 repositories; 1.6 s while the listing was kept as dicts). Only the oldest
-    # generation is held back: young cycles from httpx and asyncio are still freed.
+    # full collections would only walk every object of the process again and again mid-fetch. Only
+    # the oldest generation is held back: young cycles from httpx and asyncio are still freed.
     thresholds = gc.get_threshold()
     gc.set_threshold(thresholds[0], thresholds[1], 1_000_000)
     try:
-        listing = asyncio.run(run())
+        listing = session.run(lambda hub: list_resource(hub, resource, org, on_page=report))
     finally:
         gc.set_threshold(*thresholds)
     for warning in listing.warnings:
         log.warning(warning)
     stats = listing.stats
     log.info(
-        "fetched %d %s of %s in %d pages (%d requests, %d retries, %d rate-limit pauses, %.1f s)",
+        "fetched %d %s of %s in %s (%s, %s, %s, %.1f s)",
         len(listing.keys),
         resource.name,
         org,
-        stats.pages,
-        stats.requests,
-        stats.retries,
-        stats.rate_limited,
+        plural(stats.pages, "page"),
+        plural(stats.requests, "request"),
+        plural(stats.retries, "retry", "retries"),
+        plural(stats.rate_limited, "rate-limit pause"),
         stats.seconds,
     )
     return listing
@@ -192,14 +172,14 @@ def _log_progress(done: int, total: int | None) -> None:
     progress_log.info("page %d of %s", done, total or "?", extra={"pages_done": done, "pages_total": total})
 
 
-# -- tags ------------------------------------------------------------------------------------------
+# -- one listing per repository (tags) -------------------------------------------------------------
 
 
 @dataclass(repr=False)
-class TagListing(Listing):
-    """The tags of the repositories asked for, one row per (repository, tag), in no particular order.
+class PerRepositoryListing(Listing):
+    """A resource of the repositories asked for, one row per (repository, record), in no particular order.
 
-    ``fetched``: the repositories whose tags were listed; ``gone``: those that answered 404 (deleted
+    ``fetched``: the repositories whose records were listed; ``gone``: those that answered 404 (deleted
     since the repositories were listed), skipped with a warning each.
     """
 
@@ -207,18 +187,19 @@ class TagListing(Listing):
     gone: list[str] = field(default_factory=list)
 
 
-async def list_tags(
+async def list_per_repository(
     hub: HubClient,
+    resource: TableResource,
     org: str,
     repositories: Iterable[str],
     *,
     on_repository: Callable[[int], None] | None = None,
-) -> TagListing:
-    """The tags of ``repositories`` of ``org``: ``concurrency`` repositories at a time, all their
-    requests through the client's one limiter (so never more than ``concurrency`` in flight)."""
+) -> PerRepositoryListing:
+    """``resource`` of each of ``repositories`` of ``org``: ``concurrency`` repositories at a time, all
+    their requests through the client's one limiter (so never more than ``concurrency`` in flight)."""
     validate_org(org)
-    listing = TagListing(
-        org=org, resource=TAGS, columns={name: [] for name in TAGS.schema.names}, api_count=None
+    listing = PerRepositoryListing(
+        org=org, resource=resource, columns={name: [] for name in resource.schema.names}, api_count=None
     )
     names = iter(repositories)
     done = 0
@@ -226,18 +207,15 @@ async def list_tags(
     async def worker() -> None:
         nonlocal done
         for name in names:
-            one = Listing(org=org, resource=TAGS, columns={}, api_count=None)
+            one = Listing(org=org, resource=resource, columns={}, api_count=None)
             joiner = ColumnJoiner(one, constants={"namespace": org, "repository": name})
-            endpoint = Endpoint(
-                path=TAGS.url_path(org, repository=name), label=f"{org}/{name} tags", noun="tags",
-                forbidden=TAGS.forbidden,
-            )  # fmt: skip
             try:
-                await hub.paginate(endpoint, joiner)
+                await hub.paginate(endpoint(resource, org, repository=name), joiner)
             except HubNotFound:
                 listing.gone.append(name)
                 listing.warnings.append(
-                    f"{org}/{name} answered 404 when its tags were listed (deleted during the run?): skipped"
+                    f"{org}/{name} answered 404 when its {resource.name} were listed (deleted during the "
+                    "run?): skipped"
                 )
             else:
                 listing.fetched.append(name)
@@ -248,25 +226,17 @@ async def list_tags(
             if on_repository:
                 on_repository(done)
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(hub.concurrency):
-                group.create_task(worker())
-    except ExceptionGroup as group_error:
-        raise _first_error(group_error) from None
-    listing.stats = hub.stats
+    with hub.measure() as stats:
+        await pool(hub.concurrency, worker)
+    listing.stats = stats
     return listing
 
 
-def fetch_tags(
-    settings: Settings,
-    auth: HubAuth,
-    repositories: list[str],
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> TagListing:
-    """The tags of ``repositories`` of ``settings.org``; logs its warnings and totals."""
-    org = settings.require_org()
+def fetch_per_repository(
+    session: HubSession, resource: TableResource, repositories: list[str]
+) -> PerRepositoryListing:
+    """``resource`` of each of ``repositories`` of the session's org; logs its warnings and totals."""
+    org = session.org
 
     def progress(done: int) -> None:
         progress_log.info(
@@ -274,71 +244,53 @@ def fetch_tags(
             extra={"pages_done": done, "pages_total": len(repositories)},
         )  # fmt: skip
 
-    async def run(hub: HubClient) -> TagListing:
-        return await list_tags(hub, org, repositories, on_repository=progress)
-
-    listing = _run(settings, auth, transport, run)
+    listing = session.run(
+        lambda hub: list_per_repository(hub, resource, org, repositories, on_repository=progress)
+    )
     for warning in listing.warnings:
         log.warning(warning)
     stats = listing.stats
     log.info(
-        "fetched %d tags of %d repositories of %s (%d requests, %d retries, %d rate-limit pauses, %d budget "
-        "pauses, %.1f s)",
-        len(listing.keys), len(listing.fetched), org, stats.requests, stats.retries, stats.rate_limited,
-        stats.budget_pauses, stats.seconds,
+        "fetched %d %s of %s of %s (%s, %s, %s, %s, %.1f s)",
+        len(listing.keys), resource.name, plural(len(listing.fetched), "repository", "repositories"), org,
+        plural(stats.requests, "request"), plural(stats.retries, "retry", "retries"),
+        plural(stats.rate_limited, "rate-limit pause"), plural(stats.budget_pauses, "budget pause"),
+        stats.seconds,
     )  # fmt: skip
     return listing
 
 
-# -- the audit log ---------------------------------------------------------------------------------
+def fetch_tags(session: HubSession, repositories: list[str]) -> PerRepositoryListing:
+    """The tags of ``repositories`` of the session's org (the flow's fetch-tags stage)."""
+    return fetch_per_repository(session, TAGS, repositories)
 
-AUDIT_PATH = "/v2/auditlogs/{account}"
+
+# -- records as the Hub gives them (the audit log) -------------------------------------------------
 
 
-def fetch_audit_log(
-    settings: Settings,
-    auth: HubAuth,
-    since: datetime | None,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> list[dict[str, Any]] | None:
-    """The org's audit-log events since ``since`` (None: all it keeps), as the Hub gives them, newest
-    first; or None when the plan or the token has no audit log (403 / 404): one warning, not a failure."""
-    org = settings.require_org()
-    events: list[dict[str, Any]] = []
-    endpoint = Endpoint(
-        path=AUDIT_PATH.format(account=org), label=f"the {org} audit log", noun="events", results="logs",
-        counted=False, forbidden="an organization access token needs the 'Activity read' permission "
-        "(scope-activity-read)", params={} if since is None else {"from": format_timestamp(since)},
-    )  # fmt: skip
+async def list_records(
+    hub: HubClient, resource: Resource, org: str, params: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every record of ``resource`` in namespace ``org``, as the Hub gives them, in its order."""
+    validate_org(org)
+    pages: dict[int, list[dict[str, Any]]] = {}
 
     def sink(number: int, records: list[Any] | None) -> None:
-        events.extend(record for record in records or () if isinstance(record, dict))
+        pages[number] = [record for record in records or () if isinstance(record, dict)]
 
-    async def run(hub: HubClient) -> None:
-        await hub.paginate(endpoint, sink)
+    await hub.paginate(endpoint(resource, org, params), sink)
+    return [record for number in sorted(pages) for record in pages[number]]
 
-    try:
-        _run(settings, auth, transport, run)
-    except (HubForbidden, HubNotFound) as exc:
-        status = "404" if isinstance(exc, HubNotFound) else "403"
-        log.debug("the %s audit log cannot be read (%s)", org, status)  # the caller warns, once
-        return None
+
+def fetch_audit_log(session: HubSession, since: datetime | None) -> list[dict[str, Any]]:
+    """The org's audit-log events since ``since`` (None: all it keeps), as the Hub gives them, newest
+    first. A refusal raises (`HubForbidden`, `HubNotFound`): `audit.sync_audit_log` reads the log as the
+    optional resource it is."""
+    org = session.org
+    params = {} if since is None else {"from": format_timestamp(since)}
+    events = session.run(lambda hub: list_records(hub, AUDIT_LOG, org, params))
     log.info(
         "read %d audit-log events of %s %s", len(events), org,
         "(all it keeps)" if since is None else f"since {format_timestamp(since)}",
     )  # fmt: skip
     return events
-
-
-def _run(
-    settings: Settings,
-    auth: HubAuth,
-    transport: httpx.AsyncBaseTransport | None,
-    work: Callable[[HubClient], Coroutine[Any, Any, T]],
-) -> T:
-    async def run() -> T:
-        async with HubClient.for_settings(settings, auth, transport) as hub:
-            return await work(hub)
-
-    return asyncio.run(run())

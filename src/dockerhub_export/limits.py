@@ -6,8 +6,8 @@ it announces on every answer (``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`
 keeps at most ``limit`` requests in flight, spends the announced budget and then holds every request
 until the window resets (so a long run never trips the limit the Hub announced), and on a 429 all the
 same pauses every request together and halves the limit, which successes then restore. What the Hub
-announced lives in a `Budget` that every client of one token shares: a run's stages (repositories,
-audit log, tags) each have a client of their own, and the budget outlives each.
+announced lives in a `Budget`: one for the run's session, so every stage (repositories, audit log, tags)
+goes on where the one before stopped.
 
 The Hub does not say whom it counts; reports say per address (about 600 requests a minute). So another
 process, or another org's run from the same address, may spend the same budget unseen: a 429 while the
@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import httpx
 
-log = logging.getLogger("dockerhub_export.hub")
+log = logging.getLogger(__name__)
 
 # Seconds after an announced window resets before sending again: the Hub's clock and ours differ, and
 # whole-second reset times round.
@@ -88,8 +88,8 @@ def announced_budget(headers: httpx.Headers, now: float | None = None) -> Announ
 @dataclass
 class Budget:
     """The Hub's announced budget as last seen, in `time.monotonic` time (an event loop's clock): kept
-    by whatever holds the token, so that a run's next client goes on where the last one stopped instead
-    of sending a blind burst into a window that is already spent."""
+    for the whole run, so that a stage goes on where the one before stopped instead of sending a blind
+    burst into a window that is already spent."""
 
     left: int | None = None  # requests the window still allows; None: not known
     window_end: float | None = None  # when the window resets; None: a new window not yet announced
@@ -116,6 +116,7 @@ class AdaptiveLimiter:
         self.limit = maximum
         self.in_flight = 0
         self.max_in_flight = 0
+        self.peak = 0  # the most in flight since the last `measure` of the client (one stage's listing)
         self._resume_at = 0.0
         self._successes = 0
         self._pauses = 0  # pauses set so far: a slot counts as a success only if none was set since it began
@@ -126,7 +127,7 @@ class AdaptiveLimiter:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator["Slot"]:
-        loop = asyncio.get_running_loop()  # its clock is time.monotonic: `Budget` outlives the loop
+        loop = asyncio.get_running_loop()  # its clock is time.monotonic, as `Budget` says
         budget = self.budget
         async with self._cond:
             while True:
@@ -138,7 +139,7 @@ class AdaptiveLimiter:
                     except TimeoutError:
                         pass
                 # Shared: the window's last request is left unsent, else both clients would send it.
-                elif budget.left is not None and budget.left <= budget.shared:
+                elif budget.left is not None and budget.left <= (1 if budget.shared else 0):
                     if budget.window_end is None:  # a new window's limit spent before its first answer
                         if self.in_flight:
                             await self._cond.wait()  # their answers will announce it
@@ -160,33 +161,40 @@ class AdaptiveLimiter:
                 budget.left -= 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.peak = max(self.peak, self.in_flight)
         slot = Slot(pauses=self._pauses)
         try:
             yield slot
         finally:
             async with self._cond:
-                self.in_flight -= 1
-                if slot.budget is not None:
-                    self._announce(slot.budget, loop.time())
-                if slot.pause is not None:
-                    if not budget.shared and (budget.limit is not None or budget.window_end is not None):
-                        budget.shared = True
-                        log.info(
-                            "a 429 although the announced rate limit was not spent: another client spends "
-                            "it too; the end of each window goes one request at a time"
-                        )
-                    self._resume_at = max(self._resume_at, loop.time() + slot.pause)
-                    if self.limit > 1:
-                        log.info("rate limited: concurrency %d -> %d", self.limit, max(1, self.limit // 2))
-                    self.limit = max(1, self.limit // 2)
-                    self._successes = 0
-                    self._pauses += 1
-                elif slot.ok and slot.pauses == self._pauses:
-                    self._successes += 1
-                    if self.limit < self.maximum and self._successes >= self.limit:
-                        self.limit += 1
-                        self._successes = 0
+                self._release(slot, loop.time())
                 self._cond.notify_all()
+
+    def _release(self, slot: "Slot", now: float) -> None:
+        """What a finished request tells: the budget its answer announced, a 429's pause (everybody
+        waits, the limit halves), or one more success towards a higher limit."""
+        budget = self.budget
+        self.in_flight -= 1
+        if slot.budget is not None:
+            self._announce(slot.budget, now)
+        if slot.pause is not None:
+            if not budget.shared and (budget.limit is not None or budget.window_end is not None):
+                budget.shared = True
+                log.info(
+                    "a 429 although the announced rate limit was not spent: another client spends "
+                    "it too; the end of each window goes one request at a time"
+                )
+            self._resume_at = max(self._resume_at, now + slot.pause)
+            if self.limit > 1:
+                log.info("rate limited: concurrency %d -> %d", self.limit, max(1, self.limit // 2))
+            self.limit = max(1, self.limit // 2)
+            self._successes = 0
+            self._pauses += 1
+        elif slot.ok and slot.pauses == self._pauses:
+            self._successes += 1
+            if self.limit < self.maximum and self._successes >= self.limit:
+                self.limit += 1
+                self._successes = 0
 
     def _room(self, budget: Budget) -> int:
         """How many requests may be in flight: the limit; with a shared budget, one at a time once what

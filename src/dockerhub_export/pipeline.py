@@ -14,18 +14,20 @@ and the run-log row, closed with the outcome (success, failed, or refused by the
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypedDict, TypeVar
 
-from . import attribution, audit, csv_output, guard, hub, reports, store, tags, transform
-from .auth import HubAuth
+from . import attribution, audit, csv_output, guard, hub, snapshot_queries, store, transform
 from .errors import ConfigError, EmptyOrgError, ExportError, HistoryGuardError
 from .fetch import Listing, fetch_all_pages, fetch_tags
 from .resources import REPOSITORIES, TAGS
+from .results import Attribution, RunResult, SnapshotChanges, TagResult, anomaly, mover, stale_tag
+from .run_options import RunOptions as RunOptions
+from .session import HubSession, open_session
 from .settings import Settings
+from .store.engine import absent_sqlite_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 T = TypeVar("T")
+RUN_LOGGED = "dockerhub-export: the run log records this failure"
 TOP_MOVERS = 10
 TOP_STALE = 20  # the nightly summary's table of the largest stale tags
 
@@ -45,18 +48,6 @@ class Call(Protocol):
 
 def direct(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     return function(*args, **kwargs)
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What a run does besides the settings: the day it files, and the overrides a user may give."""
-
-    snapshot_date: date
-    allow_empty: bool = False  # accept an org with zero visible repositories
-    allow_drop: bool = False  # accept what the history guard would refuse, as warnings
-    write_snapshots: bool = True  # also upsert the day's snapshot and log the run
-    include_tags: bool = False  # also every repository's tags: their CSV and the tag history
-    tags_refresh_days: int = 7  # list a repository's tags at least this often (0: every night)
 
 
 class Counts(TypedDict):
@@ -72,11 +63,12 @@ def listing_frame(listing: Listing) -> "pd.DataFrame":
     return transform.from_columns(listing.columns, listing.resource.schema, listing.org, consume=True)
 
 
-def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> dict[str, Any]:
+def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> RunResult:
     """One org's repositories to the dated CSV and the day's snapshot; returns the run's summary."""
-    with ExportRun(settings, options) as run:
-        auth = call(hub.authenticate, settings)
-        run.listing = call(fetch_all_pages, settings, auth, REPOSITORIES)
+    with ExportRun(settings, options) as run, call(open_session, settings) as session:
+        run.session = session
+        run.listing = call(fetch_all_pages, session, REPOSITORIES)
+        run.open_store()
         frame = run.accept(call(listing_frame, run.listing))
         warnings = list(run.listing.warnings)
         if run.engine is not None:
@@ -84,28 +76,32 @@ def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> d
                 guard.check_history, run.engine, run.org, run.day, frame, allow_drop=options.allow_drop
             )
         path = call(csv_output.write_csv, frame, run.csv_path, REPOSITORIES, safe=settings.csv_safe)
-        summary, movers, changes = None, None, None
+        summary, movers, changes, anomalies = None, None, None, None
         if run.engine is not None:
             summary = call(
                 store.upsert_snapshot, run.engine, run.org, run.day, frame, run_id=run.run_id,
                 api_count=run.listing.api_count,
             )  # fmt: skip
-            movers = call(reports.top_movers, run.engine, run.org, run.day, n=TOP_MOVERS)
-            if call(audit.sync_audit_log, settings, auth, run.engine).read is None:
-                warnings.append(audit.unavailable_warning(run.org))
+            movers = call(snapshot_queries.top_movers, run.engine, run.org, run.day, n=TOP_MOVERS)
+            warnings += call(audit.sync_audit_log, session, run.engine).warnings
             if summary.previous_date is not None:
+                anomalies = call(
+                    snapshot_queries.pull_anomalies, run.engine, run.org, summary.previous_date, run.day
+                )
                 changes = call(
                     attribution.attributed_changes, run.engine, run.org, summary.previous_date, run.day
                 )
-        tag_result = export_tags(run, auth, frame, warnings, call) if options.include_tags else None
-        return run.succeed(path, warnings, summary, movers, tag_result, changes)
+        tag_result = export_tags(run, session, frame, warnings, call) if options.include_tags else None
+        return run.succeed(path, warnings, summary, movers, tag_result, changes, anomalies)
 
 
 def export_tags(
-    run: "ExportRun", auth: HubAuth, frame: "pd.DataFrame", warnings: list[str], call: Call
-) -> dict[str, Any]:
+    run: "ExportRun", session: HubSession, frame: "pd.DataFrame", warnings: list[str], call: Call
+) -> TagResult:
     """The night's tags, after its repositories: listed where something says they may have changed,
     carried forward elsewhere; the tag history and the tags CSV, each complete or not written at all."""
+    from . import tags  # only a run with tags needs it
+
     settings, org, night, engine = run.settings, run.org, run.day, run.engine
     names: list[str] = frame["name"].tolist()
     previous = None if engine is None else store.newest_tag_night(engine, org, before=night)
@@ -120,7 +116,7 @@ def export_tags(
         )
         refresh = run.options.tags_refresh_days
         selection = call(tags.select_repositories, engine, org, night, frame, refresh, previous, events)
-    listing = call(fetch_tags, settings, auth, selection.repositories)
+    listing = call(fetch_tags, session, selection.repositories)
     warnings += listing.warnings
     inventory = call(tags.tags_frame, listing)
     if engine is not None:
@@ -136,23 +132,23 @@ def export_tags(
             run_id=run.run_id,
         )
         inventory = call(tags.inventory_frame, engine, org, night, inventory, listing.fetched)
-    path = call(csv_output.write_csv, inventory, run.tags_csv_path, TAGS, safe=settings.csv_safe)
+    path = call(tags.write_tags_csv, inventory, run.tags_csv_path, safe=settings.csv_safe)
     figures = tags.figures(inventory, night, previous)
-    return {
-        "csv_path": str(path),
-        "tags": len(inventory),
-        "repositories_listed": len(listing.fetched),
-        "reasons": dict(selection.reasons),
-        "gone": listing.gone,
-        "requests": listing.stats.requests,
-        "previous_night": None if previous is None else previous.snapshot_date.isoformat(),
-        "bytes": figures.storage.total_bytes,
-        "previous_bytes": figures.previous_bytes,
-        "stale_days": figures.stale.days,
-        "stale_tags": len(figures.stale.tags),
-        "reclaimable_bytes": figures.stale.reclaimable_bytes,
-        "largest_stale": figures.stale.tags[:TOP_STALE],
-    }
+    return TagResult(
+        csv_path=path,
+        tags=len(inventory),
+        repositories_listed=len(listing.fetched),
+        reasons=dict(selection.reasons),
+        gone=tuple(listing.gone),
+        requests=listing.stats.requests,
+        previous_night=None if previous is None else previous.snapshot_date,
+        bytes=figures.storage.total_bytes,
+        previous_bytes=figures.previous_bytes,
+        stale_days=figures.stale.days,
+        stale_tags=len(figures.stale.tags),
+        reclaimable_bytes=figures.stale.reclaimable_bytes,
+        largest_stale=tuple(stale_tag(row) for row in figures.stale.tags[:TOP_STALE]),
+    )
 
 
 class ExportRun:
@@ -174,31 +170,45 @@ class ExportRun:
         self.engine: sa.Engine | None = None
         self.run_id: int | None = None
         self.listing: Listing | None = None
+        self.session: HubSession | None = None  # the run's, once open: every Hub request's figures
+        self._deferred_url: str | None = None
         self.frame: pd.DataFrame | None = None
         self.started = time.monotonic()
 
     def __enter__(self) -> "ExportRun":
         if self.options.write_snapshots:
-            self.engine = store.open_engine(store.database_url(self.settings))
-            try:
-                if self.options.include_tags:
-                    self._check_tag_night()
-                self.run_id = store.start_run(self.engine, org=self.org, snapshot_date=self.day)
-            except BaseException:
-                self.engine.dispose()
-                raise
+            url = store.database_url(self.settings)
+            if absent_sqlite_file(url) is None:
+                self._open_store(url)
+            else:  # a new database is made once the listing is in: a run that fails sooner leaves none
+                self._deferred_url = url
         return self
 
+    def open_store(self) -> None:
+        """The database, if `__enter__` left a new one for now (the listing has come in since)."""
+        if self._deferred_url is not None:
+            url, self._deferred_url = self._deferred_url, None
+            self._open_store(url)
+
+    def _open_store(self, url: str) -> None:
+        self.engine = store.open_engine(url)
+        try:
+            if self.options.include_tags:
+                self._check_tag_night()
+            self.run_id = store.start_run(self.engine, org=self.org, snapshot_date=self.day)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
     def _check_tag_night(self) -> None:
-        """Tag history runs forward: a night older than its newest can take repositories, not tags."""
+        """Tag history runs forward: refused before any request rather than after the night's fetch."""
         assert self.engine is not None
         newest = store.newest_tag_night(self.engine, self.org)
-        if newest is not None and newest.snapshot_date > self.day:
-            raise ConfigError(
-                f"the {self.org} tag history runs forward and its newest night is "
-                f"{newest.snapshot_date.isoformat()}: run {self.day.isoformat()} without --tags "
-                "(include_tags)"
-            )
+        problem = store.tag_nights.backwards(
+            self.org, None if newest is None else newest.snapshot_date, self.day
+        )
+        if problem:
+            raise ConfigError(problem)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
@@ -209,6 +219,7 @@ class ExportRun:
                 store.finish_run(
                     self.engine, self.run_id, status=status, error=one_line(error), **self.counts()
                 )
+                error.add_note(RUN_LOGGED)  # the failure's summary may say where it is recorded
         finally:
             if self.engine is not None:
                 self.engine.dispose()  # no pooled connection outlives the run
@@ -237,35 +248,30 @@ class ExportRun:
         warnings: list[str],
         summary: store.SnapshotSummary | None = None,
         movers: list[dict[str, Any]] | None = None,
-        tags: dict[str, Any] | None = None,
-        changes: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        tags: TagResult | None = None,
+        changes: dict[str, dict[str, dict[str, str]]] | None = None,
+        anomalies: list[dict[str, Any]] | None = None,
+    ) -> RunResult:
         """The run's summary; the run log records the success."""
-        assert self.listing is not None
-        stats = self.listing.stats
-        result = {
-            "org": self.org,
-            "snapshot_date": self.day.isoformat(),
-            "csv_path": str(path),
-            "csv_paths": [str(path)] + ([tags["csv_path"]] if tags else []),
-            **self.counts(),
-            "warnings": warnings,
-            "snapshot": None
-            if summary is None
-            else {
-                "previous_date": None if summary.previous_date is None else summary.previous_date.isoformat(),
-                "added": summary.added,
-                "removed": summary.vanished,
-                "visibility_changed": summary.flipped,
-                "attributed": _attributed(summary, changes),
-            },
-            "top_movers": [dict(row) for row in movers or []],
-            "seconds": round(time.monotonic() - self.started, 2),
-            "retries": stats.retries,
-            "rate_limited": stats.rate_limited,
-            "waited_seconds": round(stats.waited_seconds, 1),
-            "tags": tags,
-        }
+        counts, stats = self.counts(), self.hub_stats()
+        repositories, private = counts["repositories"], counts["private"]
+        assert repositories is not None and private is not None  # `accept` has taken the frame
+        result = RunResult(
+            org=self.org,
+            snapshot_date=self.day,
+            csv_path=path,
+            repositories=repositories,
+            private=private,
+            api_count=counts["api_count"],
+            warnings=tuple(warnings),
+            snapshot=None if summary is None else _snapshot_changes(summary, changes, anomalies),
+            top_movers=tuple(mover(row) for row in movers or ()),
+            seconds=round(time.monotonic() - self.started, 2),
+            retries=stats.retries,
+            rate_limited=stats.rate_limited,
+            waited_seconds=round(stats.waited_seconds, 1),
+            tags=tags,
+        )
         if self.engine is not None and self.run_id is not None:
             store.finish_run(
                 self.engine,
@@ -273,13 +279,39 @@ class ExportRun:
                 status="success",
                 csv_path=str(path),
                 warnings=warnings,
-                **self.counts(),
+                **counts,
             )
             self.run_id = None  # closed: leaving must not close it again
         return result
 
+    def hub_stats(self) -> hub.FetchStats:
+        """Every Hub request of the run (repositories, audit log, tags): the summary's retries, 429s and
+        waits."""
+        assert self.session is not None  # a run succeeds only after its session has listed
+        return self.session.stats
 
-def _attributed(summary: store.SnapshotSummary, changes: dict[str, Any] | None) -> dict[str, Any]:
+
+def _snapshot_changes(
+    summary: store.SnapshotSummary,
+    changes: dict[str, dict[str, dict[str, str]]] | None,
+    anomalies: list[dict[str, Any]] | None,
+) -> SnapshotChanges:
+    """What the upsert found changed since the previous snapshot, with who did it where the audit log
+    says, and the pull counts that fell (None: not looked for, there is no previous snapshot)."""
+    attributed = _attributed(summary, changes)  # also gives the flips their "by" and "at"
+    return SnapshotChanges(
+        previous_date=summary.previous_date,
+        added=tuple(summary.added),
+        removed=tuple(summary.vanished),
+        visibility_changed=tuple(summary.flipped),
+        attributed=attributed,
+        anomalies=None if anomalies is None else tuple(anomaly(item) for item in anomalies),
+    )
+
+
+def _attributed(
+    summary: store.SnapshotSummary, changes: dict[str, dict[str, dict[str, str]]] | None
+) -> dict[str, dict[str, Attribution]]:
     """Who added or removed each repository, and when, where the audit log says (name -> by, at); flips
     get their ``by`` and ``at`` in place."""
     added = [{"name": name} for name in summary.added]
@@ -287,7 +319,7 @@ def _attributed(summary: store.SnapshotSummary, changes: dict[str, Any] | None) 
     if changes:
         attribution.attribute(added, removed, summary.flipped, changes)
     return {
-        key: {item["name"]: {"by": item["by"], "at": item["at"]} for item in items if "by" in item}
+        key: {item["name"]: Attribution(by=item["by"], at=item["at"]) for item in items if "by" in item}
         for key, items in (("added", added), ("removed", removed))
     }
 

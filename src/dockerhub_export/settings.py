@@ -3,6 +3,8 @@
 Built at the edge (CLI or flow) and passed down; nothing below reads ``os.environ``.
 """
 
+import codecs
+import io
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -12,12 +14,12 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
+from .run_options import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 
 # Docker Hub namespaces follow the registry's path-component grammar (lowercase alphanumerics with
 # single separators); checking it before any request keeps "../x", spaces and slashes out of URLs.
 _NAMESPACE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 MAX_PAGE_SIZE = 100
-MAX_CONCURRENCY = 16  # the Hub's abuse limit is "thousands per minute"; 16 in flight stays far below
 
 
 def validate_org(org: str) -> str:
@@ -31,16 +33,77 @@ def validate_org(org: str) -> str:
     return org
 
 
-def parse_snapshot_date(value: str | date | None) -> date:
-    """The snapshot date: ``value`` (YYYY-MM-DD) or today in UTC."""
-    if value is None:
-        return datetime.now(UTC).date()
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def parse_date(value: str | date, what: str = "snapshot date") -> date:
+    """``value`` (YYYY-MM-DD) as a date, any day (`parse_snapshot_date` also refuses future ones)."""
     if isinstance(value, date):
         return value
     try:
-        return date.fromisoformat(value)
+        return date.fromisoformat(value.strip())
     except ValueError:
-        raise ConfigError(f"invalid snapshot date {value!r}: use YYYY-MM-DD, e.g. 2026-01-31") from None
+        raise ConfigError(f"invalid {what} {value!r}: use YYYY-MM-DD, e.g. 2026-01-31") from None
+
+
+def future_problem(day: date) -> str | None:
+    """Why ``day`` cannot be a snapshot date, if it is after today (UTC): a night cannot be known before
+    it happens, and a future tag night would block every real one until the calendar caught up (tag
+    history runs forward). Shared by ``run``, the flows and ``backfill``."""
+    today = today_utc()
+    if day <= today:
+        return None
+    return f"snapshot date {day.isoformat()} is in the future (today is {today.isoformat()} in UTC)"
+
+
+def parse_snapshot_date(value: str | date | None) -> date:
+    """The snapshot date: ``value`` (YYYY-MM-DD, not after today in UTC) or today in UTC."""
+    if value is None:
+        return today_utc()
+    day = parse_date(value)
+    problem = future_problem(day)
+    if problem:
+        raise ConfigError(f"{problem}: give today's date or an earlier one, or none for today")
+    return day
+
+
+_SAVE_AS_UTF8 = "save it as UTF-8 (in Notepad: Save as, Encoding: UTF-8)"
+
+
+def check_env_file(path: Path) -> None:
+    """Raise `ConfigError` naming ``path`` (and the line) if it is not UTF-8 or python-dotenv cannot
+    parse a line: unchecked, the first is a traceback and the second a warning without the file's name,
+    then a misleading "not set" error for the settings the file was meant to give."""
+    path = path.absolute()  # a scheduled job's working directory is not obvious
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return  # .env is optional
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ConfigError(f"{path} is UTF-16 or UTF-32 text, not UTF-8: {_SAVE_AS_UTF8}")
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise ConfigError(f"{path} line {line}: a NUL byte (UTF-16 text?), not UTF-8: {_SAVE_AS_UTF8}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path} line {line}: not UTF-8 text: {_SAVE_AS_UTF8}") from None
+    from dotenv.parser import parse_stream
+
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            # python-dotenv counts from the blank lines before the statement. The line itself is not
+            # shown: it may hold the token.
+            statement = binding.original.string
+            line = binding.original.line + statement[: len(statement) - len(statement.lstrip())].count("\n")
+            raise ConfigError(
+                f"{path} line {line}: python-dotenv cannot parse it: write NAME=value, "
+                "one a line (quote values with spaces or #; a quote opened must be closed)"
+            )
 
 
 # How the user spells each setting, for error messages.
@@ -62,7 +125,7 @@ class Settings(BaseSettings):
     """Configuration of dockerhub-export; every field maps to an environment variable (see .env.example)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env", env_file_encoding="utf-8-sig", extra="ignore", populate_by_name=True
     )
 
     org: str | None = Field(None, validation_alias=AliasChoices("org", "DOCKERHUB_ORG"))
@@ -76,7 +139,10 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("snapshot_database_url", "SNAPSHOT_DATABASE_URL")
     )
     concurrency: int = Field(
-        4, ge=1, le=MAX_CONCURRENCY, validation_alias=AliasChoices("concurrency", "DOCKERHUB_CONCURRENCY")
+        DEFAULT_CONCURRENCY,
+        ge=1,
+        le=MAX_CONCURRENCY,
+        validation_alias=AliasChoices("concurrency", "DOCKERHUB_CONCURRENCY"),
     )
     timeout: float = Field(30.0, gt=0, validation_alias=AliasChoices("timeout", "DOCKERHUB_TIMEOUT"))
     max_attempts: int = Field(
@@ -118,6 +184,8 @@ class Settings(BaseSettings):
     def load(cls, _env_file: str | Path | None = ".env", **overrides: object) -> "Settings":
         """Environment and ``.env``, then the non-None ``overrides``; errors become one `ConfigError` line."""
         given = {key: value for key, value in overrides.items() if value is not None}
+        if _env_file is not None:
+            check_env_file(Path(_env_file))
         try:
             return cls(_env_file=_env_file, **given)  # type: ignore[arg-type, call-arg]
         except ValidationError as exc:

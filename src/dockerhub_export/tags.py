@@ -13,25 +13,25 @@ import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from . import store, transform
-from .fetch import TagListing
+from . import csv_output, store, transform
+from .audit import OVERLAP
+from .fetch import PerRepositoryListing
 from .resources import REPOSITORIES, TAGS
 from .store.frames import driver_columns
-from .store.tables import repository_snapshots
-from .tag_reports import INVENTORY, STALE_DAYS, StaleReport, StorageReport, moment, stale, storage
-from .timestamps import TIMESTAMP_TEXT, format_timestamp
+from .tag_queries import INVENTORY, STALE_DAYS, StaleReport, StorageReport, moment, stale, storage
+from .timestamps import format_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
 
-AUDIT_OVERLAP = timedelta(hours=1)  # events can reach the log late: read a little before the last start
 TAG_ACTIONS = ("repo.tag.",)  # audit actions that change a repository's tags
 
 
@@ -41,12 +41,12 @@ class Selection:
 
     repositories: list[str]
     reasons: Counter[str] = field(default_factory=Counter)
-    since: datetime | None = None  # the audit log is read from here (None: not needed tonight)
 
 
 def audit_since(previous: store.TagNight | None) -> datetime | None:
-    """Where to read the audit log from: a little before the previous tag night began."""
-    return None if previous is None else previous.started_at - AUDIT_OVERLAP
+    """Where to read the audit log from: a little before the previous tag night began (events can reach
+    the log late)."""
+    return None if previous is None else previous.started_at - OVERLAP
 
 
 def select_repositories(
@@ -67,7 +67,7 @@ def select_repositories(
     began = {
         known.snapshot_date: format_timestamp(known.started_at) for known in store.tag_night_list(engine, org)
     }
-    before = _repository_fields(engine, org, previous.snapshot_date)
+    before = store.repository_fields(engine, org, previous.snapshot_date)
     fields = driver_columns(frame, REPOSITORIES.schema, ("last_updated", "pull_count"))
     now = dict(zip(names, zip(fields["last_updated"], fields["pull_count"], strict=True), strict=True))
     named = _named_by_audit(org, events or ())  # repository -> its latest tag event
@@ -89,19 +89,6 @@ def select_repositories(
     return selection
 
 
-def _repository_fields(engine: sa.Engine, org: str, day: date) -> dict[str, tuple[str | None, int | None]]:
-    """Each repository's (last_updated as storage text, pull_count) in the snapshot of ``day``."""
-    rs = repository_snapshots
-    query = sa.select(rs.c.name, rs.c.last_updated, rs.c.pull_count).where(
-        rs.c.namespace == org, rs.c.snapshot_date == day
-    )
-    with store.reading(engine, f"read the {org} snapshot of {day.isoformat()}") as connection:
-        return {
-            name: (None if updated is None else updated.strftime(TIMESTAMP_TEXT), pulls)
-            for name, updated, pulls in connection.execute(query)
-        }
-
-
 def _named_by_audit(org: str, events: Sequence[dict[str, Any]]) -> dict[str, str]:
     """Each repository named by a tag event, with the time of its latest one."""
     prefix = f"{org}/"
@@ -114,7 +101,7 @@ def _named_by_audit(org: str, events: Sequence[dict[str, Any]]) -> dict[str, str
     return named
 
 
-def tags_frame(listing: TagListing) -> "pd.DataFrame":
+def tags_frame(listing: PerRepositoryListing) -> "pd.DataFrame":
     """The listed tags typed, by repository and tag (the Hub's own order is not reliable)."""
     frame = transform.from_columns(listing.columns, TAGS.schema, listing.org, consume=True)
     return frame.sort_values(["repository", "tag"], ignore_index=True)
@@ -125,7 +112,7 @@ def store_tags(
     org: str,
     night: date,
     frame: "pd.DataFrame",
-    listing: TagListing,
+    listing: PerRepositoryListing,
     present: Sequence[str],
     *,
     started_at: datetime,
@@ -176,3 +163,8 @@ def figures(
     return TagFigures(
         stale(rows(), night, days), storage(rows(), night), None if previous is None else previous.bytes
     )
+
+
+def write_tags_csv(inventory: "pd.DataFrame", path: Path, *, safe: bool) -> Path:
+    """The night's tags CSV (its own stage, so a flow's graph tells it from the repositories' CSV)."""
+    return csv_output.write_csv(inventory, path, TAGS, safe=safe)

@@ -26,7 +26,8 @@ InvalidValue = Callable[[int, str, object], None]
 
 
 def _warn_invalid(row: int, column: str, value: object) -> None:
-    log.warning("repository #%d: unreadable %s %r, written as empty", row + 1, column, value)
+    # The schema serves repositories and tags alike: the row is the listing's, whatever it lists.
+    log.warning("row %d of the listing: unreadable %s %r, written as empty", row + 1, column, value)
 
 
 def to_frame(

@@ -380,7 +380,13 @@ def _runs(g: _Golden) -> None:
 
 def _errors(g: _Golden) -> None:
     err = g.work / "err"
-    # Bad input, refused before Prefect starts: no flow run, no folder.
+    _err_refused_before_prefect(g, err)
+    _err_failing_inside_the_flow_run(g, err)
+    _err_empty_org(g, err)
+
+
+def _err_refused_before_prefect(g: _Golden, err: Path) -> None:
+    """Bad input, refused before Prefect starts: no flow run, no folder."""
     local = {
         "10-err-no-token": (["--org", ORG], {"DOCKERHUB_TOKEN": None}),
         "11-err-invalid-org": (["--org", "../x"], {}),
@@ -393,7 +399,10 @@ def _errors(g: _Golden) -> None:
         g.run(name, *args, out=out, **env)
         g.files(f"{name}.files", out)
 
-    # Failures inside the flow run: one line, no CSV, the run log in the database, a failure summary.
+
+def _err_failing_inside_the_flow_run(g: _Golden, err: Path) -> None:
+    """Failures inside the flow run: one line, no CSV, a failure summary; a run that fails before its
+    listing makes no database (the run log of an existing one records the failure: 40-err-guard)."""
     failing: dict[str, tuple[list[str], dict[str, str | None]]] = {
         "15-err-wrong-token": (["--org", ORG, "--snapshot-date", DAY2], {"DOCKERHUB_TOKEN": "wrong-token"}),
         "16-err-unknown-org": (
@@ -415,7 +424,9 @@ def _errors(g: _Golden) -> None:
         g.files(f"{name}.files", out)
         g.db(f"{name}.export_runs", out / "snapshots.db", ("export_runs",))
 
-    # An org with no repositories (another Hub): refused, then accepted with --allow-empty.
+
+def _err_empty_org(g: _Golden, err: Path) -> None:
+    """An org with no repositories (another Hub): refused, then accepted with --allow-empty."""
     empty = err / "empty-org"
     g.run(
         "17-err-empty-org",

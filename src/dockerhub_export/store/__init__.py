@@ -14,14 +14,23 @@ when an engine is opened. The store takes typed rows and knows nothing of the Hu
     days.py        the day-claim protocol: one day's snapshot replaced as a whole
     tag_nights.py  tag history as validity intervals: a night's changes, any night's inventory
     audit.py       the org's audit log, each event once
+    forget.py      one night removed from every history, in one transaction
 
 Timestamp text (`timestamps`) and the history guard (`guard`) live beside the store: the first is
 shared with the CSV and the reports, the second is a rule about snapshots, not storage.
 """
 
 from . import audit
-from .days import PreviousSnapshot, SnapshotSummary, previous_snapshot, upsert_snapshot, write_snapshot
+from .days import (
+    PreviousSnapshot,
+    SnapshotSummary,
+    previous_snapshot,
+    repository_fields,
+    upsert_snapshot,
+    write_snapshot,
+)
 from .engine import analyze, database_url, reading, writing
+from .forget import ForgetSummary, forget_night
 from .migrate import (
     SCHEMA_REVISION,
     VERSION_TABLE,
@@ -48,6 +57,8 @@ from .translate import no_snapshots, redact
 
 __all__ = [
     "audit",
+    "ForgetSummary",
+    "forget_night",
     "DATA_COLUMNS",
     "KEY_COLUMNS",
     "RUN_STATUSES",
@@ -70,6 +81,7 @@ __all__ = [
     "no_snapshots",
     "open_engine",
     "previous_snapshot",
+    "repository_fields",
     "reading",
     "redact",
     "repository_snapshots",

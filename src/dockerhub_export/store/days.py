@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from ..errors import StoreError
 from ..resources import REPOSITORIES
+from ..timestamps import TIMESTAMP_TEXT
 from .bulk import insert_or_update, write_rows
 from .engine import reading, writing
 from .frames import frame_columns, private_count, repeated
@@ -258,3 +259,17 @@ def _mark_seen(connection: sa.Connection, org: str, snapshot_date: date, *, rewr
 
 def _visibility(private: bool | None) -> str:
     return "private" if private else "public"
+
+
+def repository_fields(engine: sa.Engine, org: str, day: date) -> dict[str, tuple[str | None, int | None]]:
+    """Each repository's (last_updated as storage text, pull_count) in the snapshot of ``day``: what the
+    tag stage compares tonight's listing with."""
+    rs = repository_snapshots
+    query = sa.select(rs.c.name, rs.c.last_updated, rs.c.pull_count).where(
+        rs.c.namespace == org, rs.c.snapshot_date == day
+    )
+    with reading(engine, f"read the {org} snapshot of {day.isoformat()}") as connection:
+        return {
+            name: (None if updated is None else updated.strftime(TIMESTAMP_TEXT), pulls)
+            for name, updated, pulls in connection.execute(query)
+        }

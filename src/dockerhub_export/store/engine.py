@@ -4,6 +4,7 @@ SQLite is the embedded default; PostgreSQL and MariaDB/MySQL are supported serve
 engine without looking at the schema; `migrations.open_engine` is what callers use.
 """
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,12 +103,31 @@ def connect(url: str, *, create: bool = True) -> sa.Engine:
     return engine
 
 
+def _wal(cursor: Any) -> None:
+    """WAL journal: readers never wait for the nightly writer.
+
+    Switching a new file to WAL fails at once ("database is locked", SQLite's busy handler is not
+    called for it) while another connection is creating the schema: try again until the busy timeout.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_setup(engine: sa.Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the driver must not BEGIN on its own: see _begin
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the nightly writer
+        _wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; fsync at checkpoints only
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -144,7 +164,7 @@ def analyze(engine: sa.Engine) -> None:
     """Refresh the query planner's statistics after a bulk load.
 
     A backfilled year is exactly what autovacuum may not have looked at yet: without statistics
-    PostgreSQL picked a nested-loop join and `trends` took 12.5 s instead of 1.2 s.
+    PostgreSQL picked a nested-loop join and `trends` took ten times as long (docs/benchmarks.md).
     """
     statements = {
         "postgresql": ["ANALYZE repository_snapshots", "ANALYZE snapshots"],
@@ -155,3 +175,12 @@ def analyze(engine: sa.Engine) -> None:
     with writing(engine, "refresh the database statistics") as connection:
         for statement in statements:
             connection.exec_driver_sql(statement)
+
+
+def absent_sqlite_file(url: str) -> Path | None:
+    """The SQLite file ``url`` names if it does not exist yet (what opening it would create), else None."""
+    parsed = _parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    path = _sqlite_path(parsed)
+    return None if path is None or path.exists() else path

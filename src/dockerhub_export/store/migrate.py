@@ -2,7 +2,9 @@
 
 The revisions ship in the package (``dockerhub_export/migrations``) and use their own version table,
 so the database may be shared. Opening an engine at the newest revision costs one query in the common
-case; Alembic itself is imported only to migrate.
+case. An empty database is built at the newest revision in one step, from the declared tables and
+views, its version row written as Alembic writes it; Alembic itself is imported only to migrate an
+existing database through the revisions.
 """
 
 import logging
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 
 from ..errors import StoreError
 from .engine import WRITE, connect, reading
+from .tables import VIEWS, metadata
 from .translate import no_snapshots, redact, translate
 
 if TYPE_CHECKING:
@@ -68,6 +71,33 @@ def _current(connection: sa.Connection) -> tuple[bool, tuple[str, ...]]:
     return True, tuple(sorted(connection.execute(sa.select(version.c.version_num)).scalars().all()))
 
 
+def _version_table() -> sa.Table:
+    """Alembic's version table (`DefaultImpl.version_table_impl`), so that Alembic migrates it later."""
+    return sa.Table(
+        VERSION_TABLE,
+        sa.MetaData(),
+        sa.Column("version_num", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+    )
+
+
+def _empty(connection: sa.Connection) -> bool:
+    """None of our tables or views exists (the database may hold others')."""
+    inspector = sa.inspect(connection)
+    ours = {VERSION_TABLE, *metadata.tables, *VIEWS}
+    return not ours & {*inspector.get_table_names(), *inspector.get_view_names()}
+
+
+def _create_at_head(connection: sa.Connection) -> None:
+    """The newest schema in one step: tables, indexes, views and the version row (no revision run)."""
+    metadata.create_all(connection, checkfirst=False)
+    for name, select in VIEWS.items():
+        connection.exec_driver_sql(f"CREATE VIEW {name} AS {select.strip()}")
+    version = _version_table()
+    version.create(connection)
+    connection.execute(version.insert().values(version_num=SCHEMA_REVISION))
+
+
 def _known(revisions: Sequence[str]) -> bool:
     from alembic.script import ScriptDirectory
 
@@ -85,7 +115,8 @@ def _newer(shown: str, revisions: Sequence[str]) -> StoreError:
 
 @contextmanager
 def _migration_lock(connection: sa.Connection) -> Iterator[None]:
-    """Two processes opening a fresh database at once: one migrates, the other then finds it current."""
+    """Two processes opening a fresh database at once: one builds or migrates it, the other then finds
+    it current."""
     backend = connection.dialect.name
     if backend == "postgresql":
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4242424242)")  # ends with the transaction
@@ -112,20 +143,28 @@ def check_schema(engine: sa.Engine, *, upgrade: bool, create: bool, target: str 
         raise _newer(shown, current)
     if not upgrade:
         return current[0] if current else None
-    from alembic import command
-
     with engine.connect() as connection:
         connection.execution_options(**{WRITE: True})
         with connection.begin(), _migration_lock(connection):
             present, current = _current(connection)  # again, under the lock
-            if current and not _known(current):
-                raise _newer(shown, current)
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            log.info("upgrading snapshot database %s from %s to %s", shown, current or "empty", target)
-            command.upgrade(config, target)
+            if target in ("head", SCHEMA_REVISION) and not present and _empty(connection):
+                log.info("creating snapshot database %s at %s", shown, SCHEMA_REVISION)
+                _create_at_head(connection)
+            elif current != (SCHEMA_REVISION,) or target != "head":
+                _migrate(connection, shown, current, target)
     with engine.connect() as connection:
         return _current(connection)[1][0]
+
+
+def _migrate(connection: sa.Connection, shown: str, current: tuple[str, ...], target: str) -> None:
+    from alembic import command
+
+    if current and not _known(current):
+        raise _newer(shown, current)
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    log.info("upgrading snapshot database %s from %s to %s", shown, current or "empty", target)
+    command.upgrade(config, target)
 
 
 def upgrade_database(url: str, *, revision: str = "head") -> str:

@@ -155,6 +155,19 @@ def _valid_on(org: str, night: date, names: Sequence[str]) -> sa.CompoundSelect[
     return sa.union_all(still_open, ended_later)
 
 
+@dataclass(frozen=True)
+class _Incoming:
+    """A night's fetched tags as `write_tag_night` takes them, with each row's key and fingerprint."""
+
+    org: str
+    night: date
+    columns: dict[str, list[Any]]
+    keys: list[tuple[str, str]]
+    prints: list[str]
+    fetched: set[str]
+    present: set[str]
+
+
 def write_tag_night(
     engine: sa.Engine,
     org: str,
@@ -171,77 +184,19 @@ def write_tag_night(
     ``columns``: ``repository``, ``tag`` and `TAG_COLUMNS` of the fetched repositories' tags, as driver
     values (timestamps as the Hub's text, as the typed frame holds them), keys unique.
     """
-    rows = len(columns["tag"])
     keys = list(zip(columns["repository"], columns["tag"], strict=True))
-    if len(set(keys)) != rows:
+    if len(set(keys)) != len(keys):
         raise StoreError(f"cannot store the {org} tags of {night.isoformat()}: a (repository, tag) repeats")
-    prints = fingerprints(columns)
-    fetched_set, present_set = set(fetched), set(present)
+    incoming = _Incoming(org, night, columns, keys, fingerprints(columns), set(fetched), set(present))
 
     def write() -> TagNightSummary:
         with writing(engine, f"store the {org} tags of {night.isoformat()}") as connection:
             _claim(connection, org, night, started_at, run_id)
             _undo(connection, org, night)
-            # The open versions that can change tonight: of the repositories listed, or gone.
-            open_rows = {
-                (repository, tag): (valid_from, fingerprint)
-                for repository, tag, valid_from, fingerprint in connection.execute(
-                    sa.select(tags.c.repository, tags.c.tag, tags.c.valid_from, tags.c.fingerprint).where(
-                        tags.c.namespace == org, tags.c.valid_to.is_(None)
-                    )
-                )
-                if repository in fetched_set or repository not in present_set
-            }
-            new = dict(zip(keys, prints, strict=True)) if open_rows else {}
-            closing = [
-                (repository, tag, valid_from)
-                for (repository, tag), (valid_from, fingerprint) in open_rows.items()
-                if repository not in present_set
-                or (repository in fetched_set and new.get((repository, tag)) != fingerprint)
-            ]
-            del new
-            opening = [
-                index
-                for index, key in enumerate(keys)
-                if open_rows.get(key, (None, None))[1] != prints[index]
-            ]
-            if closing:
-                connection.execute(
-                    sa.update(tags)
-                    .where(
-                        tags.c.namespace == org,
-                        tags.c.repository == sa.bindparam("r"),
-                        tags.c.tag == sa.bindparam("t"),
-                        tags.c.valid_from == sa.bindparam("f"),
-                    )
-                    .values(valid_to=night),
-                    [{"r": repository, "t": tag, "f": valid_from} for repository, tag, valid_from in closing],
-                )
-            if opening:
-                if len(opening) == rows:  # a first night: every row, no copy
-                    chosen = {**columns, "fingerprint": prints}
-                else:
-                    chosen = {name: [values[index] for index in opening] for name, values in columns.items()}
-                    chosen["fingerprint"] = [prints[index] for index in opening]
-                write_rows(connection, tags, {"namespace": org, "valid_from": night}, chosen, first=True)
-                del chosen
-            if fetched_set:
-                write_rows(
-                    connection, tag_fetches, {"namespace": org, "fetched_on": night},
-                    {"repository": sorted(fetched_set)}, first=True,
-                )  # fmt: skip
-            count, size = _store_storage(connection, org, night)
-            header = {
-                "tags": count,
-                "repositories": len(present_set),
-                "fetched": len(fetched_set),
-                "bytes": size,
-            }
-            connection.execute(
-                sa.update(tag_nights)
-                .where(tag_nights.c.namespace == org, tag_nights.c.snapshot_date == night)
-                .values(written_at=utcnow(), **header)
-            )
+            closing, opening = _changes(connection, incoming)
+            _close(connection, incoming, closing)
+            _open(connection, incoming, opening)
+            header = _finish(connection, incoming)
         return TagNightSummary(
             TagNight(night, started_at, **header), opened=len(opening), closed=len(closing)
         )
@@ -249,9 +204,97 @@ def write_tag_night(
     summary = with_retries(write)
     log.info(
         "stored the %d tags of %s for %s (%d versions begun, %d ended; %d repositories listed)",
-        summary.night.tags, org, night, summary.opened, summary.closed, len(fetched_set),
+        summary.night.tags, org, night, summary.opened, summary.closed, len(incoming.fetched),
     )  # fmt: skip
     return summary
+
+
+def _changes(connection: sa.Connection, incoming: _Incoming) -> tuple[list[tuple[str, str, date]], list[int]]:
+    """The open versions tonight ends (repository, tag, valid_from) and the rows it begins (indexes)."""
+    org, fetched, present = incoming.org, incoming.fetched, incoming.present
+    # The open versions that can change tonight: of the repositories listed, or gone.
+    open_rows = {
+        (repository, tag): (valid_from, fingerprint)
+        for repository, tag, valid_from, fingerprint in connection.execute(
+            sa.select(tags.c.repository, tags.c.tag, tags.c.valid_from, tags.c.fingerprint).where(
+                tags.c.namespace == org, tags.c.valid_to.is_(None)
+            )
+        )
+        if repository in fetched or repository not in present
+    }
+    new = dict(zip(incoming.keys, incoming.prints, strict=True)) if open_rows else {}
+    closing = [
+        (repository, tag, valid_from)
+        for (repository, tag), (valid_from, fingerprint) in open_rows.items()
+        if repository not in present or (repository in fetched and new.get((repository, tag)) != fingerprint)
+    ]
+    opening = [
+        index
+        for index, key in enumerate(incoming.keys)
+        if open_rows.get(key, (None, None))[1] != incoming.prints[index]
+    ]
+    return closing, opening
+
+
+def _close(connection: sa.Connection, incoming: _Incoming, closing: list[tuple[str, str, date]]) -> None:
+    if not closing:
+        return
+    connection.execute(
+        sa.update(tags)
+        .where(
+            tags.c.namespace == incoming.org,
+            tags.c.repository == sa.bindparam("r"),
+            tags.c.tag == sa.bindparam("t"),
+            tags.c.valid_from == sa.bindparam("f"),
+        )
+        .values(valid_to=incoming.night),
+        [{"r": repository, "t": tag, "f": valid_from} for repository, tag, valid_from in closing],
+    )
+
+
+def _open(connection: sa.Connection, incoming: _Incoming, opening: list[int]) -> None:
+    if opening:
+        columns, prints = incoming.columns, incoming.prints
+        if len(opening) == len(incoming.keys):  # a first night: every row, no copy
+            chosen = {**columns, "fingerprint": prints}
+        else:
+            chosen = {name: [values[index] for index in opening] for name, values in columns.items()}
+            chosen["fingerprint"] = [prints[index] for index in opening]
+        constants = {"namespace": incoming.org, "valid_from": incoming.night}
+        write_rows(connection, tags, constants, chosen, first=True)
+    if incoming.fetched:
+        write_rows(
+            connection, tag_fetches, {"namespace": incoming.org, "fetched_on": incoming.night},
+            {"repository": sorted(incoming.fetched)}, first=True,
+        )  # fmt: skip
+
+
+def _finish(connection: sa.Connection, incoming: _Incoming) -> dict[str, int]:
+    """The night's totals, stored with its header row (and returned)."""
+    count, size = _store_storage(connection, incoming.org, incoming.night)
+    header = {
+        "tags": count,
+        "repositories": len(incoming.present),
+        "fetched": len(incoming.fetched),
+        "bytes": size,
+    }
+    connection.execute(
+        sa.update(tag_nights)
+        .where(tag_nights.c.namespace == incoming.org, tag_nights.c.snapshot_date == incoming.night)
+        .values(written_at=utcnow(), **header)
+    )
+    return header
+
+
+def backwards(org: str, newest: date | None, night: date) -> str | None:
+    """Why ``night`` cannot be a tag night when ``newest`` is the newest one (None: it can)."""
+    if newest is None or newest <= night:
+        return None
+    return (
+        f"the {org} tag history runs forward and its newest night is {newest.isoformat()}: a run for "
+        f"{night.isoformat()} can export repositories, not tags (leave out --tags / include_tags), or "
+        f"remove the later night first (dockerhub-export db forget --org {org} --date {newest.isoformat()})"
+    )
 
 
 def _claim(
@@ -261,11 +304,9 @@ def _claim(
     newest = connection.execute(
         sa.select(sa.func.max(tag_nights.c.snapshot_date)).where(tag_nights.c.namespace == org)
     ).scalar()
-    if newest is not None and newest > night:
-        raise StoreError(
-            f"the {org} tag history runs forward and its newest night is {newest.isoformat()}: a run for "
-            f"{night.isoformat()} can export repositories, not tags (leave out --tags / include_tags)"
-        )
+    problem = backwards(org, newest, night)
+    if problem:
+        raise StoreError(problem)
     values = {"started_at": started_at, "written_at": utcnow(), "run_id": run_id}
     statement = insert_or_update(tag_nights, connection.dialect.name, lambda _row: values)
     connection.execute(
@@ -338,6 +379,7 @@ __all__ = [
     "TagNightSummary",
     "fingerprints",
     "last_fetched",
+    "backwards",
     "newest_tag_night",
     "tag_inventory",
     "tag_night_list",

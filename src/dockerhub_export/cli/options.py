@@ -1,22 +1,24 @@
 """What the commands share at the edge: their common options (Typer annotations) and the one place
 where options become `Settings`. No heavy imports: ``--help`` must stay fast."""
 
-import enum
 import gc
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .output import Format
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from .settings import Settings
+    from ..run_options import Option
+    from ..settings import Settings
 
 OrgOption = Annotated[
     str | None, typer.Option("--org", help="Docker Hub organization (namespace). Default: DOCKERHUB_ORG.")
@@ -41,12 +43,6 @@ SinceOption = Annotated[str | None, typer.Option("--since", help="First day, YYY
 UntilOption = Annotated[str | None, typer.Option("--until", help="Last day, YYYY-MM-DD (inclusive).")]
 
 
-class Format(enum.StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
 FormatOption = Annotated[
     Format,
     typer.Option("--format", case_sensitive=False, help="table (for people), csv or json (to stdout)."),
@@ -55,7 +51,7 @@ FormatOption = Annotated[
 
 def settings_from(org: str | None, output_dir: Path | None, database_url: str | None) -> "Settings":
     """The environment and ``.env`` under these options (the store commands' settings)."""
-    from .settings import Settings
+    from ..settings import Settings
 
     return Settings.load(org=org, export_dir=output_dir, snapshot_database_url=database_url)
 
@@ -67,9 +63,9 @@ def open_existing(settings: "Settings") -> Iterator["sa.Engine"]:
 
     The command's imports are done by now, so they leave the cyclic GC's generations: otherwise its full
     passes walk SQLAlchemy's and pydantic's objects again and again while tens of thousands of rows are
-    read, ~0.15 s of a command that should take well under a second.
+    read, a visible share of a command that should take well under a second (docs/benchmarks.md).
     """
-    from . import store
+    from .. import store
 
     gc.freeze()
     engine = store.open_engine(store.database_url(settings), create=False)
@@ -86,3 +82,45 @@ def parse_day(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value.strip())
     except ValueError:
         raise ConfigError(f"invalid {option} {value!r}: use YYYY-MM-DD, e.g. 2026-01-31") from None
+
+
+def _flag(item: "Option") -> inspect.Parameter:
+    """The command-line flag of one declared option, as a Typer parameter."""
+    text = item.flag_help or item.help
+    if item.inverted:  # present: the option is off; absent: its default (perhaps the environment's)
+        annotation: Any = Annotated[bool, typer.Option(item.flag, help=text)]
+        default: Any = False
+    elif item.setting or item.minimum is None:  # a setting's bounds are checked by Settings, in its words
+        annotation, default = Annotated[item.annotation, typer.Option(item.flag, help=text)], item.default
+    else:
+        option = typer.Option(item.flag, min=item.minimum, max=item.maximum, help=text)
+        annotation, default = Annotated[item.annotation, option], item.default
+    return inspect.Parameter(
+        item.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+def with_option_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` (which takes ``**flags``) with a flag for every declared run option, in its signature
+    where Typer reads it: the flags come from `run_options`, not from a copy here."""
+    from ..run_options import OPTIONS
+
+    signature = inspect.signature(command)
+    own = [
+        parameter for parameter in signature.parameters.values() if parameter.kind != parameter.VAR_KEYWORD
+    ]
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=own + [_flag(item) for item in OPTIONS]
+    )
+    return command
+
+
+def option_values(flags: dict[str, Any]) -> dict[str, Any]:
+    """The flags' values as option values: an inverted flag given turns its option off."""
+    from ..run_options import OPTIONS
+
+    values = {}
+    for item in OPTIONS:
+        given = flags[item.name]
+        values[item.name] = (False if given else item.default) if item.inverted else given
+    return values

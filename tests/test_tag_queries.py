@@ -1,21 +1,14 @@
-"""tag_reports: stale tags and the bytes only they hold, storage per repository, by the issue's rules."""
+"""tag_queries: stale tags and the bytes only they hold, storage per repository, by the issue's rules."""
 
 from datetime import date
 
-from dockerhub_export.tag_reports import last_activity, stale, storage
+from dockerhub_export.tag_queries import stale, storage
 
 NIGHT = date(2026, 11, 27)
 
 
 def row(repository: str, tag: str, digest: str, size: int, pulled: str | None, pushed: str | None) -> tuple:
     return (repository, tag, digest, size, pulled, pushed)
-
-
-def test_activity_is_the_later_of_pull_and_push_and_a_never_pulled_tag_counts_by_its_push() -> None:
-    assert last_activity("2026-01-02T00:00:00Z", "2026-01-01T23:59:59.999999999Z") == "2026-01-02T00:00:00Z"
-    assert last_activity("2026-01-01T00:00:00.5Z", "2026-01-01T00:00:00.49Z") == "2026-01-01T00:00:00.5Z"
-    assert last_activity(None, "2025-05-05T00:00:00Z") == "2025-05-05T00:00:00Z"
-    assert last_activity(None, None) is None
 
 
 def test_stale_is_before_midnight_utc_of_the_night_minus_n_days() -> None:
@@ -65,5 +58,7 @@ def test_storage_counts_each_digest_once_per_repository() -> None:
             {"repository": "web", "bytes": 150, "tags": 3, "digests": 2},
             {"repository": "api", "bytes": 100, "tags": 1, "digests": 1},
         ],
+        "repositories_total": 2,
+        "repositories_left_out": 0,
         "total_bytes": 250,
     }

@@ -6,17 +6,16 @@ inventory, `storage` the totals its write kept. Neither loads pandas or Prefect.
 (csv, json) goes to stdout alone; a table shows the largest 25 rows unless --top says otherwise.
 """
 
-from collections.abc import Callable
-from datetime import date, timedelta
+from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from .errors import ConfigError
+from ..humanize import size
 from .options import (
     DatabaseUrlOption,
-    Format,
     FormatOption,
     OrgOption,
     OutputDirOption,
@@ -26,10 +25,10 @@ from .options import (
     parse_day,
     settings_from,
 )
-from .query_output import csv_cell, write_csv, write_json
+from .output import Format, csv_cell, kept, people_console, people_table, plural, render
 
 if TYPE_CHECKING:
-    from .store import TagNight
+    pass
 
 T = TypeVar("T")
 
@@ -43,7 +42,6 @@ TopOption = Annotated[
     int | None,
     typer.Option("--top", min=1, help="Keep the N largest. Default: all (table: 25)."),
 ]
-TABLE_ROWS = 25
 STALE_COLUMNS = ("repository", "tag", "digest", "full_size", "tag_last_pulled", "tag_last_pushed")
 STORAGE_COLUMNS = ("repository", "bytes", "tags", "digests")
 
@@ -55,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
 
 def stale(
-    days: Annotated[int, typer.Option("--days", min=0, help="Stale: no pull or push for this many days.")],
+    days: Annotated[int, typer.Option("--days", min=1, help="Stale: no pull or push for this many days.")],
     org: OrgOption = None,
     night: DateOption = None,
     top: TopOption = None,
@@ -70,41 +68,39 @@ def stale(
     each digest that only stale tags point at, counted once. Last pulls are a weak signal: scanners and
     mirrors pull too.
     """
-    from . import store
-    from .tag_reports import INVENTORY
-    from .tag_reports import stale as stale_report
+    from .. import store
+    from ..tag_queries import INVENTORY
+    from ..tag_queries import stale as stale_report
 
     def read(engine: Any, org_name: str, chosen: date) -> list[Any]:
         return store.tag_inventory(engine, org_name, chosen, INVENTORY)
 
     org_name, chosen, rows = _read_night(org, night, output_dir, database_url, read)
     report = stale_report(rows, chosen, days)
-    found = len(report.tags)
-    report.tags = _kept(report.tags, top, output_format, f"stale tags of {found}")
-    if output_format is Format.json:
-        write_json(report.to_json_dict())
-    elif output_format is Format.csv:
-        write_csv(
-            STALE_COLUMNS, [[csv_cell(row[name], text=True) for name in STALE_COLUMNS] for row in report.tags]
-        )
-    else:
-        _table(
-            f"{org_name}: {found} tags without a pull or push for {days} days (night of {chosen})",
+    found = report.tags_total
+    report.tags = kept(report.tags, top, output_format, f"stale tags of {found:,}")
+    title = f"{org_name}: {plural(found, 'tag')} without a pull or push for {plural(days, 'day')}"
+    title += f" (night of {chosen})"
+    render(
+        output_format,
+        json=report.to_json_dict,
+        csv=lambda: (STALE_COLUMNS, _csv_rows(STALE_COLUMNS, report.tags)),
+        table=lambda: _table(
+            title,
             ("repository", "tag", "size", "last pulled", "last pushed"),
             [
                 (
                     row["repository"],
                     row["tag"],
-                    _size(row["full_size"]),
+                    size(row["full_size"]),
                     row["tag_last_pulled"] or "never",
                     row["tag_last_pushed"] or "—",
                 )
                 for row in report.tags
             ],  # fmt: skip
-        )
-        typer.echo(
-            f"reclaimable: {_size(report.reclaimable_bytes)} ({report.reclaimable_bytes:,} bytes)", err=True
-        )
+            f"reclaimable: {size(report.reclaimable_bytes)} ({plural(report.reclaimable_bytes, 'byte')})",
+        ),
+    )
 
 
 def storage(
@@ -125,12 +121,12 @@ def storage(
     Tags do not list untagged manifests, so this is a lower bound of what the registry keeps. --plot draws
     the org's total over the tag nights from --since to --until.
     """
-    from . import reports, store
-    from .tag_reports import storage_of
+    from .. import plots, snapshot_queries, store
+    from ..tag_queries import storage_of
 
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
     if plot is not None:  # without --plot, --since and --until choose nothing
-        reports.check_window(first, last)
+        snapshot_queries.check_window(first, last)
 
     def read(engine: Any, org_name: str, chosen: date) -> tuple[list[Any], list[Any]]:
         nights = store.tag_night_list(engine, org_name, since=first, until=last) if plot else []
@@ -138,49 +134,41 @@ def storage(
 
     org_name, chosen, (totals, nights) = _read_night(org, night, output_dir, database_url, read)
     report = storage_of(totals, chosen)
-    found = len(report.repositories)
-    report.repositories = _kept(report.repositories, top, output_format, f"repositories of {found}")
-    if output_format is Format.json:
-        write_json(report.to_json_dict())
-    elif output_format is Format.csv:
-        write_csv(
-            STORAGE_COLUMNS,
-            [[csv_cell(row[name], text=True) for name in STORAGE_COLUMNS] for row in report.repositories],
-        )
-    else:
-        _table(
-            f"{org_name}: storage of {found} repositories (night of {chosen})",
+    found = report.repositories_total
+    report.repositories = kept(report.repositories, top, output_format, f"repositories of {found:,}")
+    render(
+        output_format,
+        json=report.to_json_dict,
+        csv=lambda: (STORAGE_COLUMNS, _csv_rows(STORAGE_COLUMNS, report.repositories)),
+        table=lambda: _table(
+            f"{org_name}: storage of {plural(found, 'repository', 'repositories')} (night of {chosen})",
             ("repository", "size", "bytes", "tags", "digests"),
             [
                 (
                     row["repository"],
-                    _size(row["bytes"]),
+                    size(row["bytes"]),
                     f"{row['bytes']:,}",
                     str(row["tags"]),
                     str(row["digests"]),
                 )
                 for row in report.repositories
             ],  # fmt: skip
-        )
-        typer.echo(f"total: {_size(report.total_bytes)} ({report.total_bytes:,} bytes)", err=True)
+            f"total: {size(report.total_bytes)} ({plural(report.total_bytes, 'byte')})",
+        ),
+    )
     if plot is not None:
-        _plot(org_name, nights, plot)
+        title = f"{org_name}: storage of its tagged images (each digest once per repository)"
+        plots.storage(
+            title, [night.snapshot_date for night in nights], [night.bytes for night in nights], plot
+        )
         typer.echo(f"wrote {plot}", err=True)
 
 
 # --------------------------------------------------------------------------------------------------
 
 
-def _kept(rows: list[Any], top: int | None, output_format: Format, what: str) -> list[Any]:
-    """The largest ``top`` rows (a table without --top: `TABLE_ROWS`); says on stderr what a table hides."""
-    keep = top if top is not None else (TABLE_ROWS if output_format is Format.table else None)
-    if keep is None or len(rows) <= keep:
-        return rows
-    if top is None:
-        typer.echo(
-            f"showing the largest {keep} {what}: use --top N, or --format csv / json for all", err=True
-        )
-    return rows[:keep]
+def _csv_rows(columns: Sequence[str], rows: list[Any]) -> list[list[str]]:
+    return [[csv_cell(row[name], text=True) for name in columns] for row in rows]
 
 
 def _read_night(
@@ -191,22 +179,13 @@ def _read_night(
     read: "Callable[[Any, str, date], T]",
 ) -> tuple[str, date, T]:
     """(org, the night used, what ``read(engine, org, night)`` gives)."""
-    from . import store
+    from ..tag_queries import tag_night
 
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
     asked = parse_day(night, "--date")
     with open_existing(settings) as engine:
-        newest = store.newest_tag_night(
-            engine, org_name, before=None if asked is None else asked + timedelta(days=1)
-        )
-        if newest is None:
-            where = "" if asked is None else f" on or before {asked.isoformat()}"
-            raise ConfigError(
-                f"no complete tag inventory of {org_name}{where} in {store.redact(engine.url)}: run "
-                f"`dockerhub-export run --org {org_name} --tags` first"
-            )
-        chosen = newest.snapshot_date
+        chosen = tag_night(engine, org_name, asked)
         if asked is not None and chosen != asked:
             typer.echo(
                 f"{asked.isoformat()} has no tag inventory: the nearest night before it is {chosen}", err=True
@@ -215,51 +194,14 @@ def _read_night(
     return org_name, chosen, rows
 
 
-def _plot(org: str, nights: "list[TagNight]", path: Path) -> None:
-    """The org's storage over ``nights`` as a PNG at ``path``."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
-
-    from .errors import OutputError
-
-    figure = Figure(figsize=(10, 5), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    days: list[Any] = [night.snapshot_date for night in nights]
-    axes.plot(days, [night.bytes for night in nights], marker="." if len(nights) < 60 else None)
-    axes.set_title(f"{org}: storage of its tagged images (each digest once per repository)")
-    axes.set_ylabel("bytes")
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: _size(int(value))))
-    axes.grid(True, alpha=0.3)
-    figure.autofmt_xdate()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png", dpi=100)
-    except OSError as exc:
-        raise OutputError(f"cannot write the plot {path}: {exc.strerror or exc}") from None
-
-
-def _size(value: int | None) -> str:
-    if value is None:
-        return "—"
-    amount = float(value)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if amount < 1000 or unit == "TB":
-            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1000
-    raise AssertionError("unreachable")
-
-
-def _table(title: str, headings: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
+def _table(title: str, headings: tuple[str, ...], rows: list[tuple[str, ...]], total: str) -> None:
+    """The report's table for people, then its total on stderr."""
+    table = people_table(title)
     for heading in headings:
         table.add_column(
             heading, justify="right" if heading in ("size", "bytes", "tags", "digests") else "left"
         )
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    people_console().print(table)
+    typer.echo(total, err=True)

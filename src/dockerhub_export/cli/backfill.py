@@ -7,6 +7,7 @@ import typer
 
 from .console import progress_bar
 from .options import DatabaseUrlOption, OrgOption, OutputDirOption, settings_from
+from .output import plural
 
 
 def register(app: typer.Typer) -> None:
@@ -24,8 +25,8 @@ def backfill(
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Import earlier CSV exports as the snapshots of their days; malformed files are named and skipped."""
-    from . import backfill as backfill_module
-    from . import store
+    from .. import backfill as backfill_module
+    from .. import store
 
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
@@ -46,8 +47,9 @@ def backfill(
         if progress is not None:
             progress.stop()
         engine.dispose()
-    typer.echo(f"imported {result.files} files ({result.rows:,} rows) of {org_name} into {store.redact(url)}")
+    imported = f"{plural(result.files, 'file')} ({plural(result.rows, 'row')})"
+    typer.echo(f"imported {imported} of {org_name} into {store.redact(url)}")
     if result.skipped:
         skipped = ", ".join(result.skipped)
-        count = len(result.skipped)
-        typer.echo(f"ignored {count} CSV files not named repos-YYYY-MM-DD.csv: {skipped}", err=True)
+        count = plural(len(result.skipped), "CSV file")
+        typer.echo(f"ignored {count} not named repos-YYYY-MM-DD.csv: {skipped}", err=True)

@@ -20,7 +20,7 @@ def test_backfill_command_imports_a_folder(app: typer.Typer, tmp_path: Path) -> 
     result = invoke(app, "backfill", str(exports), "--org", ORG, "--output-dir", str(tmp_path / "exports"))
     assert result.exit_code == 0, result.output
     assert "imported 2 files (2 rows) of acme into sqlite:///" in result.stdout
-    assert "ignored 1 CSV files not named repos-YYYY-MM-DD.csv: repos.csv" in result.stderr
+    assert "ignored 1 CSV file not named repos-YYYY-MM-DD.csv: repos.csv" in result.stderr
     history = invoke(
         app,
         "history",

@@ -11,10 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .errors import ConfigError
 from .options import (
     DatabaseUrlOption,
-    Format,
     FormatOption,
     OrgOption,
     OutputDirOption,
@@ -24,9 +22,7 @@ from .options import (
     parse_day,
     settings_from,
 )
-from .query_output import cell, csv_cell, write_csv, write_json
-
-TABLE_ROWS = 25  # trends --format table without --top: the largest movers; csv and json list all
+from .output import TABLE_ROWS, Format, Rows, cell, csv_cell, people_console, people_table, plural, render
 
 
 def register(app: typer.Typer) -> None:
@@ -65,43 +61,28 @@ def history(
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """One repository's stored snapshots, one row per day: pulls, stars, visibility, last push, ..."""
-    from . import reports, store
+    from .. import snapshot_queries
 
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
     with open_existing(settings) as engine:
-        rows = reports.history(engine, org_name, repo, since=first, until=last)
+        rows = snapshot_queries.history(engine, org_name, repo, since=first, until=last)
         if not rows:
-            span = reports.repository_span(engine, org_name, repo)
-            if span[0] is None:
-                shown = store.redact(engine.url)
-                raise ConfigError(
-                    f"no snapshots of {org_name}/{repo} in {shown}: check --repo and --org "
-                    "(names are case-sensitive)"
-                )
-            start, end = span
-            assert start is not None and end is not None  # a first day has a last one
-            raise ConfigError(
-                f"no snapshots of {org_name}/{repo} {reports.window_text(first, last)}: "
-                f"it has snapshots from {start.isoformat()} to {end.isoformat()}"
-            )
-    columns = list(reports.HISTORY_COLUMNS)
-    if output_format is Format.json:
-        write_json([{name: cell(row[name]) for name in columns} for row in rows])
-    elif output_format is Format.csv:
-        text = {"repository_type", "status_description", "description", "affiliation", "media_types",
-                "content_types", "categories"}  # fmt: skip
-        write_csv(columns, [[csv_cell(row[name], text=name in text) for name in columns] for row in rows])
-    else:
-        _history_table(org_name, repo, rows)
+            raise snapshot_queries.no_history(engine, org_name, repo, first, last)
+    columns = list(snapshot_queries.HISTORY_COLUMNS)
+    text = {"repository_type", "status_description", "description", "affiliation", "media_types",
+            "content_types", "categories"}  # fmt: skip
+    render(
+        output_format,
+        json=lambda: [{name: cell(row[name]) for name in columns} for row in rows],
+        csv=lambda: (columns, [[csv_cell(row[name], text=name in text) for name in columns] for row in rows]),
+        table=lambda: _history_table(org_name, repo, rows),
+    )
 
 
 def _history_table(org: str, repo: str, rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{org}/{repo}: {len(rows)} snapshots", title_justify="left")
+    table = people_table(f"{org}/{repo}: {plural(len(rows), 'snapshot')}")
     for heading in ("date", "pulls", "Δ pulls", "stars", "private", "last updated"):
         table.add_column(heading, justify="right" if heading in ("pulls", "Δ pulls", "stars") else "left")
     previous: int | None = None
@@ -119,7 +100,7 @@ def _history_table(org: str, repo: str, rows: list[dict[str, Any]]) -> None:
             cell(row["last_updated"]) or "—",
         )
         previous = pulls if pulls is not None else previous
-    Console().print(table)
+    people_console().print(table)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -157,24 +138,23 @@ def trends(
     The window's ends are the nearest snapshot days inside it; the days used are stated (stderr for
     table and csv, "from"/"to" in json).
     """
-    from . import reports
+    from .. import snapshot_queries
 
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
     first, last = parse_day(since, "--since"), parse_day(until, "--until")
-    reports.check_window(first, last, days)  # before the database is opened: bad input fails first
+    snapshot_queries.check_window(first, last, days)  # before the database is opened: bad input fails first
     with open_existing(settings) as engine:
-        report = reports.trends(engine, org_name, since=first, until=last, days=days, top=top)
+        report = snapshot_queries.trends(engine, org_name, since=first, until=last, days=days, top=top)
         if plot is not None:
-            reports.plot_trends(engine, report, plot, top=min(top or 10, 10))
-    if output_format is Format.json:
-        write_json(report.to_json_dict())
-    else:
-        _err(_trend_header(report))
-        if output_format is Format.csv:
-            _trends_csv(report)
-        else:
-            _trends_table(report, top)
+            snapshot_queries.plot_trends(engine, report, plot, top=min(top or 10, 10))
+    render(
+        output_format,
+        json=report.to_json_dict,
+        csv=lambda: _trends_csv(report),
+        table=lambda: _trends_table(report, top),
+        note=lambda: _err(_trend_header(report)),
+    )
     if plot is not None:
         _err(f"wrote {plot}")
 
@@ -191,7 +171,7 @@ def _trend_header(report: Any) -> str:
         first = since.isoformat() if since else "the first snapshot"
         asked = f"{first} to {until.isoformat() if until else 'the latest'}"
         note = f" (nearest snapshots for {asked})"
-    return f"{report.org}: trends from {used}{note}; {report.total} repositories"
+    return f"{report.org}: trends from {used}{note}; {plural(report.total, 'repository', 'repositories')}"
 
 
 def _changes(report: Any) -> dict[str, list[str]]:
@@ -207,9 +187,9 @@ def _changes(report: Any) -> dict[str, list[str]]:
     return changes
 
 
-def _trends_csv(report: Any) -> None:
+def _trends_csv(report: Any) -> Rows:
     changes = _changes(report)
-    write_csv(
+    return (
         [*TREND_COLUMNS, "change"],
         [[csv_cell(row[name]) for name in TREND_COLUMNS] + [";".join(changes.get(row["name"], []))]
          for row in report.repositories],
@@ -217,15 +197,11 @@ def _trends_csv(report: Any) -> None:
 
 
 def _trends_table(report: Any, top: int | None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    rows = report.repositories if top is not None else report.repositories[:TABLE_ROWS]
+    console = people_console()
+    cap = top if top is not None else TABLE_ROWS
+    rows = report.repositories[:cap]
     changes = _changes(report)
-    table = Table(
-        title=f"{report.org}: {report.from_date} → {report.to_date}, by pull growth", title_justify="left"
-    )
+    table = people_table(f"{report.org}: {report.from_date} → {report.to_date}, by pull growth")
     for heading in ("repository", "pulls", "Δ pulls", "stars", "Δ stars", "private", "change"):
         table.add_column(
             heading, justify="right" if heading in ("pulls", "Δ pulls", "stars", "Δ stars") else "left"
@@ -242,20 +218,37 @@ def _trends_table(report: Any, top: int | None) -> None:
             ", ".join(changes.get(row["name"], [])),
         )
     console.print(table)
-    hidden = len(report.repositories) - len(rows)
+    hidden = len(report.repositories) - len(rows)  # with --top the report holds only those asked for
     if hidden > 0:
-        _err(f"… {hidden} more repositories: use --top N, or --format csv / json for all")
+        more = plural(hidden, "more repository", "more repositories")
+        _err(f"… {more}: use --top N, or --format csv / json for all")
+    _trends_changes(console, report, cap)
+
+
+def _trends_changes(console: Any, report: Any, cap: int) -> None:
+    """The lines under the trends table: added, removed, visibility changes and anomalies, each list cut
+    at ``cap`` lines (``--top``, else the table's rows) with a line that says how many it left out."""
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+
     for title, items in (("added", report.added), ("removed", report.removed)):
         if items:
             shown = ", ".join(_attributed(item) for item in items[:20])
             more = f" and {len(items) - 20} more" if len(items) > 20 else ""
-            console.print(f"{title} ({len(items)}): {shown}{more}", markup=False, highlight=False)
-    for item in report.visibility_changed:
-        console.print(
-            f"visibility: {_attributed(item)} {item['from']} → {item['to']}", markup=False, highlight=False
-        )
-    for item in report.anomalies:
-        console.print(f"anomaly: {item['name']}: {item['detail']}", markup=False, highlight=False)
+            say(f"{title} ({len(items)}): {shown}{more}")
+
+    visibility = [
+        f"visibility: {_attributed(item)} {item['from']} → {item['to']}" for item in report.visibility_changed
+    ]
+    anomalies = [f"anomaly: {item['name']}: {item['detail']}" for item in report.anomalies]
+    for lines, one, many in ((visibility, "visibility change", "visibility changes"),
+                             (anomalies, "anomaly", "anomalies")):  # fmt: skip
+        for line in lines[:cap]:
+            say(line)
+        if len(lines) > cap:
+            left = plural(len(lines) - cap, f"more {one}", f"more {many}")
+            say(f"… {left} ({len(lines)} in all): --format csv or json lists every one")
 
 
 def _attributed(item: dict[str, str]) -> str:

@@ -66,7 +66,14 @@ def test_stale_json_for_the_newest_and_an_earlier_night(app: Any, nights: str) -
             app, "stale", "--org", ORG, "--days", "30", "--format", "json", "--database-url", nights
         ).stdout
     )
-    assert newest == {"snapshot_date": "2026-11-03", "days": 30, "tags": [], "reclaimable_bytes": 0}
+    assert newest == {
+        "snapshot_date": "2026-11-03",
+        "days": 30,
+        "tags": [],
+        "tags_total": 0,
+        "tags_left_out": 0,
+        "reclaimable_bytes": 0,
+    }
     earlier = invoke(
         app,
         "stale",
@@ -118,6 +125,8 @@ def test_storage_json_csv_table_and_plot(app: Any, nights: str, tmp_path: Path) 
             {"repository": "web", "bytes": 400, "tags": 2, "digests": 2},
             {"repository": "api", "bytes": 50, "tags": 1, "digests": 1},
         ],
+        "repositories_total": 2,
+        "repositories_left_out": 0,
     }
     csv_text = invoke(app, "storage", "--org", ORG, "--format", "csv", "--database-url", nights).stdout
     assert csv_text == "repository,bytes,tags,digests\nweb,300,1,1\n"
@@ -150,7 +159,7 @@ def test_a_table_shows_the_largest_25_and_top_keeps_n_in_every_format(app: Any, 
 def test_storage_kept_by_each_night_equals_the_inventory_computed_again(sqlite_url: str) -> None:
     """`storage` reads the totals each night's write kept (tag_storage); they must be what the night's
     inventory says, through changes, deletions, shared digests and a repository that goes."""
-    from dockerhub_export import tag_reports
+    from dockerhub_export import tag_queries
 
     engine = store.open_engine(sqlite_url)
     old = "2025-01-01T00:00:00Z"
@@ -166,9 +175,9 @@ def test_storage_kept_by_each_night_equals_the_inventory_computed_again(sqlite_u
         write(engine, night, rows, sorted({row["repository"] for row in rows}))
     try:
         for night in history:
-            inventory = store.tag_inventory(engine, ORG, night, tag_reports.INVENTORY)
-            kept = tag_reports.storage_of(store.tag_storage_totals(engine, ORG, night), night)
-            assert kept == tag_reports.storage(inventory, night)
+            inventory = store.tag_inventory(engine, ORG, night, tag_queries.INVENTORY)
+            kept = tag_queries.storage_of(store.tag_storage_totals(engine, ORG, night), night)
+            assert kept == tag_queries.storage(inventory, night)
         assert kept.total_bytes == 130
     finally:
         engine.dispose()
@@ -185,7 +194,7 @@ def test_no_tag_inventory_is_one_clear_error(app: Any, sqlite_url: str) -> None:
 def test_stale_and_storage_load_neither_pandas_nor_prefect(nights: str) -> None:
     code = (
         "import sys, typer\n"
-        "from dockerhub_export.tags_cli import register\n"
+        "from dockerhub_export.cli.tags import register\n"
         "app = typer.Typer()\n"
         "register(app)\n"
         "for args in (['stale', '--days', '7'], ['storage', '--format', 'json']):\n"
@@ -197,3 +206,66 @@ def test_stale_and_storage_load_neither_pandas_nor_prefect(nights: str) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "LOADED []"
+
+
+def test_stale_days_must_be_at_least_1_as_for_trends(app: Any, nights: str) -> None:
+    for command in ("stale", "trends"):
+        result = invoke(app, command, "--org", ORG, "--days", "0", "--database-url", nights)
+        assert result.exit_code == 2, (command, result.output)
+        assert "Invalid value for '--days'" in result.output and "greater than or equal to 1" in result.output
+
+
+def test_json_with_top_keeps_the_total_and_how_many_it_left_out(app: Any, sqlite_url: str) -> None:
+    engine = store.open_engine(sqlite_url)
+    old = "2025-01-01T00:00:00Z"
+    rows = [tag(f"r{i:02d}", "v1", f"sha256:{i}", 1000 + i, None, old) for i in range(30)]
+    write(engine, N1, rows, [row["repository"] for row in rows])
+    engine.dispose()
+    args = ("--top", "2", "--format", "json", "--org", ORG, "--database-url", sqlite_url)
+    stale = json.loads(invoke(app, "stale", "--days", "30", *args).stdout)
+    assert (len(stale["tags"]), stale["tags_total"], stale["tags_left_out"]) == (2, 30, 28)
+    storage = json.loads(invoke(app, "storage", *args).stdout)
+    assert (
+        len(storage["repositories"]),
+        storage["repositories_total"],
+        storage["repositories_left_out"],
+    ) == (
+        2,
+        30,
+        28,
+    )
+
+
+def test_one_tag_one_day_one_byte_are_singular(app: Any, sqlite_url: str) -> None:
+    engine = store.open_engine(sqlite_url)
+    write(engine, N1, [tag("web", "v1", "sha256:a", 1, None, "2025-01-01T00:00:00Z")], ["web"])
+    engine.dispose()
+    args = ("--org", ORG, "--database-url", sqlite_url)
+    stale = invoke(app, "stale", "--days", "1", *args)
+    assert (
+        stale.stdout.splitlines()[0].rstrip()
+        == "acme: 1 tag without a pull or push for 1 day (night of 2026-11-01)"
+    )
+    assert stale.stderr == "reclaimable: 1 B (1 byte)\n"
+    storage = invoke(app, "storage", *args)
+    assert storage.stdout.splitlines()[0].rstrip() == "acme: storage of 1 repository (night of 2026-11-01)"
+    assert storage.stderr == "total: 1 B (1 byte)\n"
+
+
+def test_stale_and_storage_tables_keep_long_names_whole_outside_a_terminal(app: Any, sqlite_url: str) -> None:
+    """CliRunner's stdout is not a terminal, as in `stale ... > file`: no name is cut with "…"."""
+    repository = "x000137.web_ui-frontend-for-the-payments-team-in-europe-west-and-north-america"
+    name = "2026-11-01T09-15-00-build-4711-linux-amd64-with-debug-symbols"
+    engine = store.open_engine(sqlite_url)
+    write(
+        engine,
+        N1,
+        [tag(repository, name, "sha256:a", 5, None, "2025-01-01T00:00:00.123456789Z")],
+        [repository],
+    )
+    engine.dispose()
+    args = ("--org", ORG, "--database-url", sqlite_url)
+    stale = invoke(app, "stale", "--days", "30", *args).stdout
+    row = next(line for line in stale.splitlines() if repository in line)
+    assert name in row and "2025-01-01T00:00:00.123456789Z" in row and "…" not in stale
+    assert repository in invoke(app, "storage", *args).stdout

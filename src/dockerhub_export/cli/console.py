@@ -11,6 +11,9 @@ from typing import Any
 
 LIBRARY_LOGGER = "dockerhub_export"
 PROGRESS_LOGGER = "dockerhub_export.progress"
+# The bar's label per stage. The fetch logs "page N of M" while it lists repositories, then
+# "repository N of M" while it lists each repository's tags: the same counters, other units.
+STAGE_LABELS = {"page": "fetching pages", "repository": "tags of repositories"}
 
 
 def progress_bar(description: str) -> Any | None:
@@ -35,7 +38,7 @@ class _StoryHandler(logging.Handler):
     def __init__(self, progress: Any | None) -> None:
         super().__init__(logging.INFO)
         self.progress = progress
-        self.task: Any = None
+        self.tasks: dict[str, Any] = {}  # one bar per stage, by label
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -57,9 +60,16 @@ class _StoryHandler(logging.Handler):
             return
         done = getattr(record, "pages_done", 0)
         total = getattr(record, "pages_total", None)
-        if self.task is None:
-            self.task = self.progress.add_task("pages", total=total)
-        self.progress.update(self.task, completed=done, total=total if total else done)
+        label = stage_label(record)
+        if label not in self.tasks:
+            self.tasks[label] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[label], completed=done, total=total if total else done)
+
+
+def stage_label(record: logging.LogRecord) -> str:
+    """The progress bar's label for a progress record: what its counter counts."""
+    unit = str(record.msg).split(" ", 1)[0]
+    return STAGE_LABELS.get(unit, "fetching pages")
 
 
 class console_story:  # noqa: N801 - used like a function: `with console_story(debug):`
@@ -71,7 +81,7 @@ class console_story:  # noqa: N801 - used like a function: `with console_story(d
         self.handlers: list[tuple[logging.Logger, logging.Handler]] = []
 
     def __enter__(self) -> "console_story":
-        self.progress = progress_bar("fetching pages")
+        self.progress = progress_bar("{task.description}")
         handler = _StoryHandler(self.progress)
         for name in (LIBRARY_LOGGER, PROGRESS_LOGGER):
             logger = logging.getLogger(name)

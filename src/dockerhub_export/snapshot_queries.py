@@ -9,6 +9,7 @@ Trend semantics:
 
 * The window's ends are the nearest snapshot days inside the requested window (the earliest on or after
   ``since``, the latest on or before ``until``); `TrendReport` states both the requested and the used days.
+  A window must hold two snapshot days: one alone is a `ConfigError` rather than a report of +0 everywhere.
 * ``pulls_delta`` is growth: ``pulls_end - pulls_start``. Docker Hub pull counts only grow, so a count
   that went down (a repository deleted and re-created, a Hub glitch) is reported as an anomaly and its
   ``pulls_delta`` is null rather than a negative "growth" that would sort and sum wrongly. An unknown
@@ -29,8 +30,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import attribution
-from .errors import ConfigError, OutputError
-from .store import no_snapshots, reading, redact, repository_snapshots, snapshots
+from .errors import ConfigError
+from .store import no_snapshots, previous_snapshot, reading, redact, repository_snapshots, snapshots
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ __all__ = [
     "TrendReport",
     "check_window",
     "history",
-    "latest_snapshot_date",
     "plot_trends",
     "snapshot_dates",
     "top_movers",
@@ -88,14 +88,6 @@ def snapshot_dates(
         return list(connection.execute(query.order_by(snapshots.c.snapshot_date)).scalars())
 
 
-def latest_snapshot_date(engine: sa.Engine, org: str) -> date | None:
-    """The org's newest snapshot day, or None."""
-    with reading(engine, f"find the latest {org} snapshot") as connection:
-        return connection.execute(
-            sa.select(sa.func.max(snapshots.c.snapshot_date)).where(snapshots.c.namespace == org)
-        ).scalar()
-
-
 def _span(engine: sa.Engine, org: str) -> tuple[date | None, date | None]:
     with reading(engine, f"list the {org} snapshots") as connection:
         row = connection.execute(
@@ -139,6 +131,21 @@ def history(
             record[name] = _utc(record[name])
         out.append(record)
     return out
+
+
+def no_history(engine: sa.Engine, org: str, repo: str, since: date | None, until: date | None) -> ConfigError:
+    """Why `history` found nothing for ``org/repo`` in the window, as the error to raise: no such
+    repository at all, or none of its days in the window (which days it has)."""
+    start, end = repository_span(engine, org, repo)
+    if start is None or end is None:
+        return ConfigError(
+            f"no snapshots of {org}/{repo} in {redact(engine.url)}: check --repo and --org "
+            "(names are case-sensitive)"
+        )
+    return ConfigError(
+        f"no snapshots of {org}/{repo} {window_text(since, until)}: "
+        f"it has snapshots from {start.isoformat()} to {end.isoformat()}"
+    )
 
 
 def _by_day(
@@ -250,7 +257,25 @@ def _resolve_window(
             f"no snapshots of {org} {window_text(since, until)}: they span "
             f"{first.isoformat()} to {last.isoformat()}"
         )
+    if len(in_window) == 1:
+        raise _one_night(org, in_window[0], since, until, first, last)
     return since, until, in_window[0], in_window[-1]
+
+
+def _one_night(
+    org: str, night: date, since: date | None, until: date | None, first: date, last: date
+) -> ConfigError:
+    """Trends compare two nights: the one that exists, and where another one may come from."""
+    if first == last:
+        return ConfigError(
+            f"trends compare two snapshot nights, and {org} has only {night.isoformat()}: run "
+            f"`dockerhub-export run --org {org}` on a later night, then ask again"
+        )
+    return ConfigError(
+        f"trends compare two snapshot nights, and {window_text(since, until)} {org} has only "
+        f"{night.isoformat()}: widen the window ({org}'s snapshots span {first.isoformat()} to "
+        f"{last.isoformat()})"
+    )
 
 
 _S, _E = repository_snapshots.alias("s"), repository_snapshots.alias("e")
@@ -392,6 +417,8 @@ def trends(
 ) -> TrendReport:
     """Growth of every repository between the first and last snapshot day in the window.
 
+    A window with one snapshot day is a `ConfigError`: there is nothing to compare it with.
+
     ``days`` is the window's length: from ``since`` if given, else ending at the latest snapshot
     (``until`` and ``days`` together are a `ConfigError`). ``top`` keeps the ``top`` largest movers in
     ``repositories``; added, removed, visibility changes and anomalies always cover every repository.
@@ -402,13 +429,12 @@ def trends(
     report = _build(org, start, end, _compare_rows(engine, org, start, end), since, until)
     if top is not None:
         report.repositories = report.repositories[:top]
-    if start != end:
-        attribution.attribute(
-            report.added,
-            report.removed,
-            report.visibility_changed,
-            attribution.attributed_changes(engine, org, start, end),
-        )
+    attribution.attribute(
+        report.added,
+        report.removed,
+        report.visibility_changed,
+        attribution.attributed_changes(engine, org, start, end),
+    )
     return report
 
 
@@ -418,18 +444,12 @@ def top_movers(engine: sa.Engine, org: str, snapshot_date: date, n: int = 10) ->
     Rows as in `TrendReport.repositories`; only repositories that gained pulls (a quiet day lists
     nobody rather than ten repositories at +0). [] without a previous snapshot.
     """
-    query = (
-        sa.select(snapshots.c.snapshot_date)
-        .where(snapshots.c.namespace == org, snapshots.c.snapshot_date < snapshot_date)
-        .order_by(snapshots.c.snapshot_date.desc())
-        .limit(1)
-    )
-    with reading(engine, f"find the {org} snapshot before {snapshot_date}") as connection:
-        previous = connection.execute(query).scalar()
-    if previous is None:
+    before = previous_snapshot(engine, org, snapshot_date)
+    if before is None:
         return []
+    previous = before.snapshot_date
     # Only the n rows wanted leave the database: the whole comparison (every repository of both days
-    # into Python, as trends needs) cost 0.5 s of a 20,000-repository nightly run.
+    # into Python, as trends needs) was a visible share of a large org's nightly run.
     s, e = _S, _E
     growth = e.c.pull_count - s.c.pull_count
     query = (
@@ -446,62 +466,62 @@ def top_movers(engine: sa.Engine, org: str, snapshot_date: date, n: int = 10) ->
 # Plot
 
 
-def plot_trends(engine: sa.Engine, report: TrendReport, path: Path, *, top: int = 10) -> Path:
-    """A PNG of pulls gained over the window, one line per top mover of ``report``; returns ``path``.
-
-    Uses matplotlib's Agg canvas directly (no pyplot, no global backend switch), so it works headless
-    and inside a host application.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import StrMethodFormatter
-
+def pull_series(
+    engine: sa.Engine, report: TrendReport, *, top: int = 10
+) -> dict[str, tuple[list[date], list[int]]]:
+    """Each of the ``top`` movers of ``report`` (with a known growth): its days and pull counts over the
+    window, what `plots.trends` draws."""
     names = [row["name"] for row in report.repositories if row["pulls_delta"] is not None][:top]
+    series: dict[str, tuple[list[date], list[int]]] = {name: ([], []) for name in names}
+    if not names:
+        return series
     rs = repository_snapshots
-    # Days as dates: matplotlib converts them itself (its stubs list only numbers and arrays).
-    series: dict[str, tuple[list[Any], list[int]]] = {name: ([], []) for name in names}
-    if names:
-        query = (
-            _by_day(
-                report.org,
-                names,
-                report.from_date,
-                report.to_date,
-                rs.c.name,
-                rs.c.snapshot_date,
-                rs.c.pull_count,
-            )
-            .where(rs.c.pull_count.is_not(None))
-            .order_by(rs.c.name, rs.c.snapshot_date)
+    query = (
+        _by_day(
+            report.org,
+            names,
+            report.from_date,
+            report.to_date,
+            rs.c.name,
+            rs.c.snapshot_date,
+            rs.c.pull_count,
         )
-        with reading(engine, f"read the {report.org} pull counts") as connection:
-            for name, day, pulls in connection.execute(query):
-                series[name][0].append(day)
-                series[name][1].append(pulls)
-    figure = Figure(figsize=(10, 6), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    for name in names:
-        # Pulls gained since the window's first day: absolute counts of 10^8 would flatten any growth.
-        days, pulls = series[name]
-        gained = [value - pulls[0] for value in pulls]
-        axes.plot(days, gained, marker="." if len(days) < 60 else None, label=name)
-    if names:
-        axes.legend(loc="upper left", fontsize="small")
-    else:
-        axes.text(0.5, 0.5, "no pull growth to show", ha="center", va="center", transform=axes.transAxes)
-    axes.set_title(
-        f"{report.org}: pulls gained since {report.from_date} by the top movers (to {report.to_date})"
+        .where(rs.c.pull_count.is_not(None))
+        .order_by(rs.c.name, rs.c.snapshot_date)
     )
-    axes.set_ylabel("pulls gained")
-    axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    axes.grid(True, alpha=0.3)
-    figure.autofmt_xdate()
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png", dpi=100)
-    except OSError as exc:
-        raise OutputError(f"cannot write the plot {path}: {exc.strerror or exc}") from None
+    with reading(engine, f"read the {report.org} pull counts") as connection:
+        for name, day, pulls in connection.execute(query):
+            series[name][0].append(day)
+            series[name][1].append(pulls)
+    return series
+
+
+def plot_trends(engine: sa.Engine, report: TrendReport, path: Path, *, top: int = 10) -> Path:
+    """A PNG of pulls gained over the window, one line per top mover of ``report``; returns ``path``."""
+    from . import plots
+
+    title = f"{report.org}: pulls gained since {report.from_date} by the top movers (to {report.to_date})"
+    plots.pulls_gained(title, pull_series(engine, report, top=top), path)
     log.info("wrote the trend plot to %s", path)
-    return path
+    return Path(path)
+
+
+def pull_anomalies(engine: sa.Engine, org: str, previous: date, snapshot_date: date) -> list[dict[str, Any]]:
+    """Repositories of both nights whose pull count fell, or is unknown on either: the nightly summary's
+    anomalies, found by the database (only they leave it), as ``{name, kind, pulls_start, pulls_end}``."""
+    s, e = _S, _E
+    query = _present_at_end(org, previous, snapshot_date).where(
+        s.c.name.is_not(None),
+        sa.or_(e.c.pull_count < s.c.pull_count, e.c.pull_count.is_(None), s.c.pull_count.is_(None)),
+    )
+    rows = _fetch_rows(engine, query, f"find the {org} pull counts that fell on {snapshot_date}")
+    found = [
+        {
+            "name": row["name"],
+            "kind": "pulls_unknown" if None in (row["pulls_start"], row["pulls_end"]) else "pulls_decreased",
+            "pulls_start": row["pulls_start"],
+            "pulls_end": row["pulls_end"],
+        }
+        for row in rows
+    ]
+    return sorted(found, key=lambda item: item["name"])

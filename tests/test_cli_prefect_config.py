@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerhub_export.prefect_config import configured_prefect_api
+from dockerhub_export.cli.prefect_config import configured_prefect_api
 
 URL = "http://127.0.0.1:4321/api"
 PROFILES = f"""active = "local"

@@ -13,7 +13,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 STALE_DAYS = 180  # the nightly summary's threshold: the Hub's UI calls an image stale after 6 months
 
@@ -30,24 +35,21 @@ def moment(text: str | None) -> str:
     return text[:19] + ".000000000"
 
 
-def last_activity(pulled: str | None, pushed: str | None) -> str | None:
-    """The later of the last pull and the last push (a tag never pulled counts by its push)."""
-    known = [text for text in (pulled, pushed) if text]
-    return max(known, key=moment) if known else None
-
-
 @dataclass
 class StaleReport:
     snapshot_date: date
     days: int
     tags: list[dict[str, Any]] = field(default_factory=list)  # largest first
     reclaimable_bytes: int = 0
+    tags_total: int = 0  # the stale tags found, also when ``tags`` keeps only the largest
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
             "snapshot_date": self.snapshot_date.isoformat(),
             "days": self.days,
             "tags": self.tags,
+            "tags_total": self.tags_total,
+            "tags_left_out": self.tags_total - len(self.tags),
             "reclaimable_bytes": self.reclaimable_bytes,
         }
 
@@ -76,6 +78,7 @@ def stale(rows: Iterable[Sequence[Any]], night: date, days: int) -> StaleReport:
         stale_digests[(repository, digest)] = max(stale_digests.get((repository, digest), 0), size or 0)
     report.reclaimable_bytes = sum(size for key, size in stale_digests.items() if key not in fresh_digests)
     report.tags.sort(key=lambda row: (-(row["full_size"] or 0), row["repository"], row["tag"]))
+    report.tags_total = len(report.tags)
     return report
 
 
@@ -84,11 +87,14 @@ class StorageReport:
     snapshot_date: date
     repositories: list[dict[str, Any]] = field(default_factory=list)  # largest first
     total_bytes: int = 0
+    repositories_total: int = 0  # also when ``repositories`` keeps only the largest
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
             "snapshot_date": self.snapshot_date.isoformat(),
             "repositories": self.repositories,
+            "repositories_total": self.repositories_total,
+            "repositories_left_out": self.repositories_total - len(self.repositories),
             "total_bytes": self.total_bytes,
         }
 
@@ -121,4 +127,21 @@ def storage_of(totals: Iterable[Sequence[Any]], night: date) -> StorageReport:
         )
     report.repositories.sort(key=lambda row: (-row["bytes"], row["repository"]))
     report.total_bytes = sum(row["bytes"] for row in report.repositories)
+    report.repositories_total = len(report.repositories)
     return report
+
+
+def tag_night(engine: "sa.Engine", org: str, asked: date | None) -> date:
+    """The night a tag report reads: ``asked`` or the nearest complete tag night before it (the newest
+    when None); a `ConfigError` saying how to make one when there is none."""
+    from . import store
+
+    before = None if asked is None else asked + timedelta(days=1)
+    newest = store.newest_tag_night(engine, org, before=before)
+    if newest is None:
+        where = "" if asked is None else f" on or before {asked.isoformat()}"
+        raise ConfigError(
+            f"no complete tag inventory of {org}{where} in {store.redact(engine.url)}: run "
+            f"`dockerhub-export run --org {org} --tags` first"
+        )
+    return newest.snapshot_date

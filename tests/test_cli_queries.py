@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -13,9 +14,9 @@ import sqlalchemy as sa
 import typer
 from conftest import invoke
 from dbs import ORG, frame, repo
-from test_reports import EXPECTED_TRENDS, seed
+from test_snapshot_queries import EXPECTED_TRENDS, seed
 
-from dockerhub_export import reports, store
+from dockerhub_export import snapshot_queries, store
 from dockerhub_export.errors import ConfigError, StoreError
 
 
@@ -46,7 +47,7 @@ def test_history_json_equals_the_stored_snapshots(app: typer.Typer, engine: sa.E
         ("2025-01-05", 400, 4, False),
     ]
     assert [row["last_updated"] for row in rows] == ["2024-12-31T23:00:00Z", "2025-01-02T08:30:00.5Z", None]
-    assert list(rows[0]) == list(reports.HISTORY_COLUMNS)
+    assert list(rows[0]) == list(snapshot_queries.HISTORY_COLUMNS)
 
 
 def test_history_csv_and_window(app: typer.Typer, seeded: str) -> None:
@@ -223,7 +224,7 @@ def test_missing_org_is_a_config_error(app: typer.Typer, seeded: str) -> None:
 
 def test_module_import_stays_light() -> None:
     code = (
-        "import sys, dockerhub_export.queries_cli; "
+        "import sys, dockerhub_export.cli.queries; "
         "print([m for m in ('pandas', 'sqlalchemy', 'prefect', 'matplotlib') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -233,7 +234,7 @@ def test_module_import_stays_light() -> None:
 def test_query_commands_load_neither_prefect_nor_pandas(seeded: str) -> None:
     code = (
         "import sys, typer\n"
-        "from dockerhub_export.queries_cli import register\n"
+        "from dockerhub_export.cli.queries import register\n"
         "app = typer.Typer()\n"
         "register(app)\n"
         "for args in (['history', '--repo', 'web'], ['trends', '--format', 'json']):\n"
@@ -250,7 +251,7 @@ def test_query_commands_load_neither_prefect_nor_pandas(seeded: str) -> None:
 def test_json_output_is_exactly_what_the_standard_library_writes(capsys: pytest.CaptureFixture[str]) -> None:
     """--format json is written by orjson for speed; the text stays json.dumps(indent=2,
     ensure_ascii=False)."""
-    from dockerhub_export import query_output
+    from dockerhub_export.cli import output as query_output
 
     value = [
         {
@@ -267,3 +268,108 @@ def test_json_output_is_exactly_what_the_standard_library_writes(capsys: pytest.
     ]
     query_output.write_json(value)
     assert capsys.readouterr().out == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# Output for people, in a file or a pipe; one night; plurals
+
+LONG = [f"x{i:06d}.web_ui-frontend-for-the-payments-team-in-europe-west-{i:02d}" for i in range(30)]
+D1, D2 = date(2026, 12, 3), date(2026, 12, 4)
+
+
+@pytest.fixture
+def falls(sqlite_url: str) -> str:
+    """30 repositories with long names whose pull counts all fell between two nights: 30 anomalies."""
+    engine = store.open_engine(sqlite_url)
+    store.upsert_snapshot(
+        engine, ORG, D1, frame(*(repo(name, pulls=9_000_000 + i, stars=i) for i, name in enumerate(LONG)))
+    )
+    store.upsert_snapshot(
+        engine, ORG, D2, frame(*(repo(name, pulls=1_000 + i, stars=i) for i, name in enumerate(LONG)))
+    )
+    engine.dispose()
+    return sqlite_url
+
+
+def _cli_through_cat(*args: str) -> tuple[str, str, int]:
+    """The real command with its stdout piped through ``cat`` (not a terminal, no COLUMNS set)."""
+    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+    command = subprocess.Popen(
+        [sys.executable, "-m", "dockerhub_export", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert command.stdout is not None and command.stderr is not None
+    cat = subprocess.run(["cat"], stdin=command.stdout, capture_output=True, check=True, timeout=120)
+    command.stdout.close()
+    stderr = command.stderr.read().decode()
+    return cat.stdout.decode(), stderr, command.wait(timeout=120)
+
+
+def test_trends_piped_through_cat_keeps_whole_names_and_unwrapped_lines(falls: str) -> None:
+    out, err, code = _cli_through_cat("trends", "--org", ORG, "--database-url", falls)
+    assert code == 0, err
+    lines = out.splitlines()
+    table = [line for line in lines if line[:1] in "┏┃┡│└"]
+    assert len(table) == 4 + 25 and len({len(line) for line in table}) == 1  # one row per line, none wrapped
+    for name in LONG[:25]:  # the table's 25 (all +0 growth: by name)
+        assert any(f"│ {name} " in line for line in table), name
+    anomalies = [line for line in lines if line.startswith("anomaly: ")]
+    assert anomalies == [
+        f"anomaly: {name}: pull count fell from {9_000_000 + i} on {D1} to {1_000 + i} on {D2}"
+        for i, name in enumerate(LONG[:25])
+    ]  # whole lines, capped like the table
+    assert "… 5 more anomalies (30 in all): --format csv or json lists every one" in lines
+    assert "… 5 more repositories: use --top N" in err
+
+
+def test_trends_top_caps_the_anomaly_list_and_says_how_many_it_left_out(app: typer.Typer, falls: str) -> None:
+    result = invoke(app, "trends", "--org", ORG, "--top", "2", "--database-url", falls)
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.stdout.splitlines() if line.startswith("anomaly: ")] == [
+        f"anomaly: {LONG[0]}: pull count fell from 9000000 on {D1} to 1000 on {D2}",
+        f"anomaly: {LONG[1]}: pull count fell from 9000001 on {D1} to 1001 on {D2}",
+    ]
+    assert "… 28 more anomalies (30 in all)" in result.stdout
+
+
+def test_trends_of_one_snapshot_night_is_one_line_and_exit_1(sqlite_url: str) -> None:
+    engine = store.open_engine(sqlite_url)
+    store.upsert_snapshot(engine, ORG, D2, frame(repo("web", pulls=5)))
+    engine.dispose()
+    result = subprocess.run(
+        [sys.executable, "-m", "dockerhub_export", "trends", "--org", ORG, "--database-url", sqlite_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: trends compare two snapshot nights, and acme has only 2026-12-04: "
+        "run `dockerhub-export run --org acme` on a later night, then ask again\n"
+    )
+
+
+def test_trends_of_a_window_with_one_night_names_it_and_the_nights_there_are(
+    app: typer.Typer, seeded: str
+) -> None:
+    result = invoke(app, "trends", "--org", ORG, "--since", "2025-01-03", "--database-url", seeded)
+    assert result.exit_code == 1 and isinstance(result.exception, ConfigError)
+    assert str(result.exception) == (
+        "trends compare two snapshot nights, and on or after 2025-01-03 acme has only 2025-01-05: "
+        "widen the window (acme's snapshots span 2025-01-01 to 2025-01-05)"
+    )
+
+
+def test_counts_in_titles_and_headers_are_pluralised(app: typer.Typer, sqlite_url: str) -> None:
+    engine = store.open_engine(sqlite_url)
+    store.upsert_snapshot(engine, ORG, D1, frame(repo("web", pulls=5)))
+    store.upsert_snapshot(engine, ORG, D2, frame(repo("web", pulls=7)))
+    engine.dispose()
+    one = invoke(
+        app, "history", "--org", ORG, "--repo", "web", "--since", str(D2), "--database-url", sqlite_url
+    )
+    assert one.stdout.splitlines()[0].rstrip() == "acme/web: 1 snapshot"
+    trends = invoke(app, "trends", "--org", ORG, "--format", "csv", "--database-url", sqlite_url)
+    assert trends.stderr == f"acme: trends from {D1} to {D2}; 1 repository\n"

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from dbs import ORG, frame, repo
 
-from dockerhub_export import reports, store
+from dockerhub_export import snapshot_queries, store
 from dockerhub_export.errors import ConfigError, StoreError
 from dockerhub_export.timestamps import format_timestamp
 
@@ -60,7 +60,7 @@ def seed(engine: sa.Engine) -> None:
 
 def test_history_lists_one_row_per_snapshot_by_date(engine: sa.Engine) -> None:
     seed(engine)
-    rows = reports.history(engine, ORG, "web")
+    rows = snapshot_queries.history(engine, ORG, "web")
     assert [row["snapshot_date"] for row in rows] == [JAN1, JAN2, JAN5]
     assert [(row["pull_count"], row["star_count"], row["is_private"]) for row in rows] == [
         (100, 5, False),
@@ -70,17 +70,23 @@ def test_history_lists_one_row_per_snapshot_by_date(engine: sa.Engine) -> None:
     assert rows[1]["last_updated"] == datetime(2025, 1, 2, 8, 30, 0, 500000, tzinfo=UTC)
     assert format_timestamp(rows[1]["last_updated"]) == "2025-01-02T08:30:00.5Z"
     assert list(rows[0])[:5] == ["snapshot_date", "pull_count", "star_count", "is_private", "last_updated"]
-    assert set(rows[0]) == set(reports.HISTORY_COLUMNS)
+    assert set(rows[0]) == set(snapshot_queries.HISTORY_COLUMNS)
 
 
 def test_history_window_and_unknown_repository(engine: sa.Engine) -> None:
     seed(engine)
-    assert [row["snapshot_date"] for row in reports.history(engine, ORG, "web", since=JAN2)] == [JAN2, JAN5]
-    assert [row["snapshot_date"] for row in reports.history(engine, ORG, "web", until=JAN2)] == [JAN1, JAN2]
-    assert reports.history(engine, ORG, "nope") == []
-    assert reports.repository_span(engine, ORG, "gone") == (JAN1, JAN2)
+    assert [row["snapshot_date"] for row in snapshot_queries.history(engine, ORG, "web", since=JAN2)] == [
+        JAN2,
+        JAN5,
+    ]
+    assert [row["snapshot_date"] for row in snapshot_queries.history(engine, ORG, "web", until=JAN2)] == [
+        JAN1,
+        JAN2,
+    ]
+    assert snapshot_queries.history(engine, ORG, "nope") == []
+    assert snapshot_queries.repository_span(engine, ORG, "gone") == (JAN1, JAN2)
     with pytest.raises(ConfigError, match="after"):
-        reports.history(engine, ORG, "web", since=JAN5, until=JAN1)
+        snapshot_queries.history(engine, ORG, "web", since=JAN5, until=JAN1)
 
 
 EXPECTED_TRENDS = {
@@ -175,14 +181,14 @@ EXPECTED_TRENDS = {
 
 def test_trends_report_growth_additions_removals_visibility_and_anomalies(engine: sa.Engine) -> None:
     seed(engine)
-    report = reports.trends(engine, ORG)
+    report = snapshot_queries.trends(engine, ORG)
     assert report.to_json_dict() == EXPECTED_TRENDS
     assert (report.from_date, report.to_date, report.total) == (JAN1, JAN5, 7)
 
 
 def test_trends_window_ends_snap_to_the_nearest_snapshots_inside_it(sqlite_engine: sa.Engine) -> None:
     seed(sqlite_engine)
-    report = reports.trends(sqlite_engine, ORG, since=date(2024, 12, 1), until=date(2025, 1, 4))
+    report = snapshot_queries.trends(sqlite_engine, ORG, since=date(2024, 12, 1), until=date(2025, 1, 4))
     assert (report.from_date, report.to_date) == (JAN1, JAN2)
     assert (report.requested_since, report.requested_until) == (date(2024, 12, 1), date(2025, 1, 4))
     assert report.repositories[0] == {
@@ -200,30 +206,30 @@ def test_trends_window_ends_snap_to_the_nearest_snapshots_inside_it(sqlite_engin
 
 def test_trends_days_counts_back_from_the_latest_snapshot_or_on_from_since(sqlite_engine: sa.Engine) -> None:
     seed(sqlite_engine)
-    last_three = reports.trends(sqlite_engine, ORG, days=3)  # JAN2 .. JAN5
+    last_three = snapshot_queries.trends(sqlite_engine, ORG, days=3)  # JAN2 .. JAN5
     assert (last_three.from_date, last_three.to_date) == (JAN2, JAN5)
-    first_day = reports.trends(sqlite_engine, ORG, since=JAN1, days=1)  # JAN1 .. JAN2
+    first_day = snapshot_queries.trends(sqlite_engine, ORG, since=JAN1, days=1)  # JAN1 .. JAN2
     assert (first_day.from_date, first_day.to_date) == (JAN1, JAN2)
 
 
 def test_trends_rejects_until_with_days_and_windows_without_snapshots(sqlite_engine: sa.Engine) -> None:
     seed(sqlite_engine)
     with pytest.raises(ConfigError, match="--until and --days"):
-        reports.trends(sqlite_engine, ORG, until=JAN5, days=3)
+        snapshot_queries.trends(sqlite_engine, ORG, until=JAN5, days=3)
     with pytest.raises(
         ConfigError,
         match="no snapshots of acme between 2025-01-03 and 2025-01-04: they span 2025-01-01 to 2025-01-05",
     ):
-        reports.trends(sqlite_engine, ORG, since=date(2025, 1, 3), until=date(2025, 1, 4))
+        snapshot_queries.trends(sqlite_engine, ORG, since=date(2025, 1, 3), until=date(2025, 1, 4))
     with pytest.raises(StoreError, match="no snapshots of nobody"):
-        reports.trends(sqlite_engine, "nobody")
+        snapshot_queries.trends(sqlite_engine, "nobody")
     with pytest.raises(ConfigError, match="--top"):
-        reports.trends(sqlite_engine, ORG, top=0)
+        snapshot_queries.trends(sqlite_engine, ORG, top=0)
 
 
 def test_trends_top_keeps_the_largest_movers_but_reports_every_change(sqlite_engine: sa.Engine) -> None:
     seed(sqlite_engine)
-    report = reports.trends(sqlite_engine, ORG, top=2)
+    report = snapshot_queries.trends(sqlite_engine, ORG, top=2)
     assert [row["name"] for row in report.repositories] == ["web", "api"]
     assert (
         report.added == [{"name": "new"}]
@@ -233,14 +239,18 @@ def test_trends_top_keeps_the_largest_movers_but_reports_every_change(sqlite_eng
     assert report.total == 7
 
 
-def test_top_movers_and_latest_snapshot_date(engine: sa.Engine) -> None:
+def test_top_movers_and_pull_anomalies(engine: sa.Engine) -> None:
     seed(engine)
-    assert reports.latest_snapshot_date(engine, ORG) == JAN5
-    assert reports.latest_snapshot_date(engine, "nobody") is None
-    movers = reports.top_movers(engine, ORG, JAN5, n=2)
+    movers = snapshot_queries.top_movers(engine, ORG, JAN5, n=2)
     assert [(row["name"], row["pulls_delta"]) for row in movers] == [("web", 250), ("api", 5)]
-    assert reports.top_movers(engine, ORG, JAN1) == []  # no earlier snapshot
-    assert reports.snapshot_dates(engine, ORG) == [JAN1, JAN2, JAN5]
+    assert snapshot_queries.top_movers(engine, ORG, JAN1) == []  # no earlier snapshot
+    assert snapshot_queries.snapshot_dates(engine, ORG) == [JAN1, JAN2, JAN5]
+    # The database finds the same anomalies trends does, with their counts.
+    found = snapshot_queries.pull_anomalies(engine, ORG, JAN2, JAN5)
+    assert found
+    expected = snapshot_queries.trends(engine, ORG, since=JAN2, until=JAN5).anomalies
+    assert [(item["name"], item["kind"]) for item in found] == [(a["name"], a["kind"]) for a in expected]
+    assert all(item["kind"] == "pulls_unknown" or item["pulls_end"] < item["pulls_start"] for item in found)
 
 
 def test_top_movers_in_sql_equal_the_top_of_the_full_comparison(engine: sa.Engine) -> None:
@@ -253,21 +263,23 @@ def test_top_movers_in_sql_equal_the_top_of_the_full_comparison(engine: sa.Engin
     ]
     store.upsert_snapshot(engine, ORG, JAN1, frame(*day1))
     store.upsert_snapshot(engine, ORG, JAN2, frame(*day2))
-    full = [row for row in reports.trends(engine, ORG).repositories if (row["pulls_delta"] or 0) > 0]
+    full = [row for row in snapshot_queries.trends(engine, ORG).repositories if (row["pulls_delta"] or 0) > 0]
     assert len(full) > 30 and len({row["pulls_delta"] for row in full}) < len(full)  # ties happen
     for n in (1, 10, 30, 500):
-        assert reports.top_movers(engine, ORG, JAN2, n=n) == full[:n]
+        assert snapshot_queries.top_movers(engine, ORG, JAN2, n=n) == full[:n]
 
 
 def test_plot_trends_writes_a_png(sqlite_engine: sa.Engine, tmp_path: Path) -> None:
     seed(sqlite_engine)
-    report = reports.trends(sqlite_engine, ORG)
-    path = reports.plot_trends(sqlite_engine, report, tmp_path / "plots" / "trends.png", top=3)
+    report = snapshot_queries.trends(sqlite_engine, ORG)
+    path = snapshot_queries.plot_trends(sqlite_engine, report, tmp_path / "plots" / "trends.png", top=3)
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
     # nothing to plot still gives a readable image
-    flat = reports.trends(sqlite_engine, ORG, since=JAN5)
-    assert reports.plot_trends(sqlite_engine, flat, tmp_path / "flat.png").stat().st_size > 1_000
+    flat = snapshot_queries.TrendReport(
+        org=ORG, from_date=JAN2, to_date=JAN5, requested_since=None, requested_until=None
+    )
+    assert snapshot_queries.plot_trends(sqlite_engine, flat, tmp_path / "flat.png").stat().st_size > 1_000
 
 
 def test_queries_seek_primary_key_ranges_never_scan_the_table(sqlite_engine: sa.Engine) -> None:
@@ -277,8 +289,8 @@ def test_queries_seek_primary_key_ranges_never_scan_the_table(sqlite_engine: sa.
     sa.event.listen(
         sqlite_engine, "before_cursor_execute", lambda *args: statements.append((args[2], args[3]))
     )
-    reports.history(sqlite_engine, ORG, "web")
-    reports.trends(sqlite_engine, ORG)
+    snapshot_queries.history(sqlite_engine, ORG, "web")
+    snapshot_queries.trends(sqlite_engine, ORG)
     history = next(item for item in statements if "JOIN repository_snapshots" in item[0])
     trends = next(item for item in statements if "UNION ALL" in item[0])
     key = "USING INDEX sqlite_autoindex_repository_snapshots_1"

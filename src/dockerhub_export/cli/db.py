@@ -1,0 +1,87 @@
+"""``db upgrade``, ``db current`` and ``db forget``: the snapshot database's schema, and removing a
+night, from the command line."""
+
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError, StoreError
+from .options import DatabaseUrlOption, OrgOption, OutputDirOption, open_existing, settings_from
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``db upgrade``, ``db current`` and ``db forget`` to ``app``."""
+    db = typer.Typer(help="Manage the snapshot database: its schema, and its nights.", no_args_is_help=True)
+    db.command("upgrade")(db_upgrade)
+    db.command("current")(db_current)
+    db.command("forget")(db_forget)
+    app.add_typer(db, name="db")
+
+
+def db_upgrade(output_dir: OutputDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+    """Create or upgrade the snapshot database's schema to this version (runs also start with it)."""
+    from .. import store
+
+    url = store.database_url(settings_from(None, output_dir, database_url))
+    try:
+        before, _head = store.current_revision(url)
+    except StoreError:
+        before = None  # no database yet (or unreachable: upgrade_database says which)
+    after = store.upgrade_database(url)
+    shown = store.redact(url)
+    if before == after:
+        typer.echo(f"{shown} is at revision {after}, the newest")
+    else:
+        typer.echo(f"{shown} upgraded from {before or 'an empty database'} to revision {after}")
+
+
+def db_current(output_dir: OutputDirOption = None, database_url: DatabaseUrlOption = None) -> None:
+    """Show the snapshot database's schema revision and whether it is the newest."""
+    from .. import store
+
+    url = store.database_url(settings_from(None, output_dir, database_url))
+    current, head = store.current_revision(url)
+    shown = store.redact(url)
+    if current is None:
+        typer.echo(f"{shown} has no schema yet: run `dockerhub-export db upgrade`")
+    elif current == head:
+        typer.echo(f"{shown} is at revision {current}, the newest")
+    else:
+        typer.echo(
+            f"{shown} is at revision {current}; the newest is {head}: run `dockerhub-export db upgrade`"
+        )
+
+
+def db_forget(
+    org: OrgOption = None,
+    night: Annotated[str | None, typer.Option("--date", help="The night to remove, YYYY-MM-DD.")] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Remove it. Without --yes: only say what would be removed.")
+    ] = False,
+    output_dir: OutputDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Remove one night of an org from every history (repository snapshots, tags, the run log's link to
+    it), in one transaction: the next run works as if it had never run (e.g. a mistaken --snapshot-date)."""
+    from .. import store
+    from ..settings import parse_date
+
+    settings = settings_from(org, output_dir, database_url)
+    org_name = settings.require_org()
+    if night is None:
+        raise ConfigError("no night given: pass --date YYYY-MM-DD, the night to remove")
+    day = parse_date(night, "--date")
+    with open_existing(settings) as engine:
+        summary = store.forget_night(engine, org_name, day, apply=yes)
+        shown = store.redact(engine.url)
+    where = f"{org_name} {day.isoformat()} in {shown}"
+    if yes:
+        typer.echo(f"forgot the night {where}:")
+    else:
+        typer.echo(
+            f"dry run, nothing changed: forgetting the night {where} would change (add --yes to do it):"
+        )
+    for change in summary.changes:
+        if change.rows:
+            rows = "row" if change.rows == 1 else "rows"
+            typer.echo(f"  {change.table}: {change.rows:,} {rows} {change.did}")

@@ -1,0 +1,164 @@
+"""What a successful run tells: the typed result of `pipeline.export` (and of the flow that runs it).
+
+Frozen dataclasses of plain values (text, numbers, dates, paths, tuples and small typed rows), so a
+flow can return one, mypy checks every reader, and the UI's texts (flows/summary.py) and the command
+line read attributes rather than keys.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+
+class Mover(TypedDict):
+    """One of the night's top movers: a row of `snapshot_queries.top_movers` (the table keeps it all)."""
+
+    name: str
+    pulls_start: int | None
+    pulls_end: int | None
+    pulls_delta: int | None
+    stars_start: int | None
+    stars_end: int | None
+    stars_delta: int | None
+    is_private: bool | None
+
+
+class Anomaly(TypedDict):
+    """A repository whose pull count fell since the previous snapshot, or is unknown on either night."""
+
+    name: str
+    kind: Literal["pulls_decreased", "pulls_unknown"]
+    pulls_start: int | None
+    pulls_end: int | None
+
+
+class StaleTag(TypedDict):
+    """A tag without a pull or push for the stale days: a row of `tag_queries.stale`."""
+
+    repository: str
+    tag: str
+    digest: str | None
+    full_size: int | None
+    tag_last_pulled: str | None  # canonical timestamp text
+    tag_last_pushed: str | None
+
+
+class Attribution(TypedDict):
+    """Who made a change, and when, as the audit log says."""
+
+    by: str
+    at: str
+
+
+def mover(row: Mapping[str, Any]) -> Mover:
+    return Mover(
+        name=row["name"],
+        pulls_start=row["pulls_start"],
+        pulls_end=row["pulls_end"],
+        pulls_delta=row["pulls_delta"],
+        stars_start=row["stars_start"],
+        stars_end=row["stars_end"],
+        stars_delta=row["stars_delta"],
+        is_private=row["is_private"],
+    )
+
+
+def anomaly(row: Mapping[str, Any]) -> Anomaly:
+    return Anomaly(
+        name=row["name"], kind=row["kind"], pulls_start=row["pulls_start"], pulls_end=row["pulls_end"]
+    )
+
+
+def stale_tag(row: Mapping[str, Any]) -> StaleTag:
+    return StaleTag(
+        repository=row["repository"],
+        tag=row["tag"],
+        digest=row["digest"],
+        full_size=row["full_size"],
+        tag_last_pulled=row["tag_last_pulled"],
+        tag_last_pushed=row["tag_last_pushed"],
+    )
+
+
+@dataclass(frozen=True)
+class SnapshotChanges:
+    """What changed since the previous snapshot of the org (``previous_date`` None: there is none)."""
+
+    previous_date: date | None
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    # {"name", "from", "to"} (public / private), with "by" and "at" where the audit log says
+    visibility_changed: tuple[dict[str, str], ...] = ()
+    # "added" / "removed" -> repository -> who and when, for the changes the audit log explains
+    attributed: Mapping[str, Mapping[str, Attribution]] = field(default_factory=dict)
+    anomalies: tuple[Anomaly, ...] | None = None  # None: not looked for
+
+
+@dataclass(frozen=True)
+class TagResult:
+    """The night's tags: the inventory, what was listed tonight and why, stale tags, storage."""
+
+    csv_path: Path
+    tags: int
+    repositories_listed: int
+    reasons: Mapping[str, int]  # why repositories were listed tonight -> how many
+    gone: tuple[str, ...]  # repositories deleted while their tags were listed
+    requests: int
+    previous_night: date | None
+    bytes: int  # each digest once per repository
+    previous_bytes: int | None
+    stale_days: int
+    stale_tags: int
+    reclaimable_bytes: int  # digests only stale tags point at
+    largest_stale: tuple[StaleTag, ...]  # the largest stale tags, largest first
+
+
+@dataclass(frozen=True)
+class OrgNight:
+    """An org's night in one line: what a multi-org run shows of each org (and reads back from an org's
+    run on another worker, whose return value it cannot see)."""
+
+    org: str
+    snapshot_date: date
+    repositories: int
+    private: int
+    tags: int | None  # None: tags were not exported
+    csv_path: Path
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One org's successful night: what was written, what changed, what the Hub cost."""
+
+    org: str
+    snapshot_date: date
+    csv_path: Path
+    repositories: int
+    private: int
+    api_count: int | None  # what the Hub said it holds
+    warnings: tuple[str, ...]
+    snapshot: SnapshotChanges | None  # None: snapshots are off for this run
+    top_movers: tuple[Mover, ...]
+    seconds: float
+    # every Hub request of the run: retries after errors, 429s, and the seconds they made it wait
+    retries: int
+    rate_limited: int
+    waited_seconds: float
+    tags: TagResult | None = None  # None: tags were not exported
+
+    @property
+    def csv_paths(self) -> tuple[Path, ...]:
+        """Every CSV the run wrote: the repositories', then the tags'."""
+        return (self.csv_path,) + (() if self.tags is None else (self.tags.csv_path,))
+
+    def night(self) -> OrgNight:
+        return OrgNight(
+            self.org,
+            self.snapshot_date,
+            self.repositories,
+            self.private,
+            None if self.tags is None else self.tags.tags,
+            self.csv_path,
+        )
