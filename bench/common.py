@@ -364,6 +364,10 @@ def checkout(rev: str, into: Path) -> Path:
     into.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    package = into / "src" / "dockerhub_export"
+    if (into / "flows").is_dir() and package.is_dir() and not (package / "flows").exists():
+        # REV's own flows: else the editable install maps `dockerhub_export.flows` to this tree's.
+        (package / "flows").symlink_to(into / "flows", target_is_directory=True)
     return into
 
 

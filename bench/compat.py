@@ -8,7 +8,9 @@ process that runs one measured part on whichever `dockerhub_export` its PYTHONPA
 it must not import `common` (which puts this tree's `src` first on sys.path); it only appends this
 tree's `tests` (for `fakehub.make_repos`, which imports nothing of the project).
 
-Each adapter tries the API of the reshape (`fetch.fetch_all_pages(settings, auth, resource)`,
+Each adapter tries the API of the run's Hub session (issue 15: `session.open_session(settings)`, then
+`fetch.fetch_all_pages(session, resource)`), then the one of the reshape
+(`fetch.fetch_all_pages(settings, auth, resource)`,
 `transform.to_frame(records, schema, org)`, `csv_output.write_csv(frame, path, resource)`, the schema's
 kinds, `timestamps.timestamp_texts`) and falls back to the one of 9b1adc3 and before
 (`hub.fetch_all_pages(settings, auth)`, `transform.to_frame(records, org)`,
@@ -32,6 +34,13 @@ from typing import Any
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
+def _session_api() -> bool:
+    """Whether the `dockerhub_export` imported has `session.py` (one Hub session per run, issue 15)."""
+    import dockerhub_export
+
+    return (Path(dockerhub_export.__file__).parent / "session.py").is_file()
+
+
 def _new_api() -> bool:
     """Whether the `dockerhub_export` imported has `resources.py` (only since the reshape).
 
@@ -50,6 +59,7 @@ def preload() -> None:
 
     names = ["hub", "transform", "csv_output", "store", "settings"]
     names += ["fetch", "resources", "timestamps"] if _new_api() else []
+    names += ["session"] if _session_api() else []
     for name in names:
         importlib.import_module(f"dockerhub_export.{name}")
 
@@ -60,7 +70,28 @@ def repositories() -> Any:
     return REPOSITORIES
 
 
+def login(settings: Any) -> Any:
+    """Logged in: the run's Hub session (`close` it), or the auth object of older revisions."""
+    if _session_api():
+        from dockerhub_export.session import open_session
+
+        return open_session(settings)
+    from dockerhub_export import hub
+
+    return hub.authenticate(settings)
+
+
+def close(login: Any) -> None:
+    if _session_api():
+        login.close()
+
+
 def fetch_all_pages(settings: Any, auth: Any, on_page: Any = None) -> Any:
+    """``auth``: what `login` gave."""
+    if _session_api():
+        from dockerhub_export import fetch
+
+        return fetch.fetch_all_pages(auth, repositories(), on_page=on_page)
     if _new_api():
         from dockerhub_export import fetch
 
@@ -70,18 +101,29 @@ def fetch_all_pages(settings: Any, auth: Any, on_page: Any = None) -> Any:
     return hub.fetch_all_pages(settings, auth, on_page=on_page)
 
 
-async def list_repositories(settings: Any, auth: Any, org: str, on_page: Any = None) -> Any:
-    """The listing through the client alone, without `fetch_all_pages`' GC pause (fetch.py --gc)."""
-    if _new_api():
+def list_repositories(settings: Any, auth: Any, org: str, on_page: Any = None) -> Any:
+    """The listing through the client alone, without `fetch_all_pages`' GC pause (fetch.py --gc);
+    ``auth``: what `login` gave."""
+    import asyncio
+
+    if _session_api():
         from dockerhub_export.fetch import list_resource
-        from dockerhub_export.hub import HubClient
 
-        async with HubClient.for_settings(settings, auth, None) as client:
-            return await list_resource(client, repositories(), org, on_page=on_page)
-    from dockerhub_export import hub
+        return auth.run(lambda client: list_resource(client, repositories(), org, on_page=on_page))
 
-    async with hub._client(settings, auth, None) as client:
-        return await client.list_repositories(org, on_page=on_page)
+    async def run() -> Any:
+        if _new_api():
+            from dockerhub_export.fetch import list_resource
+            from dockerhub_export.hub import HubClient
+
+            async with HubClient.for_settings(settings, auth, None) as client:
+                return await list_resource(client, repositories(), org, on_page=on_page)
+        from dockerhub_export import hub
+
+        async with hub._client(settings, auth, None) as client:
+            return await client.list_repositories(org, on_page=on_page)
+
+    return asyncio.run(run())
 
 
 def to_frame(records: Any, org: str) -> Any:
@@ -137,23 +179,21 @@ def settings(url: str, org: str, token: str, concurrency: int | None = None, **e
 
 
 def task_fetch(url: str, org: str, token: str, concurrency: str) -> dict[str, Any]:
-    from dockerhub_export import hub
-
     s = settings(url, org, token, int(concurrency), max_attempts=6)
-    auth = hub.authenticate(s)
+    auth = login(s)
     started = time.perf_counter()
     listing = fetch_all_pages(s, auth, on_page=lambda done, total: None)
     seconds = time.perf_counter() - started
+    close(auth)
     # `keys` since the reshape; `names` before it
     return {"seconds": seconds, "count": len(getattr(listing, "keys", None) or listing.names)}
 
 
 def task_library(url: str, org: str, token: str, directory: str) -> dict[str, Any]:
-    from dockerhub_export import hub
-
     s = settings(url, org, token, export_dir=directory)
-    auth = hub.authenticate(s)
+    auth = login(s)
     listing = fetch_all_pages(s, auth, on_page=lambda done, total: None)
+    close(auth)
     frame = from_columns(listing.columns, listing.org, consume=True)
     path = write_csv(frame, Path(directory) / "lib.csv")
     return {"count": len(frame), "path": str(path)}
@@ -196,7 +236,7 @@ def main() -> None:
     import dockerhub_export
 
     result["module"] = str(Path(dockerhub_export.__file__).resolve().parent)
-    result["api"] = "reshape" if _new_api() else "before the reshape"
+    result["api"] = "session" if _session_api() else "reshape" if _new_api() else "before the reshape"
     print(json.dumps(result), flush=True)
 
 

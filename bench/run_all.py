@@ -1,79 +1,59 @@
-"""Run every benchmark in turn (each prints its own table).
+"""Run the benchmarks: every scenario of the harness (bench/harness/), then the benches not yet on it.
 
-    python bench/run_all.py [--quick] [--compare REV] [names...]
+    python bench/run_all.py [--smoke | --quick] [--only NAME,...] [--compare REV] [--repeat N] [--list]
 
-    fetch      the listing vs. sequential next-following, 429s        bench/fetch.py
-    run        whole `dockerhub-export run` vs. the reference script  bench/run.py
-    startup    `--help`, `history --help`; no Prefect in queries      bench/startup.py
-    memory     peak RSS of a 100,000-repository export                bench/memory.py
-    snapshots  upsert_snapshot vs. a raw driver bulk insert           bench/snapshots.py
-    history    backfill a year, trends, history on SQLite             bench/history.py --backend sqlite
-    history-pg the same on PostgreSQL                                 bench/history.py --backend postgres
-    tags       tag fetch, announced budget, nights, memory, stale/storage bench/tags.py
-    views      the BI views over a year, SQLite and PostgreSQL           bench/views.py
-    shared_budget  two `run --tags` jobs spending one announced budget    bench/shared_budget.py
-
-Each full bench stays under ~10 minutes on the 2-core machine (with --compare up to ~15); --quick uses
-smaller sizes; --compare REV is handed to every bench but tags, views and shared_budget (each then also
-measures git revision REV's code side by side, see common.revision; the code before the tag inventory
-has no tags to compare: run those three with --compare on their own). Raw figures go to
-bench/results/<name>-<timestamp>.json (git-ignored).
+``--smoke`` runs every scenario at its smallest size once (the test suite does, tests/test_bench.py).
+The benches not yet on the harness (`LEGACY`) run as their own scripts after the scenarios, only in a
+full or ``--quick`` run without ``--only``; each names why it is not moved yet in bench/README.md.
 """
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-BENCHES = [
-    "fetch",
-    "run",
-    "startup",
-    "memory",
-    "snapshots",
-    "history",
-    "history-pg",
-    "tags",
-    "views",
-    "shared_budget",
-]
-WITHOUT_COMPARE = {"tags", "views", "shared_budget"}
-SCRIPTS = {
-    "history": ("history.py", ["--backend", "sqlite"]),
-    "history-pg": ("history.py", ["--backend", "postgres"]),
+from harness import SCENARIO_MODULES, runner
+
+HERE = Path(__file__).resolve().parent
+# script and arguments; the code before the tag inventory has no tags to compare (no --compare for those)
+LEGACY: dict[str, tuple[str, list[str], bool]] = {
+    "snapshots": ("snapshots.py", [], True),
+    "history": ("history.py", ["--backend", "sqlite"], True),
+    "history-pg": ("history.py", ["--backend", "postgres"], True),
+    "tags": ("tags.py", [], False),
+    "views": ("views.py", [], False),
+    "shared_budget": ("shared_budget.py", [], False),
 }
 
 
-def main() -> None:
-    import argparse
+def legacy(argv: list[str]) -> list[str]:
+    """Run the benches not yet on the harness in turn; the names of those that crashed."""
+    options = runner.parse(argv)
+    crashed = []
+    for name, (script, fixed, compare) in LEGACY.items():
+        args = [*fixed, *(["--quick"] if options.quick else [])]
+        args += ["--compare", options.compare] if options.compare and compare else []
+        print(f"\n# {name} (not yet on the harness): python bench/{script} {' '.join(args)}", flush=True)
+        if subprocess.call([sys.executable, str(HERE / script), *args]):
+            crashed.append(name)
+    return crashed
 
-    parser = argparse.ArgumentParser(description="Run every benchmark in turn.")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--compare", metavar="REV")
-    parser.add_argument("names", nargs="*", metavar="name")
-    options = parser.parse_args()
-    quick = ["--quick"] if options.quick else []
-    compare = ["--compare", options.compare] if options.compare else []
-    names = options.names or BENCHES
-    unknown = sorted(set(names) - set(BENCHES))
-    if unknown:
-        raise SystemExit(f"unknown benchmarks: {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
-    here = Path(__file__).resolve().parent
-    failed = []
-    for name in names:
-        script, fixed = SCRIPTS.get(name, (f"{name}.py", []))
-        args = quick + ([] if name in WITHOUT_COMPARE else compare)
-        print(f"\n# {name}: python bench/{script} {' '.join([*fixed, *args])}".rstrip(), flush=True)
-        started = time.monotonic()
-        code = subprocess.call([sys.executable, str(here / script), *fixed, *args])
-        print(f"({name} took {time.monotonic() - started:.0f} s)", flush=True)
-        if code:
-            failed.append(name)
-    if failed:
-        raise SystemExit(f"benchmarks that crashed: {', '.join(failed)}")
+
+def main() -> int:
+    for name in SCENARIO_MODULES:
+        importlib.import_module(f"harness.{name}")
+    argv = sys.argv[1:]
+    code = runner.main(argv)
+    options = runner.parse(argv)
+    if options.smoke or options.only or options.list:
+        return code
+    crashed = legacy(argv)
+    if crashed:
+        print(f"benchmarks that crashed: {', '.join(crashed)}", flush=True)
+    return code or (1 if crashed else 0)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

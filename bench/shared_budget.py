@@ -7,7 +7,7 @@ processes (each with its own output folder and SQLite database) start together a
 that announces a fixed window; one process alone is the baseline. With ``--compare REV`` the pair also
 runs on REV's code, alternating with the current code.
 
-    python bench/shared_budget.py [--quick] [--compare REV]
+    python bench/shared_budget.py [--quick] [--compare REV] [--concurrency N]
 
 The target: the pair completes with far fewer 429s than a blind pair; the time stays near the floor
 (every full window waited out), since a 429 only pauses until the reset the budget would wait for anyway.
@@ -74,7 +74,17 @@ def run_jobs(hub: TagHubProcess, code: Revision, jobs: int, per_window: int, win
 
 
 def main() -> None:
-    args = common.parse_args(__doc__.splitlines()[0])
+    def extra(parser: Any) -> None:
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=CONCURRENCY,
+            help="each job's --concurrency (default: %(default)s)",
+        )
+
+    global CONCURRENCY
+    args = common.parse_args(__doc__.splitlines()[0], extra)
+    CONCURRENCY = args.concurrency
     # Many windows, as a first night with tags has at ~600 requests a minute.
     repos, per_window, window, repeats = (150, 20, 1.0, 2) if args.quick else (400, 40, 1.0, 3)
     print(common.machine(), flush=True)

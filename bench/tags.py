@@ -1,6 +1,7 @@
 """Tags benchmark (issue 10): fetching tags, the announced rate limit, incremental nights, memory, queries.
 
     python bench/tags.py [--quick] [--only fetch,quota,nights,memory,queries] [--only queries --compare REV]
+                         [--concurrency N]
 
 The fake Hub is `tests/fakehub.py` with tags, in its own process (`bench/tagdata.py`: its answers cached
 once encoded; latency, the X-RateLimit budget and the token check run on every request). Five parts:
@@ -83,15 +84,15 @@ def settings(url: str) -> Any:
 # -- the clients ---------------------------------------------------------------------------------------------
 
 
-def project_fetch(url: str, auth: Any) -> dict[str, Any]:
-    """The pipeline's two library calls: every repository, then every repository's tags."""
+def project_fetch(url: str, session: Any) -> dict[str, Any]:
+    """The pipeline's two library calls on the run's Hub session: every repository, then every
+    repository's tags."""
     from dockerhub_export.fetch import fetch_all_pages, fetch_tags
     from dockerhub_export.resources import REPOSITORIES
 
-    s = settings(url)
     started, cpu = time.perf_counter(), time.process_time()
-    listing = fetch_all_pages(s, auth, REPOSITORIES, on_page=lambda done, total: None)
-    tags = fetch_tags(s, auth, list(listing.keys))
+    listing = fetch_all_pages(session, REPOSITORIES, on_page=lambda done, total: None)
+    tags = fetch_tags(session, list(listing.keys))
     return {
         "seconds": time.perf_counter() - started,
         "cpu": time.process_time() - cpu,
@@ -272,17 +273,19 @@ def raw_fetch(url: str) -> dict[str, Any]:
 
 
 def fetch_part(n: int, repeats: int) -> tuple[list[list[Any]], dict[str, Any], list[str]]:
-    from dockerhub_export import hub as hub_module
+    from dockerhub_export.session import open_session
 
     results: dict[str, list[dict[str, Any]]] = {
         "project": [],
         "plain httpx, semaphore 8": [],
         "raw asyncio": [],
     }
-    with TagHubProcess(n, 30, mixed=True, latency=LATENCY, token=TOKEN) as hub:
+    with (
+        TagHubProcess(n, 30, mixed=True, latency=LATENCY, token=TOKEN) as hub,
+        open_session(settings(hub.url)) as auth,
+    ):
         assert hub.proc is not None
         hub.call("warm")
-        auth = hub_module.authenticate(settings(hub.url))
         project_fetch(hub.url, auth)  # warm-up
         for _ in range(repeats):
             for who, run in (
@@ -356,7 +359,7 @@ def fetch_part(n: int, repeats: int) -> tuple[list[list[Any]], dict[str, Any], l
         f"fetch, project: the repository pages take {median([r['list_span'] for r in runs]):.2f} s on the "
         f"server (page 1, then the rest: {pages} pages in 1 + {math.ceil((pages - 1) / CONCURRENCY)} "
         f"round trips), then {median([r['stage_gap'] for r in runs]):.3f} s pass between the last repository "
-        "page answered and the first tag request (fetch_tags: a new event loop, client and connections); "
+        "page answered and the first tag request (fetch_tags, on the same session); "
         f"plain httpx: {median([r['stage_gap'] for r in results['plain httpx, semaphore 8']]):.3f} s"
     ]
     return rows_out, {"repositories": n, "tags": runs[0]["tags"], "runs": results}, notes
@@ -374,13 +377,15 @@ def budget_floor(requests: int, per_window: int, window: float) -> float:
 
 
 def quota_part(n: int, per_window: int, window: float) -> tuple[list[list[Any]], dict[str, Any]]:
-    from dockerhub_export import hub as hub_module
+    from dockerhub_export.session import open_session
 
     rows_out: list[list[Any]] = []
     raw: dict[str, Any] = {}
-    with TagHubProcess(n, 30, mixed=True, latency=LATENCY, token=TOKEN) as hub:
+    with (
+        TagHubProcess(n, 30, mixed=True, latency=LATENCY, token=TOKEN) as hub,
+        open_session(settings(hub.url)) as auth,
+    ):
         hub.call("warm")
-        auth = hub_module.authenticate(settings(hub.url))
         for who, run in (
             ("project", lambda: project_fetch(hub.url, auth)),
             ("plain httpx + header pacer", lambda: plain_fetch(hub.url, pacer=True)),
@@ -814,7 +819,7 @@ def _profile_stale(url: str) -> str:
     from rich.table import Table
 
     from dockerhub_export import store
-    from dockerhub_export.tag_reports import INVENTORY, stale
+    from dockerhub_export.tag_queries import INVENTORY, stale
 
     started = time.perf_counter()
     engine = store.open_engine(url, create=False)
@@ -941,8 +946,13 @@ def main() -> None:
         parser.add_argument(
             "--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}"
         )
+        parser.add_argument(
+            "--concurrency", type=int, default=CONCURRENCY, help="requests in flight (default: %(default)s)"
+        )
 
+    global CONCURRENCY
     args = common.parse_args(__doc__.splitlines()[0], extra)
+    CONCURRENCY = args.concurrency
     only = [part.strip() for part in args.only.split(",") if part.strip()]
     unknown = sorted(set(only) - set(PARTS))
     if unknown:
