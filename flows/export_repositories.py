@@ -18,7 +18,18 @@ from prefect import tags as run_tags
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from dockerhub_export import attribution, audit, csv_output, guard, pipeline, snapshot_queries, store, tags
+from dockerhub_export import (
+    access_csv,
+    access_fetch,
+    attribution,
+    audit,
+    csv_output,
+    guard,
+    pipeline,
+    snapshot_queries,
+    store,
+    tags,
+)
 from dockerhub_export.fetch import fetch_all_pages, fetch_tags
 from dockerhub_export.results import RunResult
 from dockerhub_export.run_options import split, values_of
@@ -50,6 +61,9 @@ STAGES: tuple[tuple[Callable[..., Any], str], ...] = (
     (tags.store_tags, "upsert-tags"),
     (tags.inventory_frame, "read-tag-inventory"),
     (tags.write_tags_csv, "write-tags-csv"),
+    (access_fetch.fetch_access, "fetch-access"),
+    (store.write_access_night, "upsert-access"),
+    (access_csv.write_access_csvs, "write-access-csvs"),
 )
 TASKS: dict[Callable[..., Any], Any] = {
     function: task(name=name, cache_policy=NO_CACHE)(function) for function, name in STAGES

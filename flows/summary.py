@@ -14,7 +14,7 @@ from typing import Any, Literal, TypedDict
 
 from dockerhub_export import humanize
 from dockerhub_export.humanize import count, moment, size
-from dockerhub_export.results import Anomaly, Attribution, RunResult, SnapshotChanges, TagResult
+from dockerhub_export.results import AccessResult, Anomaly, Attribution, RunResult, SnapshotChanges, TagResult
 
 KEY_PREFIX = "dockerhub-export"
 MAX_NAMES = 20  # names listed per "added"/"removed" line before "... and N more"
@@ -136,12 +136,30 @@ def summary_markdown(result: RunResult) -> str:
         f"| Retries | {count(result.retries)} |",
         f"| Rate-limit waits | {count(result.rate_limited)} ({result.waited_seconds:.1f} s) |",
     ]
+    if result.access is not None:
+        lines.append(f"| Access | {access_line(result.access)} |")
     lines += _movers(snapshot, result.top_movers)
     if result.tags is not None:
         lines += tags_markdown(result.tags, repositories)
     if result.warnings:
         lines += ["", "## Warnings", ""] + [f"- {_cell(warning)}" for warning in result.warnings]
     return "\n".join(lines) + "\n"
+
+
+def access_line(access: AccessResult) -> str:
+    """The night's access in counts (never a name or an email: the summary is forwarded)."""
+    parts = [
+        f"{count(value)} {label}"
+        for value, label in (
+            (access.members, "members"),
+            (access.teams, "teams"),
+            (access.permissions, "team permissions"),
+            (access.tokens, "access tokens"),
+        )
+        if value is not None
+    ]
+    missing = f" (not read: {', '.join(access.missing)})" if access.missing else ""
+    return (", ".join(parts) or "nothing could be read") + missing
 
 
 def _changes(snapshot: SnapshotChanges | None) -> list[str]:

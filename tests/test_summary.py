@@ -324,3 +324,11 @@ def test_a_failure_says_the_run_log_holds_it_only_when_it_does() -> None:
     assert "the snapshot database's run log records the failure" in logged
     unlogged = summary.failure_markdown("acme", date(2026, 11, 27), "refused", 1.0)
     assert "run log" not in unlogged and "No CSV was written for this day by this run." in unlogged
+
+
+def test_the_access_line_counts_and_names_what_was_not_read_never_a_person() -> None:
+    from dockerhub_export.results import AccessResult
+
+    line = summary.access_line(AccessResult((), 1200, 4, 31, None, ("tokens",)))
+    assert line == "1.2 k members, 4 teams, 31 team permissions (not read: tokens)"
+    assert summary.access_line(AccessResult((), None, None, None, None, ("members",))).startswith("nothing")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import OutputError
-from .resources import Resource
+from .resources import TableResource
 from .schema import Column, Schema
 
 if TYPE_CHECKING:  # pandas loads only when a CSV is written: the query commands use `neutralise`
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_path(export_dir: Path, org: str, snapshot_date: date, resource: Resource) -> Path:
+def csv_path(export_dir: Path, org: str, snapshot_date: date, resource: TableResource) -> Path:
     """``<export_dir>/<org>/<stem>-<YYYY-MM-DD>.csv``, e.g. ``exports/acme/repos-2026-11-27.csv``."""
     return Path(export_dir) / org / f"{resource.csv_stem}-{snapshot_date.isoformat()}.csv"
 
@@ -82,9 +82,11 @@ def csv_chunks(frame: "pd.DataFrame", schema: Schema, *, safe: bool = True) -> I
         yield "\n".join(map(",".join, zip(*cells, strict=True))) + "\n"
 
 
-def write_csv(frame: "pd.DataFrame", path: Path, resource: Resource, *, safe: bool = True) -> Path:
+def write_csv(
+    frame: "pd.DataFrame", path: Path, resource: TableResource, *, safe: bool = True, private: bool = False
+) -> Path:
     """Write ``frame`` (of ``resource``'s schema) to ``path`` atomically; an earlier good file is replaced
-    only by a complete one."""
+    only by a complete one. ``private`` (personal data): mode 0600 from before the first byte on."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,11 +99,14 @@ def write_csv(frame: "pd.DataFrame", path: Path, resource: Resource, *, safe: bo
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            if private:  # mkstemp's mode is 0600 already: made explicit, before any data is written
+                os.fchmod(handle.fileno(), 0o600)
             for chunk in csv_chunks(frame, resource.schema, safe=safe):
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        if not private:
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
         _sync_dir(path.parent)
     except BaseException as exc:  # includes KeyboardInterrupt: never leave the temporary behind

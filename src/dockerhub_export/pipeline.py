@@ -23,7 +23,16 @@ from . import attribution, audit, csv_output, guard, hub, snapshot_queries, stor
 from .errors import ConfigError, EmptyOrgError, ExportError, HistoryGuardError
 from .fetch import Listing, fetch_all_pages, fetch_tags
 from .resources import REPOSITORIES, TAGS
-from .results import Attribution, RunResult, SnapshotChanges, TagResult, anomaly, mover, stale_tag
+from .results import (
+    AccessResult,
+    Attribution,
+    RunResult,
+    SnapshotChanges,
+    TagResult,
+    anomaly,
+    mover,
+    stale_tag,
+)
 from .run_options import RunOptions as RunOptions
 from .session import HubSession, open_session
 from .settings import Settings
@@ -92,7 +101,32 @@ def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> R
                     attribution.attributed_changes, run.engine, run.org, summary.previous_date, run.day
                 )
         tag_result = export_tags(run, session, frame, warnings, call) if options.include_tags else None
-        return run.succeed(path, warnings, summary, movers, tag_result, changes, anomalies)
+        access = export_access(run, session, frame, warnings, call) if options.include_access else None
+        return run.succeed(path, warnings, summary, movers, tag_result, changes, anomalies, access=access)
+
+
+def export_access(
+    run: "ExportRun", session: HubSession, frame: "pd.DataFrame", warnings: list[str], call: Call
+) -> AccessResult:
+    """The night's members, teams, repository team permissions and tokens, after its repositories: read
+    whole (a listing the token may not read is left out with a warning; any other failure fails the
+    run), then the access history, then the CSVs; none written unless all of the night was read."""
+    from . import access, access_csv, access_fetch
+
+    names, private = frame["name"].tolist(), frame["is_private"].fillna(False).tolist()
+    repositories = [access.Repository(name, bool(flag)) for name, flag in zip(names, private, strict=True)]
+    night, found = call(access_fetch.fetch_access, session, repositories, night=run.day)
+    warnings += found
+    if run.engine is not None:
+        call(store.write_access_night, run.engine, run.org, night, started_at=run.began, run_id=run.run_id)
+    paths = call(
+        access_csv.write_access_csvs, night, repositories, run.settings.export_dir, run.org, run.day,
+        safe=run.settings.csv_safe,
+    )  # fmt: skip
+    counted = (night.members, night.teams, night.grants, night.tokens)
+    members, teams, permissions, tokens = (None if part is None else len(part) for part in counted)
+    missing = tuple(name for name in access.LISTINGS if name not in night.listings())
+    return AccessResult(tuple(paths), members, teams, permissions, tokens, missing)
 
 
 def export_tags(
@@ -195,10 +229,22 @@ class ExportRun:
         try:
             if self.options.include_tags:
                 self._check_tag_night()
+            if self.options.include_access:
+                self._check_access_night()
             self.run_id = store.start_run(self.engine, org=self.org, snapshot_date=self.day)
         except BaseException:
             self.engine.dispose()
             raise
+
+    def _check_access_night(self) -> None:
+        """Access history runs forward too: refused before any request."""
+        assert self.engine is not None
+        newest = store.newest_access_night(self.engine, self.org)
+        problem = store.access_nights.backwards(
+            self.org, None if newest is None else newest.snapshot_date, self.day
+        )
+        if problem:
+            raise ConfigError(problem)
 
     def _check_tag_night(self) -> None:
         """Tag history runs forward: refused before any request rather than after the night's fetch."""
@@ -251,6 +297,8 @@ class ExportRun:
         tags: TagResult | None = None,
         changes: dict[str, dict[str, dict[str, str]]] | None = None,
         anomalies: list[dict[str, Any]] | None = None,
+        *,
+        access: AccessResult | None = None,
     ) -> RunResult:
         """The run's summary; the run log records the success."""
         counts, stats = self.counts(), self.hub_stats()
@@ -271,6 +319,7 @@ class ExportRun:
             rate_limited=stats.rate_limited,
             waited_seconds=round(stats.waited_seconds, 1),
             tags=tags,
+            access=access,
         )
         if self.engine is not None and self.run_id is not None:
             store.finish_run(

@@ -1,36 +1,76 @@
-"""The Hub resources this tool exports, each declared once: endpoint, key, schema, CSV name and table.
+"""The Hub resources this tool reads, each declared once: where it is, how it pages, what a refusal means,
+whether a run needs it, and, for those kept as tables, their key, schema and CSV.
 
-A resource is data: the client pages through its endpoint, `fetch` joins the pages into its schema's
-columns, `transform` types them, `csv_output` names and writes its CSV, and the store writes its table.
-Adding a resource is a declaration here, a table and an Alembic revision, and a task in the flow.
+A resource is data: the session turns it into the client's endpoint (`session.endpoint`, the one place),
+the client pages through it, `fetch` joins the pages into its schema's columns, `transform` types them,
+`csv_output` names and writes its CSV, and the store writes its table. An optional resource that the
+Hub refuses (401, 403, 404) costs the run one warning, not the run (`HubSession.fetch_optional`).
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
-from .schema import Column, Schema
+from .schema import MEMBER_COLUMNS, PERMISSION_COLUMNS, TOKEN_COLUMNS, Column, Schema
+
+Paging = Literal["counted", "until-short"]
+"""``counted``: page 1 gives a count (or ``next`` links), the rest are read by number, several at a time;
+``until-short``: no count and no link (the audit log), pages one at a time until a short or empty one."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Resource:
+    """One listing of the Hub, as the client reads it and as messages name it."""
+
     name: str  # plural, as messages say it: "repositories"
     item: str  # singular: "repository"
     path: str  # below the API URL; {namespace} (and {repository} for tags) are filled in, quoted
+    # What a refusal most likely means (the permission the token lacks, or a plan without it): a 403's
+    # error says it, and so does the warning of an optional resource.
+    forbidden: str
+    label: str = "{namespace}"  # one listing in messages ("acme page 3"), filled in like `path`
+    params: Mapping[str, str] = field(default_factory=dict)  # besides page and page_size
+    results: str = "results"  # the key of a page's list
+    count: str = "count"  # the key of the listing's size on page 1 (org access tokens: "total")
+    page_size: int | None = None  # asked for (None: the most the Hub allows); the client follows page 1
+    paging: Paging = "counted"
+    optional: bool = False  # refused (401, 403, 404): one warning, and the run goes on without it
+    without: str = ""  # what the run goes without when an optional resource is refused
+
+    def url_path(self, namespace: str, **names: str) -> str:
+        return self.path.format(**_quoted(namespace, names))
+
+    def title(self, namespace: str, **names: str) -> str:
+        """How messages name one listing of it: ``acme``, ``acme/web tags``, ``the acme audit log``."""
+        return self.label.format(namespace=namespace, **names)
+
+    def refused(self, namespace: str) -> str:
+        """The warning of an optional resource the Hub refused: what cannot be read, why, and what the
+        run goes without (a listing per repository names its repository ``*``)."""
+        title = self.label.format_map(_Every(namespace=namespace))
+        return f"{title} cannot be read ({self.forbidden}): {self.without}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableResource(Resource):
+    """A resource kept as a table: each record a row of its schema, written to a dated CSV."""
+
     key: str  # the column that identifies a record within its namespace
     schema: Schema
     csv_stem: str  # <export_dir>/<org>/<csv_stem>-<YYYY-MM-DD>.csv
-    table: str  # the snapshot table (store.tables)
-    forbidden: str  # what a 403 most likely means: the permission the token lacks
-    params: dict[str, str] = field(default_factory=dict)  # besides page and page_size
-
-    def url_path(self, namespace: str, **names: str) -> str:
-        quoted = {key: quote(value, safe="") for key, value in names.items()}
-        return self.path.format(namespace=quote(namespace, safe=""), **quoted)
 
 
-REPOSITORIES = Resource(
+class _Every(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "*"
+
+
+def _quoted(namespace: str, names: Mapping[str, str]) -> dict[str, str]:
+    return {"namespace": quote(namespace, safe=""), **{k: quote(v, safe="") for k, v in names.items()}}
+
+
+REPOSITORIES = TableResource(
     name="repositories",
     item="repository",
     path="/v2/namespaces/{namespace}/repositories",
@@ -77,7 +117,6 @@ REPOSITORIES = Resource(
         )
     ),
     csv_stem="repos",
-    table="repository_snapshots",
     forbidden="an organization access token needs the 'Repository list' permission (scope-repository-list)",
 )
 
@@ -100,10 +139,11 @@ def platforms(images: Any) -> list[str] | None:
     return found
 
 
-TAGS = Resource(
+TAGS = TableResource(
     name="tags",
     item="tag",
     path="/v2/namespaces/{namespace}/repositories/{repository}/tags",
+    label="{namespace}/{repository} tags",
     key="tag",
     schema=Schema(
         (
@@ -140,6 +180,99 @@ TAGS = Resource(
         )
     ),
     csv_stem="tags",
-    table="tags",
     forbidden="an organization access token needs read access to the repository's tags (scope-tag-read)",
+)
+
+
+AUDIT_LOG = Resource(
+    name="events",
+    item="event",
+    path="/v2/auditlogs/{namespace}",
+    label="the {namespace} audit log",
+    results="logs",
+    paging="until-short",
+    optional=True,
+    forbidden="the plan has none, or the token lacks 'Activity read', scope-activity-read",
+    without="changes are not attributed, and deleted tags show within --tags-refresh-days",
+)
+"""The org's audit log, newest first: kept as the Hub gives its events (`store.audit`), read since a time
+(the ``from`` parameter, added per read)."""
+
+
+# -- the access review (`run --access`): each listing optional, a refusal is one warning ------------------
+# Read by `access_fetch.fetch_access`; the CSV schemas are `schema.MEMBER_COLUMNS` and the others.
+
+MEMBERS = TableResource(
+    name="members",
+    item="member",
+    path="/v2/orgs/{namespace}/members",
+    label="the {namespace} members",
+    params={"invites": "true", "type": "all"},  # pending invitees too (role Invitee)
+    key="username",
+    schema=MEMBER_COLUMNS,
+    csv_stem="members",
+    optional=True,
+    forbidden="the token lacks scope-member-read, to read the org's members",
+    without="the night has no member data (no members or access CSV)",
+)
+TEAMS = Resource(
+    name="teams",
+    item="team",
+    path="/v2/orgs/{namespace}/groups",
+    label="the {namespace} teams",
+    optional=True,
+    forbidden="the token lacks scope-group-read, to read the org's teams",
+    without="the night has no team data (team memberships come from each member's teams)",
+)
+TEAM_MEMBERS = Resource(
+    name="team members",
+    item="team member",
+    path="/v2/orgs/{namespace}/groups/{team}/members",
+    label="the {namespace} team {team}",
+    optional=True,  # read as a part of TEAMS: a refusal makes the teams listing the one warned about
+    forbidden=TEAMS.forbidden,
+    without=TEAMS.without,
+)
+REPOSITORY_GROUPS = TableResource(
+    name="team permissions",
+    item="team permission",
+    # Absent from the published spec (only its POST is there); real clients list it this way. One
+    # listing per repository, paced on the run's budget like tags.
+    path="/v2/repositories/{namespace}/{repository}/groups",
+    label="{namespace}/{repository} team permissions",
+    key="team",
+    schema=PERMISSION_COLUMNS,
+    csv_stem="permissions",
+    optional=True,
+    # A 404 from every repository is refused too (`access_fetch`): the route may be gone.
+    forbidden=(
+        "the token lacks scope-repo-group-read, to read repositories' team permissions, or the Hub no "
+        "longer serves this undocumented listing"
+    ),
+    without="the night has no permission data (no permissions or access CSV)",
+)
+ACCESS_TOKENS = TableResource(
+    name="access tokens",
+    item="access token",
+    path="/v2/orgs/{namespace}/access-tokens",
+    label="the {namespace} access tokens",
+    count="total",
+    # The spec documents only the default (10), no maximum: ask for that. Plans cap an org's tokens
+    # (Team 10, Business 100), so this costs at most ten requests.
+    page_size=10,
+    key="id",
+    schema=TOKEN_COLUMNS,
+    csv_stem="tokens",
+    optional=True,
+    forbidden="listing them takes an owner's personal access token; an organization access token may not",
+    without="the night has no token data (no tokens CSV)",
+)
+ACCESS_TOKEN = Resource(
+    name="access token details",
+    item="access token detail",
+    path="/v2/orgs/{namespace}/access-tokens/{token}",  # one object, with the token's resources
+    label="the {namespace} access token {token}",
+    optional=True,  # read as a part of ACCESS_TOKENS
+    forbidden=ACCESS_TOKENS.forbidden,
+    without=ACCESS_TOKENS.without,
 )

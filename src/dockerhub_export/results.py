@@ -116,6 +116,18 @@ class TagResult:
 
 
 @dataclass(frozen=True)
+class AccessResult:
+    """The night's access section: its CSVs and counts (None: a listing the token may not read)."""
+
+    csv_paths: tuple[Path, ...]
+    members: int | None
+    teams: int | None
+    permissions: int | None  # repository team permissions
+    tokens: int | None
+    missing: tuple[str, ...]  # the listings the night lacks
+
+
+@dataclass(frozen=True)
 class OrgNight:
     """An org's night in one line: what a multi-org run shows of each org (and reads back from an org's
     run on another worker, whose return value it cannot see)."""
@@ -147,11 +159,13 @@ class RunResult:
     rate_limited: int
     waited_seconds: float
     tags: TagResult | None = None  # None: tags were not exported
+    access: AccessResult | None = None  # None: access was not exported
 
     @property
     def csv_paths(self) -> tuple[Path, ...]:
-        """Every CSV the run wrote: the repositories', then the tags'."""
-        return (self.csv_path,) + (() if self.tags is None else (self.tags.csv_path,))
+        """Every CSV the run wrote: the repositories', then the tags', then the access ones."""
+        tags = () if self.tags is None else (self.tags.csv_path,)
+        return (self.csv_path, *tags, *(() if self.access is None else self.access.csv_paths))
 
     def night(self) -> OrgNight:
         return OrgNight(

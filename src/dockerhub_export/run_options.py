@@ -111,6 +111,14 @@ class RunOptions:
         help="List a repository's tags at least every N nights, even when nothing says they changed "
         "(0: every night).",
     )
+    include_access: bool = option(
+        False,
+        flag="--access",
+        help="Also who has access: <org>/members-, permissions-, access- and tokens-<date>.csv (members and "
+        "access hold personal data: mode 0600) and the access history. Each listing the token may not "
+        "read costs one warning.",
+        nightly=True,
+    )
 
 
 # Options that are Settings fields: None (the default) leaves them to the environment.

@@ -14,6 +14,8 @@ when an engine is opened. The store takes typed rows and knows nothing of the Hu
     days.py        the day-claim protocol: one day's snapshot replaced as a whole
     tag_nights.py  tag history as validity intervals: a night's changes, any night's inventory
     audit.py       the org's audit log, each event once
+    access_nights.py  access history as validity intervals: a night's changes, any nights read back
+                   (its `access_nights` reader is not re-exported here: the name is the module's)
     forget.py      one night removed from every history, in one transaction
 
 Timestamp text (`timestamps`) and the history guard (`guard`) live beside the store: the first is
@@ -21,6 +23,14 @@ shared with the CSV and the reports, the second is a rule about snapshots, not s
 """
 
 from . import audit
+from .access_nights import (
+    AccessNightSummary,
+    StoredAccessNight,
+    access_night_list,
+    newest_access_night,
+    read_access_night,
+    write_access_night,
+)
 from .days import (
     PreviousSnapshot,
     SnapshotSummary,
@@ -57,6 +67,12 @@ from .translate import no_snapshots, redact
 
 __all__ = [
     "audit",
+    "AccessNightSummary",
+    "StoredAccessNight",
+    "access_night_list",
+    "newest_access_night",
+    "read_access_night",
+    "write_access_night",
     "ForgetSummary",
     "forget_night",
     "DATA_COLUMNS",

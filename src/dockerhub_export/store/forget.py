@@ -14,6 +14,9 @@ own step there):
                           whose inventory stays exactly as stored (what it would have listed had the
                           forgotten night never run is not known); a version that becomes identical
                           to its successor there is joined with it, as that night's write would have.
+    access                the night's header goes; each history its listings fed is undone as the
+                          tags' are (the next night that has the listing takes its changes, else
+                          they are undone); a listing the night did not have was left alone by it
     run log               the runs of that day stay (the log says what ran, failures included), with a
                           warning that their night was forgotten; the rows that linked them to the
                           night's data are gone with the data
@@ -32,6 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import ConfigError
+from .access_nights import HISTORIES, delete_header, forget_history
 from .engine import WRITE
 from .runlog import utcnow
 from .tables import (
@@ -214,6 +218,17 @@ def _join_identical(connection: sa.Connection, org: str, boundary: date) -> int:
     return len(joins)
 
 
+def forget_access(connection: sa.Connection, org: str, night: date) -> list[Change]:
+    """The night's access header, and its versions in each history its listings fed."""
+    listings = delete_header(connection, org, night)
+    changes = [Change("access_nights", 0 if listings is None else 1, "deleted")]
+    for history in HISTORIES:
+        if listings is not None and history.listing in listings:
+            done = forget_history(connection, org, night, history)
+            changes += [Change(history.name, rows, did) for rows, did in done]
+    return changes
+
+
 def forget_runs(connection: sa.Connection, org: str, night: date) -> list[Change]:
     """The day's runs stay in the log, each with a warning that its night was forgotten."""
     note = f"night forgotten by `dockerhub-export db forget` at {utcnow().isoformat(timespec='seconds')}Z"
@@ -233,8 +248,10 @@ def forget_runs(connection: sa.Connection, org: str, night: date) -> list[Change
 
 
 # One step per history that keeps nights; the run log last, since it only notes what the others did.
-STEPS: tuple[Step, ...] = (forget_snapshot, forget_tags, forget_runs)
-_DATA_TABLES = frozenset({"snapshots", "tag_nights"})  # a night is stored if it has one of these headers
+STEPS: tuple[Step, ...] = (forget_snapshot, forget_tags, forget_access, forget_runs)
+_DATA_TABLES = frozenset(
+    {"snapshots", "tag_nights", "access_nights"}
+)  # a night is stored if it has one of these headers
 
 
 def forget_night(engine: sa.Engine, org: str, night: date, *, apply: bool) -> ForgetSummary:
@@ -254,8 +271,8 @@ def forget_night(engine: sa.Engine, org: str, night: date, *, apply: bool) -> Fo
                         transaction.rollback()
         if not stored:
             raise ConfigError(
-                f"nothing stored for {org} on {night.isoformat()} (no repository snapshot, no tag night): "
-                "check --org and --date"
+                f"nothing stored for {org} on {night.isoformat()} (no repository snapshot, tag night or "
+                "access night): check --org and --date"
             )
         return summary
 

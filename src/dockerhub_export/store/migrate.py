@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dockerhub_export.store")
 
 VERSION_TABLE = "dockerhub_export_version"  # not "alembic_version": the database may be shared
-SCHEMA_REVISION = "0004"  # the newest revision in migrations/versions (test_store checks they agree)
+SCHEMA_REVISION = "0005"  # the newest revision in migrations/versions (test_store checks they agree)
 MIGRATIONS = Path(__file__).parents[1] / "migrations"
 
 

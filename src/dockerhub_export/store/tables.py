@@ -14,9 +14,20 @@ create exactly these tables; test_store compares them with Alembic's autogenerat
     tag_storage           per tag night and repository: its tags, digests and their bytes (each once)
     repository_last_seen  per repository ever seen: the day of its latest snapshot
     audit_events          the org's audit log, as the Hub gave it, each event once
+    access_nights         one row per (namespace, night) with access data: which listings it has
+    access_members        every version of every member (or invitee), valid for [valid_from, valid_to)
+    access_teams          every team, as intervals (a team may have no members)
+    access_team_members   every (team, username) membership, as intervals
+    access_permissions    every (repository, team) permission, as intervals
+    access_tokens         every version of every org access token, without its last use
+    access_token_use      each token's last_used_at, as intervals of its own (it moves daily)
 
-The migrations also create views for BI tools over these tables (see `migrations/versions/0004_*`).
+`VIEWS` are the views for BI tools over these tables, as the newest revision leaves them (revisions 0004
+and 0005 created them, each with its own copy of this SQL). An empty database is created from these
+declarations in one step (`migrate`); test_migrate checks that this equals the schema the revisions build.
 """
+
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -192,6 +203,72 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_namespace_occurred_at", "namespace", "occurred_at"),
 )
 
+# Access history (store/access_nights.py): intervals like `tags`. A night's header says which of the
+# four listings it has: a count, NULL when the night could not read that listing (no data is not "none"),
+# whose intervals the night then leaves as they were.
+access_nights = sa.Table(
+    "access_nights",
+    metadata,
+    sa.Column("namespace", KEY, primary_key=True),
+    sa.Column("snapshot_date", sa.Date, primary_key=True),
+    sa.Column("started_at", TIMESTAMP, nullable=False),  # the run's start
+    sa.Column("taken_at", TIMESTAMP),  # when the run read the listings (naive UTC), if known
+    sa.Column("written_at", TIMESTAMP, nullable=False),
+    sa.Column("members", sa.Integer),
+    sa.Column("teams", sa.Integer),
+    sa.Column("permissions", sa.Integer),
+    sa.Column("tokens", sa.Integer),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("export_runs.id", ondelete="SET NULL")),
+)
+
+
+def _interval_table(name: str, keys: tuple[str, ...], *values: sa.Column[Any]) -> sa.Table:
+    """An access history: one row per version of ``keys``, valid for the nights [valid_from, valid_to)
+    (NULL: still valid), indexed like `tags` for the open versions and those ending after a night."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("namespace", KEY, primary_key=True),
+        *(sa.Column(key, KEY, primary_key=True) for key in keys),
+        sa.Column("valid_from", sa.Date, primary_key=True),
+        sa.Column("valid_to", sa.Date),
+        *values,
+        sa.Index(f"ix_{name}_namespace_valid_to", "namespace", "valid_to"),
+    )
+
+
+# Timestamps are text, exactly as parsed (`access.timestamp_text`), like the tags'.
+access_members = _interval_table(
+    "access_members",
+    ("username",),
+    sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("full_name", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("is_guest", sa.Boolean, nullable=False),
+    sa.Column("teams", sa.Text),  # the member listing's groups, ';'-separated like the CSV
+    sa.Column("date_joined", sa.Text),
+)
+access_teams = _interval_table("access_teams", ("team",))
+access_team_members = _interval_table("access_team_members", ("team", "username"))
+access_permissions = _interval_table(
+    "access_permissions", ("repository", "team"), sa.Column("permission", sa.String(16), nullable=False)
+)
+access_tokens = _interval_table(
+    "access_tokens",
+    ("token_id",),
+    sa.Column("fingerprint", sa.String(32), nullable=False),
+    sa.Column("label", sa.Text),
+    sa.Column("created_by", sa.Text),
+    sa.Column("is_active", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Text),
+    sa.Column("expires_at", sa.Text),
+    sa.Column("resources", sa.Text),  # JSON: [{type, path, scopes}], in the Hub's order
+)
+# Apart from the token's versions, so that a token used every day is one small row a day here and no
+# new version of the token; a token not used since keeps one row.
+access_token_use = _interval_table("access_token_use", ("token_id",), sa.Column("last_used_at", sa.Text))
+
 # Columns a daily snapshot table's writer sets itself on every row: the day's key and the write's id.
 DAY_COLUMNS = ("namespace", "snapshot_date", "write_id")
 
@@ -212,3 +289,77 @@ def table(name: str) -> sa.Table:
 
 KEY_COLUMNS = key_columns(repository_snapshots)
 DATA_COLUMNS: tuple[str, ...] = data_columns(repository_snapshots)
+
+
+# Views in plain SQL that SQLite, PostgreSQL and MariaDB all read: name -> SELECT (see revisions 0004
+# and 0005 for what each is for and why it is written this way). A revision that changes one changes it
+# here too.
+VIEWS = {
+    "latest_repositories": """
+        SELECT r.namespace AS namespace, r.name AS name, r.snapshot_date AS snapshot_date,
+               r.is_private AS is_private, r.last_updated AS last_updated, r.pull_count AS pull_count,
+               r.star_count AS star_count
+        FROM repository_last_seen l
+        JOIN repository_snapshots r
+          ON r.namespace = l.namespace AND r.snapshot_date = l.snapshot_date AND r.name = l.name
+    """,
+    "repository_daily": """
+        SELECT r.namespace AS namespace, r.name AS name, r.snapshot_date AS snapshot_date,
+               r.pull_count AS pull_count,
+               CASE WHEN p.name IS NOT NULL THEN r.pull_count - p.pull_count
+                    ELSE r.pull_count - (
+                        SELECT e.pull_count
+                        FROM snapshots s
+                        JOIN repository_snapshots e
+                          ON e.namespace = s.namespace AND e.snapshot_date = s.snapshot_date
+                         AND e.name = r.name
+                        WHERE s.namespace = r.namespace AND s.snapshot_date < d.previous_date
+                        ORDER BY s.snapshot_date DESC
+                        LIMIT 1)
+               END AS pulls_delta,
+               r.star_count AS star_count, r.is_private AS is_private
+        FROM (SELECT namespace, snapshot_date,
+                     LAG(snapshot_date) OVER (PARTITION BY namespace ORDER BY snapshot_date) AS previous_date
+              FROM snapshots) d
+        JOIN repository_snapshots r ON r.namespace = d.namespace AND r.snapshot_date = d.snapshot_date
+        LEFT JOIN repository_snapshots p
+          ON p.namespace = r.namespace AND p.snapshot_date = d.previous_date AND p.name = r.name
+    """,
+    "latest_tags": """
+        SELECT t.namespace AS namespace, t.repository AS repository, t.tag AS tag, t.digest AS digest,
+               t.full_size AS full_size, t.tag_status AS tag_status, t.tag_last_pulled AS tag_last_pulled,
+               t.tag_last_pushed AS tag_last_pushed,
+               (SELECT MAX(n.snapshot_date) FROM tag_nights n
+                WHERE n.namespace = t.namespace) AS snapshot_date
+        FROM tags t
+        WHERE t.valid_to IS NULL
+    """,
+    "storage_daily": """
+        SELECT namespace, repository, snapshot_date, bytes FROM tag_storage
+    """,
+    # The open versions are the newest night's that has the listing: later nights without it leave them.
+    "latest_members": """
+        SELECT t.namespace AS namespace, t.username AS username, t.full_name AS full_name,
+               t.email AS email, t.role AS role, t.is_guest AS is_guest, t.teams AS teams,
+               t.date_joined AS date_joined,
+               (SELECT MAX(n.snapshot_date) FROM access_nights n
+                WHERE n.namespace = t.namespace AND n.members IS NOT NULL) AS snapshot_date
+        FROM access_members t
+        WHERE t.valid_to IS NULL
+    """,
+    "latest_team_members": """
+        SELECT t.namespace AS namespace, t.team AS team, t.username AS username,
+               (SELECT MAX(n.snapshot_date) FROM access_nights n
+                WHERE n.namespace = t.namespace AND n.teams IS NOT NULL) AS snapshot_date
+        FROM access_team_members t
+        WHERE t.valid_to IS NULL
+    """,
+    "latest_permissions": """
+        SELECT t.namespace AS namespace, t.repository AS repository, t.team AS team,
+               t.permission AS permission,
+               (SELECT MAX(n.snapshot_date) FROM access_nights n
+                WHERE n.namespace = t.namespace AND n.permissions IS NOT NULL) AS snapshot_date
+        FROM access_permissions t
+        WHERE t.valid_to IS NULL
+    """,
+}

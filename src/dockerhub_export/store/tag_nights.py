@@ -286,14 +286,18 @@ def _finish(connection: sa.Connection, incoming: _Incoming) -> dict[str, int]:
     return header
 
 
-def backwards(org: str, newest: date | None, night: date) -> str | None:
-    """Why ``night`` cannot be a tag night when ``newest`` is the newest one (None: it can)."""
+def backwards(
+    org: str, newest: date | None, night: date, *, history: str = "tag", option: str = "--tags / include_tags"
+) -> str | None:
+    """Why ``night`` cannot be a night of ``history`` (tag, access) when ``newest`` is its newest one (None:
+    it can): a history of intervals runs forward, so a later night must be forgotten first."""
     if newest is None or newest <= night:
         return None
     return (
-        f"the {org} tag history runs forward and its newest night is {newest.isoformat()}: a run for "
-        f"{night.isoformat()} can export repositories, not tags (leave out --tags / include_tags), or "
-        f"remove the later night first (dockerhub-export db forget --org {org} --date {newest.isoformat()})"
+        f"the {org} {history} history runs forward and its newest night is {newest.isoformat()}: a run for "
+        f"{night.isoformat()} can export repositories, not {'tags' if history == 'tag' else history} (leave "
+        f"out {option}), or remove the later night first (dockerhub-export db forget --org {org} --date "
+        f"{newest.isoformat()})"
     )
 
 
