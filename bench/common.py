@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import platform
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+# What the harness already has; the scripts not yet on it share it from there.
+from harness.tools import ORG as ORG
+from harness.tools import TOKEN as TOKEN
+from harness.tools import Timed as Timed
+from harness.tools import clean_env as clean_env
+from harness.tools import free_port as free_port
+from harness.tools import hub_env as hub_env
+from harness.tools import limit_span as limit_span
+from harness.tools import median as median
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 TESTS = ROOT / "tests"
@@ -34,8 +41,6 @@ PY = sys.executable
 BIN = Path(PY).parent
 CLI = str(BIN / "dockerhub-export") if (BIN / "dockerhub-export").exists() else "dockerhub-export"
 PREFECT = str(BIN / "prefect") if (BIN / "prefect").exists() else "prefect"
-ORG = "acme"
-TOKEN = "bench-oat-acme"
 REFERENCE_SCRIPT = TESTS / "reference" / "export.sh"
 
 for _path in (str(ROOT / "src"), str(ROOT), str(TESTS)):
@@ -94,21 +99,6 @@ def save(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps({"machine": machine(), **data}, indent=2, default=str))
     return path
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def limit_span(pages: int, concurrency: int, latency: float) -> float:
-    """The physical floor of a fetch of ``pages`` pages: page 1 alone, then ⌈(P−1)/c⌉ rounds."""
-    return (1 + math.ceil((pages - 1) / concurrency)) * latency
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the Hub process ---------------------------------------------------------------------------------
@@ -211,32 +201,6 @@ def span(stats: dict[str, Any]) -> float:
 
 
 # -- environment for the CLI ----------------------------------------------------------------------------
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The bench's environment without the user's Docker Hub, export or Prefect settings."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DOCKERHUB_", "PREFECT_"))
-        and key not in ("EXPORT_DIR", "SNAPSHOT_DATABASE_URL")
-    }
-    env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONDONTWRITEBYTECODE="0")
-    env.update(extra)
-    return env
-
-
-def hub_env(hub_url: str, **extra: str) -> dict[str, str]:
-    return clean_env(DOCKERHUB_API_URL=hub_url, DOCKERHUB_TOKEN=TOKEN, DOCKERHUB_ORG=ORG, **extra)
-
-
-@dataclass
-class Timed:
-    seconds: float
-    maxrss_mib: float
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 def run_timed(
