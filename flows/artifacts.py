@@ -11,10 +11,9 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from dockerhub_export.errors import ConfigError
 from dockerhub_export.pipeline import TOP_MOVERS, one_line
 from dockerhub_export.results import OrgNight, RunResult
-from dockerhub_export.settings import validate_org
+from dockerhub_export.settings import is_valid_org
 
 from . import summary
 
@@ -47,7 +46,7 @@ def publish_failure(
     try:
         create_markdown_artifact(
             # Only a valid org names a history; anything else stays on this run's Artifacts tab.
-            key=summary.artifact_key(org, "summary") if org and _valid_org(org) else None,
+            key=summary.artifact_key(org, "summary") if org and is_valid_org(org) else None,
             markdown=summary.failure_markdown(org, day, reason, seconds, logged=logged),
             description=f"dockerhub-export of {org or '(no organization)'}: failed",
         )
@@ -68,14 +67,6 @@ def publish_organizations(rows: list[summary.OrgRow], day: date) -> None:
         table=summary.artifact_table(rows),
         description=description,
     )
-
-
-def _valid_org(org: str) -> bool:
-    try:
-        validate_org(org)
-    except ConfigError:
-        return False
-    return True
 
 
 def publish_night(night: OrgNight) -> None:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from dockerhub_export import run_options
 from dockerhub_export.errors import ConfigError
-from dockerhub_export.settings import Settings
+from dockerhub_export.settings import Settings, is_valid_org
 
 LIBRARY_LOGGER = "dockerhub_export"
 RUN_TAGS = ("dockerhub-export",)  # what the shipped automations match (deployments/automations/)
@@ -30,7 +30,6 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names echoed in error messages (state message, logs): anything else might be a pasted secret.
 _SHOWN_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _SHOWN_BLOCK_NAME = re.compile(r"[a-z0-9-]+")
-_SHOWN_ORG = re.compile(r"[a-z0-9._-]{2,255}")
 _TOKEN_PREFIXES = ("dckr_pat_", "dckr_oat_")  # Docker personal / organization access tokens
 
 _given: ContextVar[Settings | None] = ContextVar("dockerhub_export_given_settings", default=None)
@@ -177,5 +176,5 @@ def run_name() -> str:
     given = _given.get()
     org = parameters.get("org") or (given.org if given else None) or os.environ.get("DOCKERHUB_ORG")
     day = parameters.get("snapshot_date") or default_snapshot_date()
-    shown = org if org and _SHOWN_ORG.fullmatch(str(org)) else "unknown-org"
+    shown = org if org and is_valid_org(str(org)) else "unknown-org"
     return f"{shown}-{day}"

@@ -24,13 +24,18 @@ MAX_PAGE_SIZE = 100
 
 def validate_org(org: str) -> str:
     """Return ``org`` if it is a valid Docker Hub namespace, else raise `ConfigError`."""
-    if not (2 <= len(org) <= 255) or not _NAMESPACE.fullmatch(org):
+    if not is_valid_org(org):
         shown = org if len(org) <= 60 and org.isprintable() else repr(org[:60])
         raise ConfigError(
             f"invalid organization name {shown!r}: use the Docker Hub namespace as it appears in "
             "hub.docker.com/u/<org> (lowercase letters, digits, and single '.', '_' or '-' between them)"
         )
     return org
+
+
+def is_valid_org(org: str) -> bool:
+    """Whether ``org`` is a valid namespace (`validate_org` without the error): safe to show or to key by."""
+    return 2 <= len(org) <= 255 and _NAMESPACE.fullmatch(org) is not None
 
 
 def today_utc() -> date:
