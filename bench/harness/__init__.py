@@ -6,4 +6,21 @@ subprocesses, a Prefect server and the code under test (`Code`); `worker` runs a
 its own process. One module per bench registers its scenarios (`SCENARIO_MODULES`).
 """
 
-SCENARIO_MODULES = ("fetch", "fetch429", "memory", "run", "startup")
+SCENARIO_MODULES = (
+    "fetch",
+    "fetch429",
+    "memory",
+    "run",
+    "startup",
+    "tags",
+    "tagnights",
+    "tagqueries",
+    "shared_budget",
+    "access",
+    "access_history",
+    "access_view",
+    "snapshots",
+    "history",
+    "views",
+    "report_page",
+)

@@ -1,10 +1,12 @@
 """Run scenarios: every repetition measures the baseline, then the project on each code, interleaved.
 
-    python bench/run_all.py [--smoke | --quick] [--only NAME[,NAME...]] [--compare REV] [--repeat N]
+    python bench/run_all.py [--smoke [--jobs N] | --quick] [--only NAME,...] [--compare REV] [--repeat N]
 
 Prints one table per scenario (figures, targets) and, with ``--compare REV``, current / REV per project
 figure (median of the paired ratios, PASS ≤ 1.10); writes the raw figures to
 bench/results/<scenario>-<timestamp>.json. Exits non-zero if a scenario crashed (the others still run).
+``--smoke --jobs N`` shares the scenarios among N processes (a smoke run checks that every bench runs,
+not its figures, so it may share the cores; a measured run may not).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -34,7 +37,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=0, metavar="N", help="repetitions per size")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument("--results", type=Path, default=RESULTS, metavar="DIR", help="where the JSON goes")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="with --smoke: N processes at once")
     options = parser.parse_args(argv)
+    if options.jobs != 1 and not (options.smoke and options.jobs > 1):
+        parser.error(
+            "--jobs N (2 or more) is for --smoke only: measured figures need the cores to themselves"
+        )
     unknown = sorted(set(filter(None, options.only.split(","))) - set(REGISTRY))
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(REGISTRY)}")
@@ -87,12 +95,42 @@ def save(item: Scenario, options: argparse.Namespace, runs: list[Run]) -> Path:
     return path
 
 
+def in_parallel(options: argparse.Namespace, chosen: list[Scenario]) -> int:
+    """The smoke run shared among ``options.jobs`` processes, round robin; each one's output printed
+    whole, in turn, so that it reads as one run."""
+    shares = [chosen[start :: options.jobs] for start in range(options.jobs)]
+    fixed = [
+        "--smoke",
+        "--results",
+        str(options.results),
+        *(["--compare", options.compare] * bool(options.compare)),
+    ]
+    children = [
+        subprocess.Popen(
+            [sys.executable, sys.argv[0], *fixed, "--only", ",".join(item.name for item in share)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for share in shares
+        if share
+    ]
+    failed = 0
+    for child in children:
+        output, _ = child.communicate()
+        print(output, end="", flush=True)
+        failed |= child.returncode != 0
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     chosen = [REGISTRY[name] for name in filter(None, options.only.split(","))] or list(REGISTRY.values())
     if options.list:
         print(report.listing(list(REGISTRY.values())))
         return 0
+    if options.jobs > 1:
+        return in_parallel(options, chosen)
     print(report.machine(), flush=True)
     crashed = []
     with codes(options.compare) as under_test:

@@ -123,16 +123,19 @@ class Code:
         path = f"{self.tree / 'src'}:{self.tree}"
         return {**env, "PYTHONPATH": path + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")}
 
-    def worker(self, task: str, *args: object, env: dict[str, str] | None = None) -> dict[str, Any]:
+    def worker(
+        self, task: str, *args: object, env: dict[str, str] | None = None, script: str = "worker.py"
+    ) -> dict[str, Any]:
         """A measured library call in a worker process of this code's own bench: its JSON answer, with
         the process's wall time (``process_s``) and peak RSS (``maxrss_mib``).
 
-        REV's own worker knows REV's API: `bench/harness/worker.py` where REV has the harness, else its
-        `bench/compat.py` (the worker of the benches before the harness, same tasks and arguments)."""
-        script = self.tree / "bench" / "harness" / "worker.py"
-        if not script.is_file():
-            script = self.tree / "bench" / "compat.py"
-        result = run_timed([PY, str(script), task, *map(str, args)], env=self.env(env or clean_env()))
+        REV's own worker knows REV's API: its `bench/harness/<script>` where that has the task, else its
+        `bench/compat.py` (the worker of the benches before the harness, same tasks and arguments). A
+        task newer than both runs in this tree's worker on REV's code (REV's API must have its calls)."""
+        mine = BENCH / "harness" / script
+        candidates = (self.tree / "bench" / "harness" / script, self.tree / "bench" / "compat.py", mine)
+        path = next((p for p in candidates if p.is_file() and f"def task_{task}(" in p.read_text()), mine)
+        result = run_timed([PY, str(path), task, *map(str, args)], env=self.env(env or clean_env()))
         answer: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
         answer.update(process_s=result.seconds, maxrss_mib=result.maxrss_mib)
         expected = (self.tree / "src" / "dockerhub_export").resolve()
@@ -161,10 +164,10 @@ def codes(rev: str) -> Iterator[list[Code]]:
 
 
 class HubProcess:
-    """`bench/hubserver.py` (the fake Hub of tests/fakehub.py) in a child process, steered over stdin."""
+    """`hubserver.py` (the fake Hub of tests/fakehub.py) in a child process, steered over stdin."""
 
     def __init__(self, repos: int, latency: float) -> None:
-        self.command = [PY, str(BENCH / "hubserver.py"), "--org", ORG, "--token", TOKEN]
+        self.command = [PY, str(BENCH / "harness" / "hubserver.py"), "--org", ORG, "--token", TOKEN]
         self.command += ["--repos", str(repos), "--latency", str(latency)]
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""

@@ -33,10 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+# Run as a script (`tools.HubProcess`): bench/ for `harness`, tests/ for the fake Hub.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2] / "tests")]
 
-from common import answer_commands  # noqa: E402
 from fakehub import FakeHub, Faults, _seconds, _text, make_repos  # noqa: E402
+from fakehub_wire import Reply  # noqa: E402
+
+from harness.hubchild import answer_commands  # noqa: E402
 
 
 class QuotaHub(FakeHub):
@@ -51,9 +54,9 @@ class QuotaHub(FakeHub):
         self.quota_429 = 0
         self._quota_lock = threading.Lock()
         self._local = threading.local()
-        self._pages: dict[tuple, object] = {}
+        self._pages: dict[tuple[Any, ...], Reply] = {}
 
-    def _list(self, namespace, query, headers):  # type: ignore[no-untyped-def]
+    def _list(self, namespace: str, query: dict[str, list[str]], headers: dict[str, str]) -> Reply | None:
         answered, reply, sees_private = self._admit(query, headers)
         if answered:
             return reply
@@ -77,7 +80,7 @@ class QuotaHub(FakeHub):
             self._pages[key] = reply
         return reply
 
-    def _list_fault(self, query):  # type: ignore[no-untyped-def]
+    def _list_fault(self, query: dict[str, list[str]]) -> tuple[bool, Reply | None]:
         if getattr(self._local, "skip_faults", False):
             return False, None
         if self.per_window > 0:
