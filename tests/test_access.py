@@ -3,6 +3,7 @@ the effective access each role gives, token flags at their boundaries, the chang
 the audit events that explain them; and all of it against the fake Hub's day-by-day access history,
 read over HTTP, with its audit log kept in SQLite."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -266,6 +267,21 @@ AFTER = full_night(
 )
 
 
+def test_effective_access_of_one_user_or_one_repository_is_exactly_those_rows_of_the_whole() -> None:
+    for state in (BEFORE, AFTER):  # an owner, an editor, members, an invitee
+        whole = effective_access(state, REPOS)
+        assert whole
+        users = (*(state.roles or {}), "nobody")
+        for user in users:
+            assert effective_access(state, REPOS, username=user) == filter_access(whole, username=user)
+        for repo in ("api", "db", "web", "gone"):
+            assert effective_access(state, REPOS, repository=repo) == filter_access(whole, repository=repo)
+            for user in users:
+                one = filter_access(whole, username=user, repository=repo)
+                assert effective_access(state, REPOS, username=user, repository=repo) == one
+    assert effective_access(replace(BEFORE, grants=None), REPOS, username="alice") is None
+
+
 def test_every_kind_of_change_between_two_nights() -> None:
     later = NIGHT + timedelta(days=1)
     assert changes_between(BEFORE, AFTER) == [
@@ -393,9 +409,11 @@ def test_an_accepted_invite_is_a_role_change_explained_by_the_member_adding_them
     (change,) = walk([before, after], [accepted])
     assert (change.change, change.from_, change.to, change.by) == ("role_changed", "invitee", "member", "new")
     unknown_run = AccessNight(after.night, None, members=after.members)  # counted to the end of its date
-    late = event("org.member.add", ORG, "new", datetime(2026, 12, 6, 0, 59, tzinfo=UTC), username="new")
+    late = event("org.member.add", ORG, "new", datetime(2026, 12, 5, 23, 59, tzinfo=UTC), username="new")
     assert walk([before, unknown_run], [late])[0].by == "new"
     assert walk([before, after], [late])[0].by is None
+    next_day = event("org.member.add", ORG, "new", datetime(2026, 12, 6, 0, 1, tzinfo=UTC), username="new")
+    assert walk([before, unknown_run], [next_day])[0].by is None  # a whole date has no overlap
     naive = AccessNight(after.night, datetime(2026, 12, 5, 1), members=after.members)  # naive is UTC
     assert naive.taken_at == after.taken_at and walk([before, naive], [accepted])[0].by == "new"
 

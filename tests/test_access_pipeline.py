@@ -42,7 +42,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
 
 
-def test_a_night_with_access_writes_its_four_csvs_private_ones_0600_and_its_history(
+def test_a_night_with_access_writes_its_four_csvs_private_ones_and_the_database_0600_and_its_history(
     hub: FakeHub, settings_for: Any
 ) -> None:
     settings, result = _run(hub, settings_for)
@@ -55,6 +55,11 @@ def test_a_night_with_access_writes_its_four_csvs_private_ones_0600_and_its_hist
     assert result.access.members == len(members)
     for stem in ("members", "access"):  # personal data
         assert stat.S_IMODE(paths[stem].stat().st_mode) == 0o600, stem
+    database = Path(store.database_url(settings).removeprefix("sqlite:///"))
+    held = [path for path in database.parent.glob(database.name + "*") if path.is_file()]
+    assert database in held and {path: stat.S_IMODE(path.stat().st_mode) for path in held} == dict.fromkeys(
+        held, 0o600
+    )  # the database holds the emails too, and SQLite's WAL files take its mode
     engine = store.open_engine(store.database_url(settings), create=False)
     try:
         stored = store.read_access_night(engine, ORG, NIGHT)

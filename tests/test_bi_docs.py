@@ -1,6 +1,7 @@
 """docs/bi.md holds true: its read-only role is created exactly as written, and every example query runs,
 as that role, on PostgreSQL, and gives what the stored history says (computed here, or by the library's
-own stale and storage rules). The role can read, cannot write, and keeps reading views that an upgrade
+own stale, storage and effective-access rules; test_access_views runs the access examples on SQLite and
+MariaDB too). The role can read, cannot write, and keeps reading views that an upgrade
 recreates."""
 
 import importlib
@@ -14,8 +15,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from dbs import ORG, frame, fresh_database, repo, server_url
+from test_access_views import PEOPLE, TEAMS, check_access_examples
 
 from dockerhub_export import store, tag_queries
+from dockerhub_export.access import AccessNight, Grant, Repository
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bi.md"
 WRITER = "postgres"  # the role of the test server's admin URL, which runs the migrations here
@@ -40,7 +43,9 @@ SQL = doc_sql()
 
 def test_the_doc_has_the_setup_and_every_example_the_issue_asks_for() -> None:
     assert set(SQL) >= {"A read-only role", "Pulls per day", "Top movers this week", "Storage per repository",
-                        "Stale tags", "Who changed what"}  # fmt: skip
+                        "Stale tags", "Who changed what", "One user's access", "Members by role",
+                        "Who can push to or administer private repositories",
+                        "Teams, their members and their admin grants"}  # fmt: skip
     examples = [sql for heading, sqls in SQL.items() if heading != "A read-only role" for sql in sqls]
     assert all("'acme'" in sql for sql in examples)
 
@@ -112,6 +117,19 @@ def events(today: date) -> list[dict[str, Any]]:
     ]
 
 
+def access_night(today: date) -> AccessNight:
+    """Tonight's access (the people and teams of test_access_views, grants on this history's repositories):
+    a member in two teams granting one level, a read on a public repository, an invitee."""
+    grants = [Grant("api", "dev", "write"), Grant("api", "qa", "write"), Grant("api", "devops", "read"),
+              Grant("web", "Zeta", "admin"), Grant("web", "devops", "read"),
+              Grant("new", "devops", "write")]  # fmt: skip
+    return AccessNight(today, members=tuple(PEOPLE), teams=tuple(TEAMS), grants=tuple(grants), tokens=())
+
+
+def tonights_repositories(today: date) -> list[Repository]:
+    return [Repository(r["name"], bool(r["is_private"])) for r in history(today)[today]]
+
+
 # --------------------------------------------------------------------------------------------------
 # Fixtures
 
@@ -132,6 +150,7 @@ def bi() -> Iterator[dict[str, Any]]:
         for night in (today - timedelta(days=1), today):
             write_tags(writer, night, tag_rows(night))
         store.audit.store_events(writer, ORG, events(today))
+        store.write_access_night(writer, ORG, access_night(today), started_at=datetime.now())
         setup = SQL["A read-only role"][0]
         setup = re.sub(r"\bdockerhub_bi\b", role, setup)
         setup = re.sub(r"\bdockerhub_export\b", WRITER, setup)
@@ -232,6 +251,16 @@ def test_stale_tags_are_exactly_those_of_the_stale_command(bi: dict[str, Any]) -
                 for t in report.tags]  # fmt: skip
     assert run(bi["reader"], sql) == expected
     assert {tag for _, tag, *_ in expected} == {"v1", "v1-alias", "edge", "ghost"}  # the edges hold
+
+
+def test_the_access_examples_give_tonights_effective_access(bi: dict[str, Any]) -> None:
+    today = bi["today"]
+    check_access_examples(
+        lambda sql: run(bi["reader"], sql), access_night(today), tonights_repositories(today), SQL
+    )
+    assert run(bi["reader"], SQL["One user's access"][0]) == [
+        ("api", "write", "member", "dev;qa"), ("web", "admin", "member", "Zeta")
+    ]  # fmt: skip
 
 
 def test_who_changed_what_lists_the_last_seven_days_of_the_audit_log(bi: dict[str, Any]) -> None:

@@ -14,9 +14,9 @@ from dockerhub_export.errors import ConfigError, StoreError
 def test_db_upgrade_then_current(app: typer.Typer, db_url: str) -> None:
     result = invoke(app, "db", "upgrade", "--database-url", db_url)
     assert result.exit_code == 0, result.output
-    assert "upgraded from an empty database to revision 0005" in result.stdout
-    assert "is at revision 0005, the newest" in invoke(app, "db", "upgrade", "--database-url", db_url).stdout
-    assert "is at revision 0005, the newest" in invoke(app, "db", "current", "--database-url", db_url).stdout
+    assert "upgraded from an empty database to revision 0006" in result.stdout
+    assert "is at revision 0006, the newest" in invoke(app, "db", "upgrade", "--database-url", db_url).stdout
+    assert "is at revision 0006, the newest" in invoke(app, "db", "current", "--database-url", db_url).stdout
 
 
 def test_db_commands_never_show_the_password(app: typer.Typer) -> None:

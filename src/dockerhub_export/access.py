@@ -167,9 +167,9 @@ class AccessNight:
         return None if self.grants is None else {(g.repository, g.team): g.permission for g in self.grants}
 
     @cached_property
-    def token_index(self) -> dict[str, Token] | None:
-        """id -> token, None without the tokens listing."""
-        return None if self.tokens is None else {token.id: token for token in self.tokens}
+    def token_labels(self) -> dict[str, str] | None:
+        """id -> label (what `access_changes` compares), None without the tokens listing."""
+        return None if self.tokens is None else {token.id: token.label for token in self.tokens}
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,9 +339,16 @@ def _by_user(member: Member) -> str:
 # -- effective access -----------------------------------------------------------------------------------
 
 
-def effective_access(night: AccessNight, repositories: Iterable[Repository]) -> list[AccessRow] | None:
+def effective_access(
+    night: AccessNight,
+    repositories: Iterable[Repository],
+    *,
+    username: str | None = None,
+    repository: str | None = None,
+) -> list[AccessRow] | None:
     """Who may do what on each repository of the night, as Docker's roles define it; None when the
-    night lacks its members or its permissions.
+    night lacks its members or its permissions. Only the rows of ``username`` and of ``repository``
+    when given: filtered before the rows are built (an owner alone has a row per repository).
 
     - an owner or an editor has admin on every repository (``teams`` empty);
     - a member (a guest too, or any other role) has, on each repository, the highest permission any
@@ -354,30 +361,32 @@ def effective_access(night: AccessNight, repositories: Iterable[Repository]) -> 
     memberships, roles = night.memberships, night.roles
     if roles is None or night.grants is None or memberships is None:
         return None
-    repos = {repo.name: repo for repo in repositories}
+    if username is not None:
+        roles = {username: roles[username]} if username in roles else {}
+    repos = {repo.name: repo for repo in repositories if repository in (None, repo.name)}
     rows = [
-        AccessRow(repo, username, ADMIN, role)
-        for username, role in roles.items()
+        AccessRow(repo, user, ADMIN, role)
+        for user, role in roles.items()
         if role in (OWNER, EDITOR)
         for repo in repos
     ]
     in_team: dict[str, list[str]] = {}
-    for team, username in memberships:
-        if roles.get(username) not in (None, OWNER, EDITOR, INVITEE):
-            in_team.setdefault(team, []).append(username)
+    for team, user in memberships:
+        if roles.get(user) not in (None, OWNER, EDITOR, INVITEE):
+            in_team.setdefault(team, []).append(user)
     best: dict[tuple[str, str], tuple[str, list[str]]] = {}  # (repository, user) -> permission, teams
     for grant in night.grants:
         if grant.repository not in repos:
             continue
-        for username in in_team.get(grant.team, ()):
-            held = best.get((grant.repository, username))
+        for user in in_team.get(grant.team, ()):
+            held = best.get((grant.repository, user))
             if held is None or RANK.get(grant.permission, 0) > RANK.get(held[0], 0):
-                best[grant.repository, username] = (grant.permission, [grant.team])
+                best[grant.repository, user] = (grant.permission, [grant.team])
             elif grant.permission == held[0]:
                 held[1].append(grant.team)
-    for (repo, username), (permission, teams) in best.items():
+    for (repo, user), (permission, teams) in best.items():
         if permission != READ or repos[repo].is_private:
-            rows.append(AccessRow(repo, username, permission, roles[username], tuple(sorted(teams))))
+            rows.append(AccessRow(repo, user, permission, roles[user], tuple(sorted(teams))))
     rows.sort(key=lambda row: (row.repository, row.username))
     return rows
 

@@ -8,7 +8,6 @@ warning per run, and the run goes on.
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -16,8 +15,7 @@ from . import store
 from .fetch import fetch_audit_log
 from .resources import AUDIT_LOG
 from .session import HubSession
-
-OVERLAP = timedelta(hours=1)
+from .timestamps import OVERLAP
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,16 @@ No pandas at import: the query commands format timestamps and stay light.
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # RFC 3339 in UTC with "Z" and 0-9 fraction digits: kept exactly as the Hub wrote it.
 CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z")
 OLDEST_TIMESTAMP = datetime(1000, 1, 1)  # MySQL's DATETIME floor; older values are Go's zero time
+# How far back each audit-log read reaches past the newest stored event, and how far an event may fall
+# outside the runs it is matched between: events can reach the log late. Here, not in `audit`, so that
+# the access queries read it without loading the HTTP client.
+OVERLAP = timedelta(hours=1)
 
 
 def format_timestamp(value: datetime) -> str:

@@ -27,7 +27,7 @@ from ..access import LISTINGS, MEMBERS, AccessNight, Grant, Member, Team, Token,
 from ..errors import StoreError
 from . import tables, tag_nights
 from .bulk import insert_or_update, write_rows
-from .engine import reading, writing
+from .engine import keep_private, reading, writing
 from .runlog import utcnow
 from .tables import (
     access_members,
@@ -171,6 +171,8 @@ def write_access_night(
     """Make ``night`` the org's newest access night, in one transaction (see the module docstring)."""
     day = night.night
     incoming = {h.name: _incoming(org, day, h, night) for h in HISTORIES if h.listing in night.listings()}
+    if MEMBERS in night.listings():
+        keep_private(engine)  # members' emails are personal data
 
     def write() -> AccessNightSummary:
         opened = closed = 0
@@ -461,11 +463,18 @@ _Version = tuple[date, date | None, Row]
 
 
 def _versions(
-    connection: sa.Connection, org: str, history: History, first: date, last: date
+    connection: sa.Connection,
+    org: str,
+    history: History,
+    first: date,
+    last: date,
+    names: Sequence[str] | None = None,
 ) -> list[_Version]:
-    """The versions valid on some night of [first, last]: two index ranges of (namespace, valid_to)."""
+    """The versions valid on some night of [first, last]: two index ranges of (namespace, valid_to).
+    Each row: the key and value columns, or ``names`` when given."""
     table = history.table
-    columns = (table.c.valid_from, table.c.valid_to, *(table.c[n] for n in (*history.keys, *history.values)))
+    picked = (*history.keys, *history.values) if names is None else names
+    columns = (table.c.valid_from, table.c.valid_to, *(table.c[n] for n in picked))
     begun = sa.and_(table.c.namespace == org, table.c.valid_from <= last)
     still_open = sa.select(*columns).where(begun, table.c.valid_to.is_(None))
     ended_later = sa.select(*columns).where(begun, table.c.valid_to > first)

@@ -261,6 +261,18 @@ def _visibility(private: bool | None) -> str:
     return "private" if private else "public"
 
 
+def repository_visibility(engine: sa.Engine, org: str, day: date) -> dict[str, bool | None] | None:
+    """Each repository of the snapshot of ``day`` and whether it was private (None: unknown); None when
+    no snapshot of that day is stored. What the access queries need of a night's repositories."""
+    with reading(engine, f"read the {org} snapshot of {day.isoformat()}") as connection:
+        header = connection.execute(
+            sa.select(snapshots.c.snapshot_date).where(
+                snapshots.c.namespace == org, snapshots.c.snapshot_date == day
+            )
+        ).first()
+        return None if header is None else _day_visibility(connection, org, day)
+
+
 def repository_fields(engine: sa.Engine, org: str, day: date) -> dict[str, tuple[str | None, int | None]]:
     """Each repository's (last_updated as storage text, pull_count) in the snapshot of ``day``: what the
     tag stage compares tonight's listing with."""

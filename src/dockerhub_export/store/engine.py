@@ -177,6 +177,22 @@ def analyze(engine: sa.Engine) -> None:
             connection.exec_driver_sql(statement)
 
 
+def keep_private(engine: sa.Engine) -> None:
+    """Make a SQLite database file (and its WAL and shared-memory files) readable by its owner only,
+    before it receives personal data (members' emails): SQLite gives the files it creates later the
+    database file's mode. A server database's access is the server's business."""
+    path = _sqlite_path(engine.url) if engine.dialect.name == "sqlite" else None
+    if path is None:
+        return
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            part.chmod(0o600)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StoreError(f"cannot make {part} private (mode 0600): {exc.strerror}") from None
+
+
 def absent_sqlite_file(url: str) -> Path | None:
     """The SQLite file ``url`` names if it does not exist yet (what opening it would create), else None."""
     parsed = _parse_url(url)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from ..errors import StoreError
 from .engine import WRITE, connect, reading
-from .tables import VIEWS, metadata
+from .tables import VIEWS, metadata, view_select
 from .translate import no_snapshots, redact, translate
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dockerhub_export.store")
 
 VERSION_TABLE = "dockerhub_export_version"  # not "alembic_version": the database may be shared
-SCHEMA_REVISION = "0005"  # the newest revision in migrations/versions (test_store checks they agree)
+SCHEMA_REVISION = "0006"  # the newest revision in migrations/versions (test_store checks they agree)
 MIGRATIONS = Path(__file__).parents[1] / "migrations"
 
 
@@ -91,8 +91,8 @@ def _empty(connection: sa.Connection) -> bool:
 def _create_at_head(connection: sa.Connection) -> None:
     """The newest schema in one step: tables, indexes, views and the version row (no revision run)."""
     metadata.create_all(connection, checkfirst=False)
-    for name, select in VIEWS.items():
-        connection.exec_driver_sql(f"CREATE VIEW {name} AS {select.strip()}")
+    for name in VIEWS:
+        connection.exec_driver_sql(f"CREATE VIEW {name} AS {view_select(name, connection.dialect.name)}")
     version = _version_table()
     version.create(connection)
     connection.execute(version.insert().values(version_num=SCHEMA_REVISION))

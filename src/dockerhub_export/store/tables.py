@@ -23,8 +23,9 @@ create exactly these tables; test_store compares them with Alembic's autogenerat
     access_token_use      each token's last_used_at, as intervals of its own (it moves daily)
 
 `VIEWS` are the views for BI tools over these tables, as the newest revision leaves them (revisions 0004
-and 0005 created them, each with its own copy of this SQL). An empty database is created from these
-declarations in one step (`migrate`); test_migrate checks that this equals the schema the revisions build.
+to 0006 created them, each with its own copy of this SQL; `view_select` gives a view's SQL on a
+backend). An empty database is created from these declarations in one step (`migrate`); test_migrate
+checks that this equals the schema the revisions build.
 """
 
 from typing import Any
@@ -291,10 +292,117 @@ KEY_COLUMNS = key_columns(repository_snapshots)
 DATA_COLUMNS: tuple[str, ...] = data_columns(repository_snapshots)
 
 
-# Views in plain SQL that SQLite, PostgreSQL and MariaDB all read: name -> SELECT (see revisions 0004
-# and 0005 for what each is for and why it is written this way). A revision that changes one changes it
-# here too.
-VIEWS = {
+# `latest_access`: the effective access (`access.effective_access`) of each org's newest access night
+# that has both members and permissions, on that night's repositories (revision 0006 says more). It reads
+# the versions valid on that night, not the open ones, which a later night with only one of the two
+# listings has moved on. One row per (repository, member, granting team) first; then, per (repository,
+# member), each level's teams joined in name order: the highest level wins, a read on a public
+# repository is dropped. SQLite, PostgreSQL and MariaDB each spell a few parts their own way.
+_NIGHT = """
+        FROM (SELECT namespace, MAX(snapshot_date) AS snapshot_date FROM access_nights
+              WHERE members IS NOT NULL AND permissions IS NOT NULL
+              GROUP BY namespace) d"""
+_VALID = """
+          ON {t}.namespace = d.namespace AND {t}.valid_from <= d.snapshot_date
+         AND ({t}.valid_to IS NULL OR {t}.valid_to > d.snapshot_date)"""
+_GRANTS = """
+        SELECT d.namespace AS namespace, p.repository AS repository, m.username AS username,
+               m.role AS role, {team} AS team, p.permission AS permission, r.is_private AS is_private,
+               d.snapshot_date AS snapshot_date{night}
+        JOIN access_nights n
+          ON n.namespace = d.namespace AND n.snapshot_date = d.snapshot_date AND n.teams IS {listed}{joins}
+        JOIN repository_snapshots r
+          ON r.namespace = d.namespace AND r.snapshot_date = d.snapshot_date AND r.name = p.repository
+        WHERE m.role NOT IN ('owner', 'editor', 'invitee')"""
+# From the night's team listings: each permission's team members, then each member by primary key. No
+# index leads from a team to its permissions, and without statistics (SQLite has none unless analyzed; a
+# MariaDB table's lag behind its writes) SQLite and MariaDB scanned the members once per permission:
+# CROSS JOIN (SQLite) and STRAIGHT_JOIN (MariaDB) keep this order.
+_TEAM_LISTED = """
+        JOIN access_permissions p{p}
+        {join} access_team_members t{t} AND t.team = p.team
+        {join} access_members m{m} AND m.username = t.username"""
+# A night without team listings has its members' own teams (the member listing's groups, ';'-joined),
+# as `AccessNight.memberships` has.
+_OWN_TEAMS = """
+        JOIN access_members m{m}
+        JOIN access_permissions p{p} AND {contains}"""
+_JOIN = {"sqlite": "CROSS JOIN", "postgresql": "JOIN", "mysql": "STRAIGHT_JOIN"}
+_CONTAINS = {
+    "sqlite": "instr(';' || m.teams || ';', ';' || p.team || ';') > 0",
+    "postgresql": "strpos(';' || m.teams || ';', ';' || p.team || ';') > 0",
+    "mysql": "INSTR(CAST(CONCAT(';', m.teams, ';') AS BINARY), CAST(CONCAT(';', p.team, ';') AS BINARY)) > 0",
+}
+_ACCESS = """
+        SELECT d.namespace AS namespace, r.name AS repository, m.username AS username,
+               'admin' AS permission, m.role AS role, '' AS teams, d.snapshot_date AS snapshot_date{night}
+        JOIN access_members m{m}
+        JOIN repository_snapshots r ON r.namespace = d.namespace AND r.snapshot_date = d.snapshot_date
+        WHERE m.role IN ('owner', 'editor')
+        UNION ALL
+        SELECT b.namespace, b.repository, b.username,
+               CASE WHEN b.admin_teams IS NOT NULL THEN 'admin'
+                    WHEN b.write_teams IS NOT NULL THEN 'write' ELSE 'read' END,
+               b.role, COALESCE(b.admin_teams, b.write_teams, b.read_teams), b.snapshot_date
+        FROM ({levels}) b
+        WHERE b.admin_teams IS NOT NULL OR b.write_teams IS NOT NULL
+           OR (b.read_teams IS NOT NULL AND b.is_private = TRUE)"""
+# Each level's teams per (repository, member), in code-point order like Python's sorted(): PostgreSQL
+# sorts them in "C" order whatever the database's collation; MariaDB's names are utf8mb4_bin already;
+# SQLite's group_concat has no ORDER BY before 3.44, so there it is a window function over the rows in
+# team order.
+_KEYS = "c.namespace, c.repository, c.username, c.role, c.is_private, c.snapshot_date"
+_LEVELS = {
+    "sqlite": """
+        SELECT s.namespace, s.repository, s.username, s.role, s.is_private, s.snapshot_date,
+               s.admin_teams, s.write_teams, s.read_teams
+        FROM (SELECT {keys}, row_number() OVER w AS k,
+                group_concat(CASE WHEN c.permission = 'admin' THEN c.team END, ';') OVER w AS admin_teams,
+                group_concat(CASE WHEN c.permission = 'write' THEN c.team END, ';') OVER w AS write_teams,
+                group_concat(CASE WHEN c.permission = 'read' THEN c.team END, ';') OVER w AS read_teams
+              FROM ({candidates}) c
+              WINDOW w AS (PARTITION BY c.namespace, c.repository, c.username ORDER BY c.team
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) s
+        WHERE s.k = 1""",
+    "postgresql": """
+        SELECT {keys},
+               string_agg(CASE WHEN c.permission = 'admin' THEN c.team END, ';' ORDER BY c.team COLLATE "C")
+                 AS admin_teams,
+               string_agg(CASE WHEN c.permission = 'write' THEN c.team END, ';' ORDER BY c.team COLLATE "C")
+                 AS write_teams,
+               string_agg(CASE WHEN c.permission = 'read' THEN c.team END, ';' ORDER BY c.team COLLATE "C")
+                 AS read_teams
+        FROM ({candidates}) c
+        GROUP BY {keys}""",
+    "mysql": """
+        SELECT {keys},
+               GROUP_CONCAT(CASE WHEN c.permission = 'admin' THEN c.team END ORDER BY c.team SEPARATOR ';')
+                 AS admin_teams,
+               GROUP_CONCAT(CASE WHEN c.permission = 'write' THEN c.team END ORDER BY c.team SEPARATOR ';')
+                 AS write_teams,
+               GROUP_CONCAT(CASE WHEN c.permission = 'read' THEN c.team END ORDER BY c.team SEPARATOR ';')
+                 AS read_teams
+        FROM ({candidates}) c
+        GROUP BY {keys}""",
+}
+
+
+def _latest_access(dialect: str) -> str:
+    valid = {alias: _VALID.format(t=alias) for alias in "ptm"}
+    listed = _TEAM_LISTED.format(join=_JOIN[dialect], **valid)
+    own = _OWN_TEAMS.format(contains=_CONTAINS[dialect], **valid)
+    candidates = "\n        UNION ALL".join(
+        _GRANTS.format(team=team, night=_NIGHT, listed=flag, joins=joins)
+        for team, flag, joins in (("t.team", "NOT NULL", listed), ("p.team", "NULL", own))
+    )
+    levels = _LEVELS[dialect].format(keys=_KEYS, candidates=candidates)
+    return _ACCESS.format(night=_NIGHT, m=valid["m"], levels=levels)
+
+
+# Views for BI tools: name -> SELECT, in plain SQL that SQLite, PostgreSQL and MariaDB all read, or per
+# dialect where they differ (see `view_select`; revisions 0004 to 0006 say what each is for and why it
+# is written this way). A revision that changes one changes it here too.
+VIEWS: dict[str, str | dict[str, str]] = {
     "latest_repositories": """
         SELECT r.namespace AS namespace, r.name AS name, r.snapshot_date AS snapshot_date,
                r.is_private AS is_private, r.last_updated AS last_updated, r.pull_count AS pull_count,
@@ -362,4 +470,13 @@ VIEWS = {
         FROM access_permissions t
         WHERE t.valid_to IS NULL
     """,
+    "latest_access": {dialect: _latest_access(dialect) for dialect in _LEVELS},
 }
+
+
+def view_select(name: str, dialect: str) -> str:
+    """The SELECT of view ``name`` on ``dialect`` (a SQLAlchemy dialect name; MariaDB is "mysql")."""
+    select = VIEWS[name]
+    if isinstance(select, dict):
+        select = select["mysql" if dialect == "mariadb" else dialect]
+    return select.strip()
