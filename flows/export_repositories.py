@@ -1,5 +1,6 @@
 """The nightly export as a Prefect flow: authenticate → fetch all pages → transform → check history →
-write the dated CSV → upsert the snapshot → top movers → publish the run's summary.
+write the dated CSV → upsert the snapshot → top movers (→ tags, access, the report) → publish the run's
+summary.
 
 `dockerhub_export.pipeline.export` is that sequence, written once; this flow runs each of its stages
 as the task below that wraps the stage's library function, and publishes the artifacts.
@@ -16,16 +17,19 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import flow, get_run_logger, task
 from prefect import tags as run_tags
 from prefect.cache_policies import NO_CACHE
+from prefect.events import Event, emit_event
 from prefect.utilities.annotations import quote
 
 from dockerhub_export import (
     access_csv,
     access_fetch,
+    access_review,
     attribution,
     audit,
     csv_output,
     guard,
     pipeline,
+    report,
     snapshot_queries,
     store,
     tags,
@@ -40,6 +44,7 @@ from . import artifacts, runtime
 
 P = ParamSpec("P")
 T = TypeVar("T")
+TOKEN_EXPIRING = "dockerhub-export.token.expiring"  # the event deployments/automations/ notifies on
 
 # The pipeline's stages, each the task of one library function. Every one holds the token, a client or
 # a frame: NO_CACHE keeps them out of cache keys and result storage, and a nightly snapshot must never
@@ -64,6 +69,8 @@ STAGES: tuple[tuple[Callable[..., Any], str], ...] = (
     (access_fetch.fetch_access, "fetch-access"),
     (store.write_access_night, "upsert-access"),
     (access_csv.write_access_csvs, "write-access-csvs"),
+    (access_review.review_night, "review-access"),
+    (report.write_night, "write-report"),
 )
 TASKS: dict[Callable[..., Any], Any] = {
     function: task(name=name, cache_policy=NO_CACHE)(function) for function, name in STAGES
@@ -127,6 +134,7 @@ def export_repositories(
         raise
     artifacts.publish_summary(result)
     artifacts.publish_night(result.night())
+    emit_token_events(result)
     logger.info(
         "exported %d repositories of %s (%d private) to %s",
         result.repositories,
@@ -135,6 +143,41 @@ def export_repositories(
         result.csv_path,
     )
     return result
+
+
+def emit_token_events(result: RunResult) -> list[Event]:
+    """One `TOKEN_EXPIRING` event per token of the night that expires within the review's alert days
+    (not expired yet): what deployments/automations/token-expiring.yaml notifies on. The token's label
+    and id, never a secret; the run context adds the flow run as a related resource."""
+    review = None if result.access is None else result.access.review
+    if review is None:
+        return []
+    emitted = []
+    for token in review.alerts:
+        event = emit_event(
+            TOKEN_EXPIRING,
+            resource={
+                "prefect.resource.id": f"dockerhub-export.token.{result.org}.{token.id}",
+                "prefect.resource.name": token.label,
+                "dockerhub-export.org": result.org,
+                "dockerhub-export.token.label": token.label,
+            },
+            payload={
+                "expires_at": token.expires_at,
+                "days_left": token.days_left,
+                "created_by": token.created_by,
+                "flags": list(token.flags),
+                "snapshot_date": result.snapshot_date.isoformat(),
+            },
+        )
+        if event is not None:
+            emitted.append(event)
+    if emitted:
+        get_run_logger().info(
+            "%d access tokens of %s expire within %d days: one %s event each",
+            len(emitted), result.org, review.alert_days, TOKEN_EXPIRING,
+        )  # fmt: skip
+    return emitted
 
 
 def run_with_settings(settings: Settings, options: pipeline.RunOptions) -> RunResult:

@@ -16,6 +16,8 @@ from dockerhub_export import humanize
 from dockerhub_export.humanize import count, moment, size
 from dockerhub_export.results import AccessResult, Anomaly, Attribution, RunResult, SnapshotChanges, TagResult
 
+from . import summary_access
+
 KEY_PREFIX = "dockerhub-export"
 MAX_NAMES = 20  # names listed per "added"/"removed" line before "... and N more"
 # The summary's movers table: these columns of `snapshot_queries.top_movers` rows, under these headers (the
@@ -132,6 +134,7 @@ def summary_markdown(result: RunResult) -> str:
     lines += _changes(snapshot)
     lines += [
         f"| CSV | `{result.csv_path}` |",
+        *([f"| Report | `{result.report_path}` |"] if result.report_path is not None else []),
         f"| Duration | {result.seconds:.1f} s |",
         f"| Retries | {count(result.retries)} |",
         f"| Rate-limit waits | {count(result.rate_limited)} ({result.waited_seconds:.1f} s) |",
@@ -141,6 +144,8 @@ def summary_markdown(result: RunResult) -> str:
     lines += _movers(snapshot, result.top_movers)
     if result.tags is not None:
         lines += tags_markdown(result.tags, repositories)
+    if result.access is not None:
+        lines += summary_access.access_markdown(result.access, result.org)
     if result.warnings:
         lines += ["", "## Warnings", ""] + [f"- {_cell(warning)}" for warning in result.warnings]
     return "\n".join(lines) + "\n"

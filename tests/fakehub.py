@@ -86,7 +86,7 @@ from hubdata import make_repos, make_tags
 
 __all__ = ["FakeHub", "Faults", "RecordedRequest", "make_repos", "make_tags"]
 
-_seconds, _text = seconds, reply_text  # bench/hubserver.py imports them under these names
+_seconds, _text = seconds, reply_text  # bench/harness/hubserver.py imports them under these names
 
 ORDERINGS = ("name", "-name", "last_updated", "-last_updated", "pull_count", "-pull_count")
 TWO_FA_DETAIL = "Require secondary authentication on MFA enabled account"  # what hub-tool matches on

@@ -62,3 +62,14 @@ def test_storage_counts_each_digest_once_per_repository() -> None:
         "repositories_left_out": 0,
         "total_bytes": 250,
     }
+
+
+def test_stale_with_top_keeps_the_largest_as_the_whole_list_would_and_still_counts_every_stale_tag() -> None:
+    old, new = "2020-01-01T00:00:00Z", "2026-11-26T00:00:00Z"
+    rows = [row("web", f"v{k}", f"sha256:{k % 4}", (k * 37) % 11, None, old) for k in range(30)]
+    rows += [row("api", "fresh", "sha256:0", 99, new, old), row("api", "same", "sha256:9", 10, None, old)]
+    whole = stale(rows, NIGHT, 180)
+    kept = stale(iter(rows), NIGHT, 180, top=5)  # any iterable, read once
+    assert kept.tags == whole.tags[:5] and len(whole.tags) == whole.tags_total == kept.tags_total == 31
+    assert kept.reclaimable_bytes == whole.reclaimable_bytes > 0
+    assert kept.to_json_dict()["tags_left_out"] == 26

@@ -122,3 +122,20 @@ def test_a_repository_without_tags_counts_as_listed(engine: sa.Engine) -> None:
     summary = write(engine, N1, [], ["empty"], ["empty"])
     assert summary.night.tags == 0 and summary.night.bytes == 0
     assert store.last_fetched(engine, ORG, N2) == {"empty": N1}
+
+
+def test_inventory_columns_leave_out_repositories_and_share_equal_texts_of_shared_columns(
+    engine: sa.Engine,
+) -> None:
+    rows = [tag(repository, name, media_type="application/vnd.oci.image.index.v1+json") for repository in
+            ("web", "db") for name in ("v1", "v2", "v3")]  # fmt: skip
+    write(engine, N1, rows, ["web", "db"], ["web", "db"])
+    read = store.tag_inventory_columns(engine, ORG, N1, without=["db"], shared=["repository", "media_type"])
+    assert sorted(zip(read["repository"], read["tag"], strict=True)) == [
+        ("web", "v1"),
+        ("web", "v2"),
+        ("web", "v3"),
+    ]
+    assert read["media_type"] == ["application/vnd.oci.image.index.v1+json"] * 3
+    # one object per value in the shared columns, as the fetch keeps them (the driver makes one per row)
+    assert {len({id(value) for value in read[name]}) for name in ("repository", "media_type")} == {1}

@@ -5,7 +5,7 @@ or nothing."""
 import csv
 import io
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from fakehub import FakeHub, make_repos, make_tags
 from hubdata import digest_of
 
 from dockerhub_export.errors import HubUnavailable
-from dockerhub_export.pipeline import RunOptions, export
+from dockerhub_export.pipeline import TOP_STALE, RunOptions, export
 from dockerhub_export.results import RunResult
 
 N1, N2, N3, N4 = date(2026, 11, 26), date(2026, 11, 27), date(2026, 11, 28), date(2026, 11, 29)
@@ -92,6 +92,16 @@ def test_each_night_equals_the_truth_and_lists_only_what_had_a_reason(tagged: Fa
     quiet = night(tagged, settings, N3)  # nothing happened: no tag listed, the CSV still complete
     assert tag_requests(tagged) == set() and csv_rows(quiet.tags.csv_path) == truth(tagged)
     assert quiet.tags.bytes == second.tags.bytes == quiet.tags.previous_bytes
+    # the summary counts every stale tag, and its table holds the largest TOP_STALE of them
+    threshold = (N3 - timedelta(days=quiet.tags.stale_days)).isoformat()
+    stale = sorted(
+        (row for row in truth(tagged) if max(row[5], row[6]) < threshold),
+        key=lambda row: (-int(row[3]), row[0], row[1]),
+    )
+    assert quiet.tags.stale_tags == len(stale) > TOP_STALE == len(quiet.tags.largest_stale)
+    assert [(t["repository"], t["tag"]) for t in quiet.tags.largest_stale] == [
+        r[:2] for r in stale[:TOP_STALE]
+    ]
 
 
 def test_without_the_audit_log_a_deleted_tag_waits_for_the_refresh(tagged: FakeHub, settings_for) -> None:  # type: ignore[no-untyped-def]

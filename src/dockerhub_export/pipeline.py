@@ -1,6 +1,6 @@
 """The nightly export, written once: authenticate → fetch → transform → check → write CSV → upsert → movers,
 then, with tags: read the audit log → select repositories → fetch their tags → upsert the tag night →
-write the tags CSV.
+write the tags CSV; with access: its night, CSVs and review; with the report: the night's HTML page, last.
 
 `export` runs the stages in order. Each stage is a plain library function, called through ``call``:
 directly by default (the command line's in-process run), or as a Prefect task (the flow passes a
@@ -11,6 +11,7 @@ the same, because the sequence is this one function.
 and the run-log row, closed with the outcome (success, failed, or refused by the history guard).
 """
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 RUN_LOGGED = "dockerhub-export: the run log records this failure"
 TOP_MOVERS = 10
 TOP_STALE = 20  # the nightly summary's table of the largest stale tags
@@ -102,7 +104,38 @@ def export(settings: Settings, options: RunOptions, *, call: Call = direct) -> R
                 )
         tag_result = export_tags(run, session, frame, warnings, call) if options.include_tags else None
         access = export_access(run, session, frame, warnings, call) if options.include_access else None
-        return run.succeed(path, warnings, summary, movers, tag_result, changes, anomalies, access=access)
+        page = write_report(run, warnings, call) if options.report else None
+        return run.succeed(
+            path, warnings, summary, movers, tag_result, changes, anomalies, access=access, report=page
+        )
+
+
+def write_report(run: "ExportRun", warnings: list[str], call: Call) -> Path | None:
+    """The night's report (`report`), once everything else of the night is stored: it is read back from
+    the snapshot database, so a run without one gets a warning and no report."""
+    if run.engine is None:
+        warnings.append(
+            "no report: it is made from the snapshot database, and this run writes none (--no-db); "
+            "`dockerhub-export report` makes one from a database"
+        )
+        return None
+    from . import report
+
+    started = time.monotonic()
+    try:
+        path = call(report.write_night, run.engine, run.org, run.day, run.settings.export_dir)
+    except Exception as exc:
+        # A report is derived data: by now the night's CSVs and history are stored, and failing the run
+        # would call them failed too (and mark the run failed in the run log). So the run succeeds with
+        # a warning; `report --date` makes the page again from the same database.
+        log.debug("the report of %s was not written", run.org, exc_info=True)  # --debug: where
+        warnings.append(
+            f"no report: {one_line(exc)} (the night is stored: `dockerhub-export report --org {run.org} "
+            f"--date {run.day.isoformat()}` makes it again)"
+        )
+        return None
+    log.info("wrote the report of %s to %s (%.2f s)", run.org, path, time.monotonic() - started)
+    return path
 
 
 def export_access(
@@ -110,8 +143,9 @@ def export_access(
 ) -> AccessResult:
     """The night's members, teams, repository team permissions and tokens, after its repositories: read
     whole (a listing the token may not read is left out with a warning; any other failure fails the
-    run), then the access history, then the CSVs; none written unless all of the night was read."""
-    from . import access, access_csv, access_fetch
+    run), then the access history, then the CSVs; none written unless all of the night was read. Then
+    the night's review for the summary (`access_review`)."""
+    from . import access, access_csv, access_fetch, access_review
 
     names, private = frame["name"].tolist(), frame["is_private"].fillna(False).tolist()
     repositories = [access.Repository(name, bool(flag)) for name, flag in zip(names, private, strict=True)]
@@ -123,10 +157,12 @@ def export_access(
         access_csv.write_access_csvs, night, repositories, run.settings.export_dir, run.org, run.day,
         safe=run.settings.csv_safe,
     )  # fmt: skip
+    # after the night and the run's audit events are stored: compared with the previous stored night
+    review = call(access_review.review_night, run.engine, run.org, night, repositories)
     counted = (night.members, night.teams, night.grants, night.tokens)
     members, teams, permissions, tokens = (None if part is None else len(part) for part in counted)
     missing = tuple(name for name in access.LISTINGS if name not in night.listings())
-    return AccessResult(tuple(paths), members, teams, permissions, tokens, missing)
+    return AccessResult(tuple(paths), members, teams, permissions, tokens, missing, review)
 
 
 def export_tags(
@@ -167,7 +203,7 @@ def export_tags(
         )
         inventory = call(tags.inventory_frame, engine, org, night, inventory, listing.fetched)
     path = call(tags.write_tags_csv, inventory, run.tags_csv_path, safe=settings.csv_safe)
-    figures = tags.figures(inventory, night, previous)
+    figures = tags.figures(inventory, night, previous, top=TOP_STALE)
     return TagResult(
         csv_path=path,
         tags=len(inventory),
@@ -179,7 +215,7 @@ def export_tags(
         bytes=figures.storage.total_bytes,
         previous_bytes=figures.previous_bytes,
         stale_days=figures.stale.days,
-        stale_tags=len(figures.stale.tags),
+        stale_tags=figures.stale.tags_total,
         reclaimable_bytes=figures.stale.reclaimable_bytes,
         largest_stale=tuple(stale_tag(row) for row in figures.stale.tags[:TOP_STALE]),
     )
@@ -299,6 +335,7 @@ class ExportRun:
         anomalies: list[dict[str, Any]] | None = None,
         *,
         access: AccessResult | None = None,
+        report: Path | None = None,
     ) -> RunResult:
         """The run's summary; the run log records the success."""
         counts, stats = self.counts(), self.hub_stats()
@@ -320,6 +357,7 @@ class ExportRun:
             waited_seconds=round(stats.waited_seconds, 1),
             tags=tags,
             access=access,
+            report_path=report,
         )
         if self.engine is not None and self.run_id is not None:
             store.finish_run(

@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+from .access_changes import AccessChange
+
 
 class Mover(TypedDict):
     """One of the night's top movers: a row of `snapshot_queries.top_movers` (the table keeps it all)."""
@@ -115,6 +117,61 @@ class TagResult:
     largest_stale: tuple[StaleTag, ...]  # the largest stale tags, largest first
 
 
+@dataclass(frozen=True, slots=True)
+class PrivateAccess:
+    """A user who may push to or administer private repositories: the highest such permission they hold,
+    on how many of the night's private repositories (write or admin)."""
+
+    username: str
+    role: str
+    permission: str  # write or admin
+    repositories: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenStanding:
+    """An access token the review names: expired, expiring soon or never expiring (no secret in it; the
+    summary shows its label and creator, the Prefect event its id too)."""
+
+    id: str
+    label: str
+    created_by: str  # a username
+    expires_at: str | None  # canonical timestamp text; None: never expires
+    days_left: int | None  # from the night's date to the expiry's (UTC dates); None: never expires
+    flags: tuple[str, ...]  # `access.token_flags` (expiring within the review's ``expiring_days``)
+
+
+@dataclass(frozen=True)
+class AccessReview:
+    """What the night's access says to an auditor (`access_review.review`). A part is None when the
+    night lacks the listing it needs: "not read", never "none"."""
+
+    night: date
+    history: bool  # the night went to the snapshot database (else nothing to compare with)
+    roles: Mapping[str, int] | None  # members by role (invitees included), None: members not read
+    previous_night: date | None  # the stored access night the changes are counted from (None: none)
+    changes: tuple[AccessChange, ...] | None  # attributed where the audit log says; None: not compared
+    uncompared: tuple[str, ...]  # listings either night lacks: their changes are unknown
+    private_repositories: int  # the night's private repositories
+    private_access: tuple[PrivateAccess, ...] | None  # widest first; None: members or permissions unread
+    tokens: tuple[TokenStanding, ...] | None  # expired, expiring within expiring_days, never expiring
+    expiring_days: int
+    alert_days: int  # tokens expiring within this many days make a Prefect event
+
+    def tokens_with(self, flag: str) -> tuple[TokenStanding, ...] | None:
+        return None if self.tokens is None else tuple(t for t in self.tokens if flag in t.flags)
+
+    @property
+    def alerts(self) -> tuple[TokenStanding, ...]:
+        """Tokens not expired that expire within ``alert_days`` of the night (soonest first)."""
+        found = [
+            token
+            for token in self.tokens or ()
+            if token.days_left is not None and 0 <= token.days_left <= self.alert_days
+        ]
+        return tuple(sorted(found, key=lambda token: (token.days_left, token.label, token.id)))
+
+
 @dataclass(frozen=True)
 class AccessResult:
     """The night's access section: its CSVs and counts (None: a listing the token may not read)."""
@@ -125,6 +182,7 @@ class AccessResult:
     permissions: int | None  # repository team permissions
     tokens: int | None
     missing: tuple[str, ...]  # the listings the night lacks
+    review: AccessReview | None = None  # None: not reviewed
 
 
 @dataclass(frozen=True)
@@ -160,6 +218,7 @@ class RunResult:
     waited_seconds: float
     tags: TagResult | None = None  # None: tags were not exported
     access: AccessResult | None = None  # None: access was not exported
+    report_path: Path | None = None  # the night's HTML report; None: not asked for, or not written
 
     @property
     def csv_paths(self) -> tuple[Path, ...]:

@@ -119,6 +119,14 @@ class RunOptions:
         "read costs one warning.",
         nightly=True,
     )
+    report: bool = option(
+        False,
+        flag="--report/--no-report",
+        help="Also the night's report: <org>/report-<date>.html, one self-contained page to open, forward "
+        "and print, made from the snapshot database once the night is stored (without a database: a "
+        "warning, no report).",
+        nightly=True,
+    )
 
 
 # Options that are Settings fields: None (the default) leaves them to the environment.

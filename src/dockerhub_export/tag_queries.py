@@ -10,9 +10,10 @@ most), the same on every backend. Two caveats, also in the docs:
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from heapq import nsmallest
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
@@ -24,6 +25,7 @@ STALE_DAYS = 180  # the nightly summary's threshold: the Hub's UI calls an image
 
 INVENTORY = ("digest", "full_size", "tag_last_pulled", "tag_last_pushed")
 """The columns these reports read, after ``repository`` and ``tag``."""
+STALE_FIELDS = ("repository", "tag", *INVENTORY)  # the keys of a stale tag's row
 
 
 def moment(text: str | None) -> str:
@@ -54,12 +56,13 @@ class StaleReport:
         }
 
 
-def stale(rows: Iterable[Sequence[Any]], night: date, days: int) -> StaleReport:
+def stale(rows: Iterable[Sequence[Any]], night: date, days: int, *, top: int | None = None) -> StaleReport:
     """The tags whose last activity is before 00:00 UTC of ``night`` minus ``days`` days.
 
     ``rows``: (repository, tag, digest, full_size, tag_last_pulled, tag_last_pushed), timestamps as
     canonical text. Reclaimable: per repository, each digest that only stale tags point at, its size
-    counted once.
+    counted once. ``top``: ``tags`` keeps only the largest ``top`` (``tags_total`` counts them all), so
+    a night whose tags are all stale holds no row per tag for a summary's table.
     """
     # Against a midnight, canonical timestamps compare as text: "2026-10-27T23:59:59.999999999Z" is before
     # "2026-10-28T00:00:00", and "2026-10-28T00:00:00Z" (or any fraction of that second) is not.
@@ -67,19 +70,28 @@ def stale(rows: Iterable[Sequence[Any]], night: date, days: int) -> StaleReport:
     report = StaleReport(night, days)
     fresh_digests: set[tuple[str, Any]] = set()
     stale_digests: dict[tuple[str, Any], int] = {}
-    for repository, tag, digest, size, pulled, pushed in rows:
-        if (pulled and pulled >= threshold) or (pushed and pushed >= threshold):
-            fresh_digests.add((repository, digest))
-            continue
-        report.tags.append(
-            {"repository": repository, "tag": tag, "digest": digest, "full_size": size,
-             "tag_last_pulled": pulled, "tag_last_pushed": pushed}
-        )  # fmt: skip
-        stale_digests[(repository, digest)] = max(stale_digests.get((repository, digest), 0), size or 0)
+
+    def found() -> Iterator[Sequence[Any]]:
+        for row in rows:
+            repository, _tag, digest, size, pulled, pushed = row
+            if (pulled and pulled >= threshold) or (pushed and pushed >= threshold):
+                fresh_digests.add((repository, digest))
+                continue
+            stale_digests[(repository, digest)] = max(stale_digests.get((repository, digest), 0), size or 0)
+            report.tags_total += 1
+            yield row
+
+    # nsmallest(n, ...) is sorted(...)[:n], holding n rows at a time
+    chosen = (
+        sorted(found(), key=_largest_first) if top is None else nsmallest(top, found(), key=_largest_first)
+    )
+    report.tags = [dict(zip(STALE_FIELDS, row, strict=True)) for row in chosen]
     report.reclaimable_bytes = sum(size for key, size in stale_digests.items() if key not in fresh_digests)
-    report.tags.sort(key=lambda row: (-(row["full_size"] or 0), row["repository"], row["tag"]))
-    report.tags_total = len(report.tags)
     return report
+
+
+def _largest_first(row: Sequence[Any]) -> tuple[int, str, str]:
+    return -(row[3] or 0), row[0], row[1]
 
 
 @dataclass

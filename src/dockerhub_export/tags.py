@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from . import csv_output, store, transform
-from .audit import OVERLAP
 from .fetch import PerRepositoryListing
 from .resources import REPOSITORIES, TAGS
 from .store.frames import driver_columns
 from .tag_queries import INVENTORY, STALE_DAYS, StaleReport, StorageReport, moment, stale, storage
-from .timestamps import format_timestamp
+from .timestamps import OVERLAP, format_timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -133,7 +132,8 @@ def inventory_frame(
     listed every repository reads nothing back."""
     import pandas as pd
 
-    columns = store.tag_inventory_columns(engine, org, night, without=fetched)
+    shared = [column.name for column in TAGS.schema.columns if column.few_values]
+    columns = store.tag_inventory_columns(engine, org, night, without=fetched, shared=shared)
     if not columns["tag"]:
         return listed
     columns["namespace"] = [org] * len(columns["tag"])
@@ -152,16 +152,24 @@ class TagFigures:
 
 
 def figures(
-    frame: "pd.DataFrame", night: date, previous: store.TagNight | None, days: int = STALE_DAYS
+    frame: "pd.DataFrame",
+    night: date,
+    previous: store.TagNight | None,
+    days: int = STALE_DAYS,
+    *,
+    top: int | None = None,
 ) -> TagFigures:
-    """Stale tags (``days`` without activity) and storage of the night's inventory ``frame``."""
+    """Stale tags (``days`` without activity; the largest ``top`` of them kept, all counted) and storage
+    of the night's inventory ``frame``."""
     columns = driver_columns(frame, TAGS.schema, ("repository", "tag", *INVENTORY), timestamps="text")
 
     def rows() -> Iterator[tuple[Any, ...]]:
         return zip(*columns.values(), strict=True)
 
     return TagFigures(
-        stale(rows(), night, days), storage(rows(), night), None if previous is None else previous.bytes
+        stale(rows(), night, days, top=top),
+        storage(rows(), night),
+        None if previous is None else previous.bytes,
     )
 
 

@@ -4,8 +4,9 @@ Start-up stays lean (``--help`` well under half a second): Prefect, pandas, http
 imported inside the commands that need them, and the query commands never import Prefect.
 
 One module a command group: `run` (the export), `queries` (history, trends), `tags` (stale, storage),
-`audit`, `db`, `backfill`; what they share: `options` (flags, settings, the database), `output` (the
-one renderer: table, csv or json), `console` (the run's story on stderr), `state` (--debug).
+`audit`, `access` (members, access, tokens, access-changes), `report` (the HTML page), `db`,
+`backfill`; what they share: `options` (flags, settings, the database), `output` (the one renderer:
+table, csv or json), `console` (the run's story on stderr), `state` (--debug).
 """
 
 import sys
@@ -45,9 +46,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from . import audit, backfill, db, queries, run, tags
+    from . import access, audit, backfill, db, queries, report, run, tags
 
-    for module in (run, db, queries, tags, audit, backfill):
+    for module in (run, db, queries, tags, audit, access, report, backfill):
         module.register(app)
 
 

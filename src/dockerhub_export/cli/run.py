@@ -70,6 +70,8 @@ def run(
         typer.echo(f"warning: {warning}", err=True)
     for path in result.csv_paths:
         typer.echo(path)
+    if result.report_path is not None:
+        typer.echo(result.report_path)
 
 
 def _run_in_process(settings: "Settings", options: "RunOptions") -> "RunResult":
