@@ -22,7 +22,6 @@ Target: each query command ≤ 1 s at 3,000 repositories × 365 nights (issue 16
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import subprocess
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import Figures, Scenario, Setup, Target, scenario
-from harness.tools import BENCH, CLI, ORG, PY, TESTS, Code, clean_env, run_timed
+from harness.tools import BENCH, CLI, ORG, PY, TESTS, Code, clean_env, content_key, run_timed
 
 CACHE = Path(tempfile.gettempdir()) / "dockerhub-export-bench"
 BUILDER = BENCH / "harness" / "accessyear.py"
@@ -60,15 +59,10 @@ def nights(size: int) -> int:
 def code_key(code: Code, size: int) -> str:
     """A hash of what the year's database depends on: the code's store and access model, this tree's
     fake Hub history and builder, and the size."""
-    digest = hashlib.sha256(f"{size}/{nights(size)}".encode())
     package = code.tree / "src" / "dockerhub_export"
     files = [path for part in PACKAGE_PARTS for path in sorted((package / part).rglob("*.py"))]
     files += [TESTS / name for name in HUB_PARTS] + [BUILDER]
-    for path in files:
-        if path.is_file():
-            digest.update(str(path.relative_to(path.parents[1])).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return content_key(f"{size}/{nights(size)}", files)
 
 
 def year(code: Code, size: int) -> dict[str, Any]:

@@ -26,7 +26,6 @@ the nightly run.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import os
@@ -38,7 +37,20 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import Figures, Scenario, Setup, Target, scenario
-from harness.tools import BENCH, CLI, ORG, PY, TESTS, TOKEN, Code, HubProcess, clean_env, hub_env, run_timed
+from harness.tools import (
+    BENCH,
+    CLI,
+    ORG,
+    PY,
+    TESTS,
+    TOKEN,
+    Code,
+    HubProcess,
+    clean_env,
+    content_key,
+    hub_env,
+    run_timed,
+)
 
 CACHE = Path(tempfile.gettempdir()) / "dockerhub-export-bench"
 BUILDER = BENCH / "harness" / "reportyear.py"
@@ -80,15 +92,10 @@ def nights(size: int) -> int:
 def code_key(code: Code, size: int) -> str:
     """A hash of what the year's database depends on: the code's store and models, this tree's fake Hub
     history and builders, and the size."""
-    digest = hashlib.sha256(f"{size}/{nights(size)}/{TAGS_A_REPOSITORY}".encode())
     package = code.tree / "src" / "dockerhub_export"
     files = [path for part in YEAR_PARTS for path in sorted((package / part).rglob("*.py"))]
     files += [TESTS / name for name in HUB_PARTS] + [BENCH / "harness" / name for name in BUILDERS]
-    for path in files:
-        if path.is_file():
-            digest.update(str(path.relative_to(path.parents[1])).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return content_key(f"{size}/{nights(size)}/{TAGS_A_REPOSITORY}", files)
 
 
 def year(code: Code, size: int) -> dict[str, Any]:

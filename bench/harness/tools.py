@@ -8,6 +8,7 @@ own `dockerhub_export`; everything else (Prefect, pandas, ...) is this venv's.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -239,3 +240,14 @@ def prefect_server(timeout: float = 180) -> Iterator[dict[str, str]]:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def content_key(seed: str, files: list[Path]) -> str:
+    """A short hash of ``seed`` and the files' names and contents (absent ones skipped): what a cached
+    database built by those files depends on."""
+    digest = hashlib.sha256(seed.encode())
+    for path in files:
+        if path.is_file():
+            digest.update(str(path.relative_to(path.parents[1])).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
