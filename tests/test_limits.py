@@ -1,9 +1,11 @@
 """The pacing every request shares: the Hub's pause hints and the adaptive concurrency limit."""
 
 import asyncio
+import time
 
 import httpx
 import pytest
+from fakehub import FakeHub, Faults, make_repos
 
 from dockerhub_export.limits import AdaptiveLimiter, Announced, Budget, announced_budget, retry_after
 
@@ -134,8 +136,9 @@ def test_a_limiter_given_a_spent_budget_waits_for_its_window_even_on_another_loo
 
 def test_a_429_with_budget_left_sends_the_end_of_each_window_one_at_a_time() -> None:
     """Another client spends the same budget: a 429 came although 19 were left in our count. From then on,
-    once what is left could all be in flight at once, requests go one at a time (each answer tells what
-    the other spent) and the window's last one stays unsent; alone, the client sends its limit."""
+    once what is left could all be in flight at once (two clients at 8, and two to spare), requests go
+    one at a time (each answer tells what the other spent) and the window's last one stays unsent; alone,
+    the client sends its limit."""
 
     async def in_flight_allowed(budget: Budget, left: int) -> int:
         limiter = AdaptiveLimiter(8, budget)
@@ -166,3 +169,80 @@ def test_a_429_with_budget_left_sends_the_end_of_each_window_one_at_a_time() -> 
     asyncio.run(hit_by_a_429(shared))
     assert shared.shared
     assert [asyncio.run(in_flight_allowed(shared, left)) for left in (40, 10, 1)] == [8, 1, 0]
+    # Two clients' 8 in flight at once and two to spare: one at a time below 18.
+    assert [asyncio.run(in_flight_allowed(Budget(shared=True), left)) for left in (18, 17)] == [8, 1]
+
+
+def test_answers_out_of_order_give_back_what_was_counted_twice_unless_the_budget_is_shared() -> None:
+    """3 in flight, the last sent answers first (17 left): the other 2 are taken twice, in the Hub's count
+    and as in flight, until their answers (19, 18) come back. Shared, the lower count stays."""
+
+    async def left_after(budget: Budget) -> int | None:
+        limiter = AdaptiveLimiter(8, budget)
+        async with limiter.slot() as slot:
+            slot.budget = Announced(20, 30.0, 100)
+        managers = [limiter.slot() for _ in range(3)]
+        slots = [await manager.__aenter__() for manager in managers]
+        for slot, remaining in zip(slots, (19, 18, 17), strict=True):
+            slot.budget = Announced(remaining, 30.0, 100)
+        for manager in reversed(managers):
+            await manager.__aexit__(None, None, None)
+        return budget.left
+
+    assert asyncio.run(left_after(Budget())) == 17
+    assert asyncio.run(left_after(Budget(shared=True))) == 15
+
+
+def test_a_request_that_ended_unannounced_counts_as_spent_until_a_later_request_answers() -> None:
+    """A request that failed without a budget (say a dropped connection) may have been counted: an answer
+    to a request sent before it ended cannot tell, one sent after it ended can."""
+
+    async def run() -> list[int | None]:
+        limiter = AdaptiveLimiter(4)
+        async with limiter.slot() as slot:
+            slot.budget = Announced(5, 30.0, 10)
+        before, failed = limiter.slot(), limiter.slot()
+        first = await before.__aenter__()
+        await failed.__aenter__()
+        await failed.__aexit__(None, None, None)  # ended with no answer
+        first.budget = Announced(4, 30.0, 10)  # sent before it ended: 4 left, perhaps 3
+        await before.__aexit__(None, None, None)
+        left = [limiter.budget.left]
+        async with limiter.slot() as slot:  # sent after it ended: the Hub's 2 includes it, if counted
+            slot.budget = Announced(2, 30.0, 10)
+        return [*left, limiter.budget.left]
+
+    assert asyncio.run(run()) == [3, 2]
+
+
+async def _send_paced(url: str, requests: int) -> AdaptiveLimiter:
+    """``requests`` GETs 8 at a time through a limiter, over HTTP, as `hub.py` sends them; each answer
+    is read later the earlier the Hub counted it (``Remaining`` ms), so answers come back out of order."""
+    limiter = AdaptiveLimiter(8)
+    async with httpx.AsyncClient(base_url=url) as http:
+
+        async def one() -> None:
+            async with limiter.slot() as slot:
+                response = await http.get("/v2/namespaces/acme/repositories", params={"page_size": 1})
+                slot.budget = announced_budget(response.headers)
+                slot.ok = response.status_code == 200
+                await asyncio.sleep(int(response.headers["X-RateLimit-Remaining"]) / 1000)
+
+        await asyncio.gather(*(one() for _ in range(requests)))
+    return limiter
+
+
+@pytest.mark.parametrize("windows", [1, 2])
+def test_a_budget_of_n_a_window_sends_n_a_window_even_with_answers_out_of_order(windows: int) -> None:
+    """16 a window: 16 requests go in one window with no pause, 32 in two with one pause; never a 429.
+    (An answer read before those the Hub counted earlier must not leave them counted twice.)"""
+    per_window, window = 16, 1.0
+    hub = FakeHub(repos={"acme": make_repos("acme", 3)}, faults=Faults(quota=per_window, quota_window=window))
+    with hub:
+        started = time.monotonic()
+        limiter = asyncio.run(_send_paced(hub.url, per_window * windows))
+        seconds = time.monotonic() - started
+        answered = [r.started - hub.requests[0].started for r in hub.requests if r.status == 200]
+    assert hub.quota_rejections == 0 and len(answered) == per_window * windows
+    assert limiter.budget_pauses == windows - 1
+    assert max(answered) < window * windows and seconds < window * windows
