@@ -49,12 +49,20 @@ def render(
 
 def kept(rows: list[Any], top: int | None, output_format: Format, what: str) -> list[Any]:
     """The first ``top`` rows (a table without --top: `TABLE_ROWS`); says on stderr what a table hides."""
-    keep = top if top is not None else (TABLE_ROWS if output_format is Format.table else None)
-    if keep is None or len(rows) <= keep:
-        return rows
-    if top is None:
+    keep = keep_count(top, output_format)
+    say_hidden(len(rows), top, keep, what)
+    return rows if keep is None else rows[:keep]
+
+
+def keep_count(top: int | None, output_format: Format) -> int | None:
+    """How many rows to show: --top, else `TABLE_ROWS` for a table, else all (None)."""
+    return top if top is not None else (TABLE_ROWS if output_format is Format.table else None)
+
+
+def say_hidden(total: int, top: int | None, keep: int | None, what: str) -> None:
+    """Say on stderr that a table without --top shows ``keep`` of ``total`` rows."""
+    if top is None and keep is not None and total > keep:
         sys.stderr.write(f"showing the largest {keep} {what}: use --top N, or --format csv / json for all\n")
-    return rows[:keep]
 
 
 # Columns of a console whose stdout is not a terminal (a file, a pipe): wider than any table, so that a

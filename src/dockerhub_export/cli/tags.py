@@ -25,7 +25,17 @@ from .options import (
     parse_day,
     settings_from,
 )
-from .output import Format, csv_cell, kept, people_console, people_table, plural, render
+from .output import (
+    Format,
+    csv_cell,
+    keep_count,
+    kept,
+    people_console,
+    people_table,
+    plural,
+    render,
+    say_hidden,
+)
 
 if TYPE_CHECKING:
     pass
@@ -76,9 +86,10 @@ def stale(
         return store.tag_inventory(engine, org_name, chosen, INVENTORY)
 
     org_name, chosen, rows = _read_night(org, night, output_dir, database_url, read)
-    report = stale_report(rows, chosen, days)
+    keep = keep_count(top, output_format)  # only the rows shown are kept, not a dict per stale tag
+    report = stale_report(rows, chosen, days, top=keep)
     found = report.tags_total
-    report.tags = kept(report.tags, top, output_format, f"stale tags of {found:,}")
+    say_hidden(found, top, keep, f"stale tags of {found:,}")
     title = f"{org_name}: {plural(found, 'tag')} without a pull or push for {plural(days, 'day')}"
     title += f" (night of {chosen})"
     render(

@@ -17,6 +17,7 @@ when an engine is opened. The store takes typed rows and knows nothing of the Hu
     access_nights.py  access history as validity intervals: a night's changes, any nights read back
                    (its `access_nights` reader is not re-exported here: the name is the module's)
     forget.py      one night removed from every history, in one transaction
+    forget_person.py  a former member's name and email erased (an erasure request), in one transaction
 
 Timestamp text (`timestamps`) and the history guard (`guard`) live beside the store: the first is
 shared with the CSV and the reports, the second is a rule about snapshots, not storage.

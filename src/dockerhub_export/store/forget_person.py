@@ -1,0 +1,187 @@
+"""Forgetting one person's contact data (an erasure request, GDPR art. 17), in one transaction.
+
+The access history keeps every version of every member, with their full name and email, for as long as
+the database lives. A former member's name and email are cleared from each of their versions, and their
+email address from the data of the audit events that hold it. Their username stays: it is the key of
+who could do what and of who changed what, which an access review must still answer for those nights.
+An invitee invited by email may have that email as their username: such a username is replaced by a
+pseudonym (``forgotten-`` and random hex), the same in every version.
+
+A current member is refused: the next night would store their name and email again.
+"""
+
+import difflib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..errors import ConfigError
+from .access_nights import HISTORIES, _signature
+from .engine import WRITE
+from .tables import access_members, access_nights, access_team_members, audit_events
+from .translate import translate, with_retries
+
+MEMBERS_HISTORY = next(history for history in HISTORIES if history.table is access_members)
+PSEUDONYM_PREFIX = "forgotten-"
+
+
+@dataclass
+class PersonSummary:
+    """What forgetting ``user`` in ``org`` changed (``applied`` False: a dry run, rolled back)."""
+
+    org: str
+    user: str  # as asked
+    applied: bool
+    usernames: tuple[str, ...]  # the stored usernames that matched (one, but for a changed email)
+    renamed: dict[str, str]  # username that was an email address -> its pseudonym
+    emails: tuple[str, ...]  # the addresses cleared (never printed: counted)
+    versions: int  # member versions whose name and email were cleared
+    first: date  # the first night that listed them
+    gone: date  # the night from which no night lists them
+    events: int  # audit events whose data held one of the addresses
+
+
+def forget_person(engine: sa.Engine, org: str, user: str, *, apply: bool) -> PersonSummary:
+    """Clear the full name and email of the former member or invitee ``user`` (a username or an email,
+    case ignored) from every version of ``org``'s member history, and their addresses from its audit
+    events' data. Raises `ConfigError` for a name never listed, or a person still a member."""
+
+    def work() -> PersonSummary:
+        with translate(engine, f"forget {org}'s member {user!r}"):
+            with engine.connect() as connection:
+                connection.execution_options(**{WRITE: True})
+                with connection.begin() as transaction:
+                    summary = _forget(connection, org, user, apply)
+                    if not apply:
+                        transaction.rollback()
+        return summary
+
+    return with_retries(work)
+
+
+def _forget(connection: sa.Connection, org: str, user: str, apply: bool) -> PersonSummary:
+    m = access_members
+    wanted = user.strip().lower()
+    found = connection.execute(
+        sa.select(m)
+        .where(m.c.namespace == org)
+        .where(sa.or_(sa.func.lower(m.c.username) == wanted, sa.func.lower(m.c.email) == wanted))
+        .order_by(m.c.valid_from)
+    ).all()
+    if not found:
+        hint = _hint(connection, org, user)
+        raise ConfigError(f"{org} has no member or invitee {user!r} in its access history: {hint}")
+    usernames = tuple(dict.fromkeys(row.username for row in found))
+    current = [row for row in found if row.valid_to is None]
+    if current:
+        newest = connection.execute(
+            sa.select(sa.func.max(access_nights.c.snapshot_date)).where(
+                access_nights.c.namespace == org, access_nights.c.members.is_not(None)
+            )
+        ).scalar()
+        raise ConfigError(
+            f"{current[0].username} is still a member of {org} (the night of {newest} lists them): the next "
+            "night would store their name and email again; remove them on Docker Hub, let a night run, "
+            "then forget them"
+        )
+    # Every version of those usernames, also those listed under another address.
+    rows = connection.execute(
+        sa.select(m).where(m.c.namespace == org, m.c.username.in_(usernames)).order_by(m.c.valid_from)
+    ).all()
+    emails = tuple(dict.fromkeys(row.email for row in rows if row.email))
+    renamed = {name: PSEUDONYM_PREFIX + secrets.token_hex(6) for name in usernames if "@" in name}
+    versions = sum(_clear(connection, org, row, renamed.get(row.username, row.username)) for row in rows)
+    _rename(connection, org, renamed)
+    events = _scrub_audit(connection, org, (*emails, *renamed))
+    return PersonSummary(
+        org, user, apply, usernames, renamed, emails, versions,
+        first=rows[0].valid_from, gone=max(row.valid_to for row in rows), events=events,
+    )  # fmt: skip
+
+
+def _clear(connection: sa.Connection, org: str, row: Any, username: str) -> int:
+    """Clear one version's name and email (and give it ``username``); 1 when it held any, else 0."""
+    if row.full_name is None and row.email is None and username == row.username:
+        return 0
+    # The fingerprint of what the version now holds, as a night's write computes it for a member with
+    # neither (`_member_rows`: ""): it must not keep a hash of the address either.
+    kept = {"full_name": "", "email": "", "role": row.role, "is_guest": bool(row.is_guest)}
+    kept |= {"teams": row.teams, "date_joined": row.date_joined}
+    (fingerprint,) = _signature(MEMBERS_HISTORY, (username, *(kept[name] for name in MEMBERS_HISTORY.values)))
+    m = access_members
+    connection.execute(
+        sa.update(m)
+        .where(m.c.namespace == org, m.c.username == row.username, m.c.valid_from == row.valid_from)
+        .values(username=username, full_name=None, email=None, fingerprint=fingerprint)
+    )
+    return 1
+
+
+def _rename(connection: sa.Connection, org: str, renamed: dict[str, str]) -> None:
+    """Give a username that was an email address its pseudonym in the team memberships and as the audit
+    events' name and actor."""
+    tm, a = access_team_members, audit_events
+    for old, new in renamed.items():
+        connection.execute(
+            sa.update(tm).where(tm.c.namespace == org, tm.c.username == old).values(username=new)
+        )
+        for column in (a.c.name, a.c.actor):
+            connection.execute(sa.update(a).where(a.c.namespace == org, column == old).values({column: new}))
+
+
+def _scrub_audit(connection: sa.Connection, org: str, addresses: tuple[str, ...]) -> int:
+    """Remove ``addresses`` from the data of ``org``'s audit events; how many events held one."""
+    if not addresses:
+        return 0
+    a = audit_events
+    lowered = [address.lower() for address in addresses]
+    holding = sa.or_(*(sa.func.lower(a.c.data).contains(address, autoescape=True) for address in lowered))
+    changed = 0
+    for event_id, data in connection.execute(
+        sa.select(a.c.event_id, a.c.data).where(a.c.namespace == org, holding)
+    ).all():
+        scrubbed = json.dumps(_without(json.loads(data), lowered), separators=(",", ":"))
+        connection.execute(
+            sa.update(a).where(a.c.namespace == org, a.c.event_id == event_id).values(data=scrubbed)
+        )
+        changed += 1
+    return changed
+
+
+def _without(value: Any, addresses: list[str]) -> Any:
+    """``value`` (decoded JSON) with each string equal to an address null, and each address inside a
+    longer string cut out."""
+    if isinstance(value, dict):
+        return {key: _without(item, addresses) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without(item, addresses) for item in value]
+    if isinstance(value, str):
+        if value.strip().lower() in addresses:
+            return None
+        for address in addresses:
+            start = value.lower().find(address)
+            while start >= 0:
+                value = value[:start] + "[forgotten]" + value[start + len(address) :]
+                start = value.lower().find(address)
+    return value
+
+
+def _hint(connection: sa.Connection, org: str, user: str) -> str:
+    names = (
+        connection.execute(
+            sa.select(access_members.c.username).where(access_members.c.namespace == org).distinct()
+        )
+        .scalars()
+        .all()
+    )
+    nearest = difflib.get_close_matches(user, sorted(names), n=3, cutoff=0.6)
+    if nearest:
+        return f"the nearest: {', '.join(nearest)}"
+    return f"none is close ({len(names):,} usernames stored); check --org and --user"
+
+
+__all__ = ["PSEUDONYM_PREFIX", "PersonSummary", "forget_person"]
