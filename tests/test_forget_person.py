@@ -20,7 +20,7 @@ from dockerhub_export.access_csv import write_access_csvs
 from dockerhub_export.errors import ConfigError
 from dockerhub_export.member_files import forget_in_files
 from dockerhub_export.store.access_nights import read_access_night, write_access_night
-from dockerhub_export.store.forget_person import PSEUDONYM_PREFIX, forget_person
+from dockerhub_export.store.forget_person import PSEUDONYM_PREFIX, forget_departed, forget_person
 from dockerhub_export.store.tables import access_members, audit_events
 
 D1, D2, D3, D4 = (date(2026, 11, 2) + timedelta(days=k) for k in range(4))
@@ -117,7 +117,7 @@ def test_a_dry_run_reports_the_same_counts_and_changes_nothing(engine: sa.Engine
     history(engine)
     before, audit_before = dump(engine), rows(engine, audit_events)
     summary = forget_person(engine, ORG, "dave", apply=False)
-    assert (summary.applied, summary.versions, summary.events) == (False, 2, 2)
+    assert (summary.versions, summary.events) == (2, 2)
     assert dump(engine) == before and rows(engine, audit_events) == audit_before
 
 
@@ -127,6 +127,27 @@ def test_a_current_member_is_refused_naming_the_night_and_nothing_changes(engine
     with pytest.raises(ConfigError, match=r"alice is still a member of acme \(the night of 2026-11-04 lists"):
         forget_person(engine, ORG, "alice", apply=True)
     assert dump(engine) == before
+
+
+def test_a_member_asked_for_by_an_address_they_no_longer_have_is_still_refused(engine: sa.Engine) -> None:
+    for one in (full(D1, [ALICE, DAVE], GRANTS, []), full(D2, [ALICE, DAVE_NEW], GRANTS, [])):
+        write_access_night(engine, ORG, one, started_at=STARTED)
+    with pytest.raises(ConfigError, match="dave is still a member of acme"):
+        forget_person(engine, ORG, "dave@example.com", apply=True)
+
+
+def test_the_retention_rule_forgets_everyone_gone_before_the_day_once(engine: sa.Engine) -> None:
+    history(engine)  # eve gone on D2, dave on D3, alice still there
+    assert [s.usernames for s in forget_departed(engine, ORG, D1, apply=True)] == []
+    dry = forget_departed(engine, ORG, D3, apply=False)
+    assert [(s.usernames, s.versions) for s in dry] == [(("dave",), 2), (("eve@example.org",), 1)]
+    assert [s.usernames for s in forget_departed(engine, ORG, D2, apply=True)] == [("eve@example.org",)]
+    assert [s.usernames for s in forget_departed(engine, ORG, D3, apply=True)] == [("dave",)]
+    assert forget_departed(engine, ORG, D4, apply=True) == []  # nothing left to erase
+    kept = {(row["username"], row["email"]) for row in rows(engine, access_members)}
+    assert ("alice", "alice@example.com") in kept and all(
+        email is None for name, email in kept if name != "alice"
+    )
 
 
 def test_an_unknown_person_is_one_line_with_the_nearest_names(engine: sa.Engine) -> None:
@@ -210,3 +231,29 @@ def test_db_forget_person_says_what_it_would_do_then_does_it_without_printing_an
         app, "db", "forget-person", "--org", ORG, "--user", "alice", "--database-url", sqlite_url
     )
     assert refused.exit_code != 0 and isinstance(refused.exception, ConfigError)
+
+
+def test_db_forget_person_left_before_forgets_each_former_member_and_lists_them(
+    app: typer.Typer, sqlite_url: str, tmp_path: Path
+) -> None:
+    engine = store.open_engine(sqlite_url)
+    history(engine)
+    engine.dispose()
+    write_files(tmp_path / "exports")
+    args = ("db", "forget-person", "--org", ORG, "--database-url", sqlite_url,
+            "--output-dir", str(tmp_path / "exports"))  # fmt: skip
+    done = invoke(app, *args, "--left-before", D3.isoformat(), "--yes")
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("forgot 2 former members gone before 2026-11-04 of acme in ")
+    assert lines[1] == (
+        "  dave: access_members 2 versions (nights 2026-11-02 until 2026-11-04), audit_events 2 events"
+    )
+    assert lines[2].startswith(f"  {PSEUDONYM_PREFIX}") and lines[2].endswith(", audit_events 1 event")
+    assert lines[3] == "  files: 2 members CSVs: the full name and email cleared"
+    again = invoke(app, *args, "--left-before", D3.isoformat())
+    assert again.stdout.startswith("nothing to forget: no former member of acme in ")
+    assert again.stdout.rstrip().endswith("gone before 2026-11-04 has a name or email")
+    for bad in ((), ("--user", "dave", "--left-before", "2026-11-04")):
+        refused = invoke(app, *args, *bad)
+        assert isinstance(refused.exception, ConfigError) and "--user USERNAME" in str(refused.exception)

@@ -7,10 +7,9 @@ import typer
 
 from ..errors import ConfigError, StoreError
 from .options import DatabaseUrlOption, OrgOption, OutputDirOption, open_existing, settings_from
+from .output import plural
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ..store.forget_person import PersonSummary
 
 YesOption = Annotated[bool, typer.Option("--yes", help="Do it. Without --yes: only say what would change.")]
@@ -99,6 +98,13 @@ def db_forget_person(
     user: Annotated[
         str | None, typer.Option("--user", help="The former member or invitee: username or email.")
     ] = None,
+    left_before: Annotated[
+        str | None,
+        typer.Option(
+            "--left-before",
+            help="Instead of --user: every former member gone before this day, YYYY-MM-DD (retention).",
+        ),
+    ] = None,
     org: OrgOption = None,
     yes: YesOption = False,
     output_dir: OutputDirOption = None,
@@ -107,41 +113,61 @@ def db_forget_person(
     """Erase a former member's full name and email (an erasure request): from every stored version of the
     member, from the audit events' data, and from the members CSVs under --output-dir. Their username
     stays (who could do what, and who changed what, must still be answered for those nights); a username
-    that is an email address (an invitee) becomes a pseudonym. A current member is refused."""
+    that is an email address (an invitee) becomes a pseudonym. A current member is refused. With
+    --left-before D instead of --user: everyone gone before D whose name or email is still kept (a
+    retention rule, e.g. monthly with D a year ago)."""
     from .. import store
     from ..member_files import forget_in_files
-    from ..store.forget_person import forget_person
+    from ..settings import parse_date
+    from ..store.forget_person import forget_departed, forget_person
 
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
-    if not user or not user.strip():
-        raise ConfigError("no person given: pass --user USERNAME (or their email address)")
+    if (user is None or not user.strip()) == (left_before is None):
+        raise ConfigError(
+            "say whom to forget: --user USERNAME (or their email address), or --left-before YYYY-MM-DD "
+            "for every former member gone before that date (not both)"
+        )
     with open_existing(settings) as engine:
-        summary = forget_person(engine, org_name, user, apply=yes)
+        if user is not None and user.strip():
+            summaries = [forget_person(engine, org_name, user, apply=yes)]
+            who = summaries[0].renamed.get(summaries[0].usernames[0], summaries[0].usernames[0])
+        else:
+            before = parse_date(left_before or "", "--left-before")
+            summaries = forget_departed(engine, org_name, before, apply=yes)
+            who = f"{plural(len(summaries), 'former member')} gone before {before}"
         shown = store.redact(engine.url)
-    names = set(summary.usernames)
-    files = forget_in_files(settings.export_dir, org_name, names, summary.renamed, apply=yes)
-    _say_forgotten(summary, shown, files, settings.export_dir / org_name)
-
-
-def _say_forgotten(summary: "PersonSummary", shown: str, files: "list[Path]", folder: "Path") -> None:
-    """What was (or would be) erased: counts and usernames, never an address."""
-    who = ", ".join(summary.renamed.get(name, name) for name in summary.usernames)
-    if summary.applied:
-        typer.echo(f"forgot {who} of {summary.org} in {shown} and {folder}:")
+    names = {name for summary in summaries for name in summary.usernames}
+    renamed = {old: new for summary in summaries for old, new in summary.renamed.items()}
+    files = forget_in_files(settings.export_dir, org_name, names, renamed, apply=yes) if names else []
+    where = f"{org_name} in {shown} and {settings.export_dir / org_name}"
+    if not summaries:
+        typer.echo(
+            f"nothing to forget: no former member of {where} gone before {left_before} has a name or email"
+        )
+        return
+    if yes:
+        typer.echo(f"forgot {who} of {where}:")
     else:
         typer.echo(
-            f"dry run, nothing changed: forgetting {who} of {summary.org} in {shown} and {folder} "
-            "would change (add --yes to do it):"
+            f"dry run, nothing changed: forgetting {who} of {where} would change (add --yes to do it):"
         )
-    versions = "version" if summary.versions == 1 else "versions"
-    typer.echo(
-        f"  access_members: {summary.versions:,} {versions} (nights {summary.first} until {summary.gone}): "
-        "full name and email cleared"
-    )
+    for summary in summaries:
+        _say_forgotten(summary, alone=len(summaries) == 1)
+    csvs = plural(len(files), "members CSV")
+    typer.echo(f"  files: {csvs}: {'their' if len(summaries) == 1 else 'the'} full name and email cleared")
+
+
+def _say_forgotten(summary: "PersonSummary", *, alone: bool) -> None:
+    """What was (or would be) erased of one person: counts and usernames, never an address."""
+    versions = plural(summary.versions, "version")
+    events = plural(summary.events, "event")
+    nights = f"nights {summary.first} until {summary.gone}"
+    if not alone:
+        name = ", ".join(summary.renamed.get(n, n) for n in summary.usernames)
+        typer.echo(f"  {name}: access_members {versions} ({nights}), audit_events {events}")
+        return
+    typer.echo(f"  access_members: {versions} ({nights}): full name and email cleared")
     for new in summary.renamed.values():
         typer.echo(f"  a username that was an email address becomes the pseudonym {new}")
-    events = "event" if summary.events == 1 else "events"
-    typer.echo(f"  audit_events: {summary.events:,} {events}: their email address removed from its data")
-    csvs = "members CSV" if len(files) == 1 else "members CSVs"
-    typer.echo(f"  files: {len(files):,} {csvs}: their full name and email cleared")
+    typer.echo(f"  audit_events: {events}: their email address removed from its data")

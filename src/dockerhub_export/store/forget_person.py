@@ -13,9 +13,10 @@ A current member is refused: the next night would store their name and email aga
 import difflib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -27,15 +28,15 @@ from .translate import translate, with_retries
 
 MEMBERS_HISTORY = next(history for history in HISTORIES if history.table is access_members)
 PSEUDONYM_PREFIX = "forgotten-"
+T = TypeVar("T")
 
 
 @dataclass
 class PersonSummary:
-    """What forgetting ``user`` in ``org`` changed (``applied`` False: a dry run, rolled back)."""
+    """What forgetting ``user`` in ``org`` changed (or, in a dry run, would change)."""
 
     org: str
     user: str  # as asked
-    applied: bool
     usernames: tuple[str, ...]  # the stored usernames that matched (one, but for a changed email)
     renamed: dict[str, str]  # username that was an email address -> its pseudonym
     emails: tuple[str, ...]  # the addresses cleared (never printed: counted)
@@ -50,33 +51,74 @@ def forget_person(engine: sa.Engine, org: str, user: str, *, apply: bool) -> Per
     case ignored) from every version of ``org``'s member history, and their addresses from its audit
     events' data. Raises `ConfigError` for a name never listed, or a person still a member."""
 
-    def work() -> PersonSummary:
-        with translate(engine, f"forget {org}'s member {user!r}"):
+    def erase(connection: sa.Connection) -> PersonSummary:
+        return _erase(connection, org, user, _usernames(connection, org, user))
+
+    return _in_transaction(engine, f"forget {org}'s member {user!r}", erase, apply=apply)
+
+
+def forget_departed(engine: sa.Engine, org: str, before: date, *, apply: bool) -> list[PersonSummary]:
+    """`forget_person` for every former member or invitee of ``org`` whose last night listed was before
+    ``before`` (the first night without them on or before it) and whose name or email is still kept:
+    a retention rule, in one transaction."""
+
+    def erase(connection: sa.Connection) -> list[PersonSummary]:
+        m = access_members
+        kept = sa.or_(sa.func.coalesce(m.c.email, "") != "", sa.func.coalesce(m.c.full_name, "") != "")
+        departed = (
+            sa.select(m.c.username)
+            .where(m.c.namespace == org)
+            .group_by(m.c.username)
+            .having(sa.func.count(m.c.valid_to) == sa.func.count())  # no open version: gone
+            .having(sa.func.max(m.c.valid_to) <= before)
+            .having(sa.func.max(sa.case((kept, 1), else_=0)) == 1)
+            .order_by(m.c.username)
+        )
+        return [_erase(connection, org, name, (name,)) for name in connection.execute(departed).scalars()]
+
+    return _in_transaction(engine, f"forget {org}'s members gone before {before}", erase, apply=apply)
+
+
+def _in_transaction(engine: sa.Engine, what: str, erase: Callable[[sa.Connection], T], *, apply: bool) -> T:
+    """``erase`` in one write transaction, rolled back unless ``apply`` (a dry run reports the same)."""
+
+    def work() -> T:
+        with translate(engine, what):
             with engine.connect() as connection:
                 connection.execution_options(**{WRITE: True})
                 with connection.begin() as transaction:
-                    summary = _forget(connection, org, user, apply)
+                    done = erase(connection)
                     if not apply:
                         transaction.rollback()
-        return summary
+        return done
 
     return with_retries(work)
 
 
-def _forget(connection: sa.Connection, org: str, user: str, apply: bool) -> PersonSummary:
+def _usernames(connection: sa.Connection, org: str, user: str) -> tuple[str, ...]:
+    """The stored usernames ``user`` names (as a username, or as an address one of them had)."""
     m = access_members
     wanted = user.strip().lower()
     found = connection.execute(
-        sa.select(m)
+        sa.select(m.c.username)
         .where(m.c.namespace == org)
         .where(sa.or_(sa.func.lower(m.c.username) == wanted, sa.func.lower(m.c.email) == wanted))
-        .order_by(m.c.valid_from)
-    ).all()
-    if not found:
+        .distinct()
+    ).scalars()
+    usernames = tuple(sorted(found))
+    if not usernames:
         hint = _hint(connection, org, user)
         raise ConfigError(f"{org} has no member or invitee {user!r} in its access history: {hint}")
-    usernames = tuple(dict.fromkeys(row.username for row in found))
-    current = [row for row in found if row.valid_to is None]
+    return usernames
+
+
+def _erase(connection: sa.Connection, org: str, user: str, usernames: tuple[str, ...]) -> PersonSummary:
+    m = access_members
+    # Every version of those usernames, also those listed under another address.
+    rows = connection.execute(
+        sa.select(m).where(m.c.namespace == org, m.c.username.in_(usernames)).order_by(m.c.valid_from)
+    ).all()
+    current = [row for row in rows if row.valid_to is None]
     if current:
         newest = connection.execute(
             sa.select(sa.func.max(access_nights.c.snapshot_date)).where(
@@ -88,17 +130,13 @@ def _forget(connection: sa.Connection, org: str, user: str, apply: bool) -> Pers
             "night would store their name and email again; remove them on Docker Hub, let a night run, "
             "then forget them"
         )
-    # Every version of those usernames, also those listed under another address.
-    rows = connection.execute(
-        sa.select(m).where(m.c.namespace == org, m.c.username.in_(usernames)).order_by(m.c.valid_from)
-    ).all()
     emails = tuple(dict.fromkeys(row.email for row in rows if row.email))
     renamed = {name: PSEUDONYM_PREFIX + secrets.token_hex(6) for name in usernames if "@" in name}
     versions = sum(_clear(connection, org, row, renamed.get(row.username, row.username)) for row in rows)
     _rename(connection, org, renamed)
     events = _scrub_audit(connection, org, (*emails, *renamed))
     return PersonSummary(
-        org, user, apply, usernames, renamed, emails, versions,
+        org, user, usernames, renamed, emails, versions,
         first=rows[0].valid_from, gone=max(row.valid_to for row in rows), events=events,
     )  # fmt: skip
 
@@ -184,4 +222,4 @@ def _hint(connection: sa.Connection, org: str, user: str) -> str:
     return f"none is close ({len(names):,} usernames stored); check --org and --user"
 
 
-__all__ = ["PSEUDONYM_PREFIX", "PersonSummary", "forget_person"]
+__all__ = ["PSEUDONYM_PREFIX", "PersonSummary", "forget_departed", "forget_person"]
