@@ -245,7 +245,7 @@ def test_db_forget_person_left_before_forgets_each_former_member_and_lists_them(
     done = invoke(app, *args, "--left-before", D3.isoformat(), "--yes")
     assert done.exit_code == 0, done.output
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("forgot 2 former members gone before 2026-11-04 of acme in ")
+    assert lines[0].startswith("forgot 2 former members (gone before 2026-11-04) of acme in ")
     assert lines[1] == (
         "  dave: access_members 2 versions (nights 2026-11-02 until 2026-11-04), audit_events 2 events"
     )

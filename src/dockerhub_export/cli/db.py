@@ -135,7 +135,7 @@ def db_forget_person(
         else:
             before = parse_date(left_before or "", "--left-before")
             summaries = forget_departed(engine, org_name, before, apply=yes)
-            who = f"{plural(len(summaries), 'former member')} gone before {before}"
+            who = f"{plural(len(summaries), 'former member')} (gone before {before})"
         shown = store.redact(engine.url)
     names = {name for summary in summaries for name in summary.usernames}
     renamed = {old: new for summary in summaries for old, new in summary.renamed.items()}
