@@ -142,20 +142,22 @@ def db_forget_person(
     files = forget_in_files(settings.export_dir, org_name, names, renamed, apply=yes) if names else []
     where = f"{org_name} in {shown} and {settings.export_dir / org_name}"
     if not summaries:
-        typer.echo(
-            f"nothing to forget: no former member of {where} gone before {left_before} has a name or email"
-        )
+        gone = f"gone before {left_before} has a name or email"
+        typer.echo(f"nothing to forget: no former member of {where} {gone}")
         return
-    if yes:
-        typer.echo(f"forgot {who} of {where}:")
+    _say_all(summaries, f"{who} of {where}", len(files), applied=yes)
+
+
+def _say_all(summaries: "list[PersonSummary]", what: str, files: int, *, applied: bool) -> None:
+    """What was (or would be) erased, person by person, then the files."""
+    if applied:
+        typer.echo(f"forgot {what}:")
     else:
-        typer.echo(
-            f"dry run, nothing changed: forgetting {who} of {where} would change (add --yes to do it):"
-        )
+        typer.echo(f"dry run, nothing changed: forgetting {what} would change (add --yes to do it):")
     for summary in summaries:
         _say_forgotten(summary, alone=len(summaries) == 1)
-    csvs = plural(len(files), "members CSV")
-    typer.echo(f"  files: {csvs}: {'their' if len(summaries) == 1 else 'the'} full name and email cleared")
+    whose = "their" if len(summaries) == 1 else "the"
+    typer.echo(f"  files: {plural(files, 'members CSV')}: {whose} full name and email cleared")
 
 
 def _say_forgotten(summary: "PersonSummary", *, alone: bool) -> None:

