@@ -39,7 +39,6 @@ class PersonSummary:
     user: str  # as asked
     usernames: tuple[str, ...]  # the stored usernames that matched (one, but for a changed email)
     renamed: dict[str, str]  # username that was an email address -> its pseudonym
-    emails: tuple[str, ...]  # the addresses cleared (never printed: counted)
     versions: int  # member versions whose name and email were cleared
     first: date  # the first night that listed them
     gone: date  # the night from which no night lists them
@@ -130,20 +129,20 @@ def _erase(connection: sa.Connection, org: str, user: str, usernames: tuple[str,
             "night would store their name and email again; remove them on Docker Hub, let a night run, "
             "then forget them"
         )
-    emails = tuple(dict.fromkeys(row.email for row in rows if row.email))
+    addresses = tuple(dict.fromkeys(row.email.lower() for row in rows if row.email))
     renamed = {name: PSEUDONYM_PREFIX + secrets.token_hex(6) for name in usernames if "@" in name}
     versions = sum(_clear(connection, org, row, renamed.get(row.username, row.username)) for row in rows)
     _rename(connection, org, renamed)
-    events = _scrub_audit(connection, org, (*emails, *renamed))
+    events = _scrub_audit(connection, org, (*addresses, *renamed))
     return PersonSummary(
-        org, user, usernames, renamed, emails, versions,
+        org, user, usernames, renamed, versions,
         first=rows[0].valid_from, gone=max(row.valid_to for row in rows), events=events,
     )  # fmt: skip
 
 
 def _clear(connection: sa.Connection, org: str, row: Any, username: str) -> int:
     """Clear one version's name and email (and give it ``username``); 1 when it held any, else 0."""
-    if row.full_name is None and row.email is None and username == row.username:
+    if not row.full_name and not row.email and username == row.username:
         return 0
     # The fingerprint of what the version now holds, as a night's write computes it for a member with
     # neither (`_member_rows`: ""): it must not keep a hash of the address either.
@@ -182,7 +181,8 @@ def _scrub_audit(connection: sa.Connection, org: str, addresses: tuple[str, ...]
     for event_id, data in connection.execute(
         sa.select(a.c.event_id, a.c.data).where(a.c.namespace == org, holding)
     ).all():
-        scrubbed = json.dumps(_without(json.loads(data), lowered), separators=(",", ":"))
+        # As `audit.store_events` writes it.
+        scrubbed = json.dumps(_without(json.loads(data), lowered), sort_keys=True, ensure_ascii=False)
         connection.execute(
             sa.update(a).where(a.c.namespace == org, a.c.event_id == event_id).values(data=scrubbed)
         )
