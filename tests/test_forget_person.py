@@ -253,6 +253,10 @@ def test_db_forget_person_left_before_forgets_each_former_member_and_lists_them(
     )
     assert lines[2].startswith(f"  {PSEUDONYM_PREFIX}") and lines[2].endswith(", audit_events 1 event")
     assert lines[3] == "  files: 2 members CSVs: the full name and email cleared"
+    d1, *_ = write_files(tmp_path / "exports")  # the files as a rewrite that failed would have left them
+    repaired = invoke(app, *args, "--left-before", D3.isoformat(), "--yes")
+    assert repaired.stdout.splitlines()[1:] == ["  files: 2 members CSVs: the full name and email cleared"]
+    assert "dave@" not in d1.read_text()
     again = invoke(app, *args, "--left-before", D3.isoformat())
     assert again.stdout.startswith("nothing to forget: no former member of acme in ")
     assert again.stdout.rstrip().endswith("gone before 2026-11-04 has a name or email")

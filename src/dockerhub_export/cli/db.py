@@ -119,7 +119,7 @@ def db_forget_person(
     from .. import store
     from ..member_files import forget_in_files
     from ..settings import parse_date
-    from ..store.forget_person import forget_departed, forget_person
+    from ..store.forget_person import departed, forget_departed, forget_person
 
     settings = settings_from(org, output_dir, database_url)
     org_name = settings.require_org()
@@ -128,35 +128,38 @@ def db_forget_person(
             "say whom to forget: --user USERNAME (or their email address), or --left-before YYYY-MM-DD "
             "for every former member gone before that date (not both)"
         )
+    alone = user is not None and bool(user.strip())
+    gone: set[str] = set()
     with open_existing(settings) as engine:
-        if user is not None and user.strip():
-            summaries = [forget_person(engine, org_name, user, apply=yes)]
+        if alone:
+            summaries = [forget_person(engine, org_name, user or "", apply=yes)]
             who = summaries[0].renamed.get(summaries[0].usernames[0], summaries[0].usernames[0])
         else:
             before = parse_date(left_before or "", "--left-before")
             summaries = forget_departed(engine, org_name, before, apply=yes)
+            gone = set(departed(engine, org_name, before))  # erased before too: a file a rewrite missed
             who = f"{plural(len(summaries), 'former member')} (gone before {before})"
         shown = store.redact(engine.url)
-    names = {name for summary in summaries for name in summary.usernames}
+    names = gone.union(*(summary.usernames for summary in summaries))
     renamed = {old: new for summary in summaries for old, new in summary.renamed.items()}
     files = forget_in_files(settings.export_dir, org_name, names, renamed, apply=yes) if names else []
     where = f"{org_name} in {shown} and {settings.export_dir / org_name}"
-    if not summaries:
-        gone = f"gone before {left_before} has a name or email"
-        typer.echo(f"nothing to forget: no former member of {where} {gone}")
+    if not summaries and not files:
+        nobody = f"gone before {left_before} has a name or email"
+        typer.echo(f"nothing to forget: no former member of {where} {nobody}")
         return
-    _say_all(summaries, f"{who} of {where}", len(files), applied=yes)
+    _say_all(summaries, f"{who} of {where}", len(files), alone=alone, applied=yes)
 
 
-def _say_all(summaries: "list[PersonSummary]", what: str, files: int, *, applied: bool) -> None:
-    """What was (or would be) erased, person by person, then the files."""
+def _say_all(summaries: "list[PersonSummary]", what: str, files: int, *, alone: bool, applied: bool) -> None:
+    """What was (or would be) erased, person by person (``alone``: the one asked for), then the files."""
     if applied:
         typer.echo(f"forgot {what}:")
     else:
         typer.echo(f"dry run, nothing changed: forgetting {what} would change (add --yes to do it):")
     for summary in summaries:
-        _say_forgotten(summary, alone=len(summaries) == 1)
-    whose = "their" if len(summaries) == 1 else "the"
+        _say_forgotten(summary, alone=alone)
+    whose = "their" if alone else "the"
     typer.echo(f"  files: {plural(files, 'members CSV')}: {whose} full name and email cleared")
 
 

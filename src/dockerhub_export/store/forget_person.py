@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from ..errors import ConfigError
 from .access_nights import HISTORIES, _signature
-from .engine import WRITE
+from .engine import WRITE, reading
 from .tables import access_members, access_nights, access_team_members, audit_events
 from .translate import translate, with_retries
 
@@ -64,18 +64,29 @@ def forget_departed(engine: sa.Engine, org: str, before: date, *, apply: bool) -
     def erase(connection: sa.Connection) -> list[PersonSummary]:
         m = access_members
         kept = sa.or_(sa.func.coalesce(m.c.email, "") != "", sa.func.coalesce(m.c.full_name, "") != "")
-        departed = (
-            sa.select(m.c.username)
-            .where(m.c.namespace == org)
-            .group_by(m.c.username)
-            .having(sa.func.count(m.c.valid_to) == sa.func.count())  # no open version: gone
-            .having(sa.func.max(m.c.valid_to) <= before)
-            .having(sa.func.max(sa.case((kept, 1), else_=0)) == 1)
-            .order_by(m.c.username)
-        )
-        return [_erase(connection, org, name, (name,)) for name in connection.execute(departed).scalars()]
+        still_kept = _departed(org, before).having(sa.func.max(sa.case((kept, 1), else_=0)) == 1)
+        return [_erase(connection, org, name, (name,)) for name in connection.execute(still_kept).scalars()]
 
     return _in_transaction(engine, f"forget {org}'s members gone before {before}", erase, apply=apply)
+
+
+def departed(engine: sa.Engine, org: str, before: date) -> list[str]:
+    """Every former member or invitee of ``org`` gone before ``before``, erased or not: whose lines the
+    members CSVs must not hold either (a file left as it was by a rewrite that failed)."""
+    with reading(engine, f"read {org}'s former members") as connection:
+        return list(connection.execute(_departed(org, before)).scalars())
+
+
+def _departed(org: str, before: date) -> "sa.Select[Any]":
+    m = access_members
+    return (
+        sa.select(m.c.username)
+        .where(m.c.namespace == org)
+        .group_by(m.c.username)
+        .having(sa.func.count(m.c.valid_to) == sa.func.count())  # no open version: gone
+        .having(sa.func.max(m.c.valid_to) <= before)
+        .order_by(m.c.username)
+    )
 
 
 def _in_transaction(engine: sa.Engine, what: str, erase: Callable[[sa.Connection], T], *, apply: bool) -> T:
@@ -222,4 +233,4 @@ def _hint(connection: sa.Connection, org: str, user: str) -> str:
     return f"none is close ({len(names):,} usernames stored); check --org and --user"
 
 
-__all__ = ["PSEUDONYM_PREFIX", "PersonSummary", "forget_departed", "forget_person"]
+__all__ = ["PSEUDONYM_PREFIX", "PersonSummary", "departed", "forget_departed", "forget_person"]
