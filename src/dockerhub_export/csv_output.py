@@ -13,7 +13,7 @@ written to a temporary file in the same folder, synced, then renamed over the fi
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,6 +94,14 @@ def write_csv(
         raise OutputError(
             f"cannot create {path.parent}: {exc.strerror}; check --output-dir / EXPORT_DIR"
         ) from None
+    write_atomically(path, csv_chunks(frame, resource.schema, safe=safe), private=private)
+    log.info("wrote %d %s to %s", len(frame), resource.name, path)
+    return path
+
+
+def write_atomically(path: Path, chunks: Iterable[str], *, private: bool = False) -> None:
+    """Write ``chunks`` to ``path`` through a temporary renamed over it: an earlier good file is replaced
+    only by a complete one. ``private``: mode 0600 from before the first byte on."""
     _remove_stale_temporaries(path)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
@@ -101,7 +109,7 @@ def write_csv(
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             if private:  # mkstemp's mode is 0600 already: made explicit, before any data is written
                 os.fchmod(handle.fileno(), 0o600)
-            for chunk in csv_chunks(frame, resource.schema, safe=safe):
+            for chunk in chunks:
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
@@ -114,8 +122,6 @@ def write_csv(
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
-    log.info("wrote %d %s to %s", len(frame), resource.name, path)
-    return path
 
 
 def _remove_stale_temporaries(path: Path) -> None:

@@ -1,15 +1,14 @@
 """Clearing one person's full name and email from the members CSVs already written (``db forget-person``).
 
 Only that person's cells change: every other byte of each file stays as the run wrote it (jq ``@csv``
-spelling, `csv_output`), so a file diffs as one changed line. A file is replaced atomically and stays
-private (0600), like the run's own writes.
+spelling, `csv_output`), so a file diffs as one changed line. A file is replaced as the run writes it
+(`csv_output.write_atomically`), private (0600).
 """
 
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from .csv_output import write_atomically
 from .errors import ConfigError, OutputError
 from .resources import MEMBERS
 
@@ -38,7 +37,7 @@ def forget_in_files(
         if cleared != text:
             concerned.append(path)
             if apply:
-                _replace(path, cleared)
+                write_atomically(path, [cleared], private=True)
     return concerned
 
 
@@ -96,19 +95,3 @@ def _cells(record: str) -> list[str]:
 
 def _value(cell: str) -> str:
     return cell[1:-1].replace('""', '"') if cell.startswith('"') else cell
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write ``text`` over ``path`` atomically, mode 0600 (mkstemp's) from the first byte."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(name, path)
-    except BaseException as exc:  # includes KeyboardInterrupt: never leave the temporary behind
-        Path(name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot rewrite {path}: {exc.strerror or exc}") from None
-        raise
